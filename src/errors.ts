@@ -1,0 +1,73 @@
+/**
+ * Typed errors shared by every layer. Each error has a stable `code` (for programs), a message that
+ * names the layer and the path or host it concerns (for people), and the original error as `cause`.
+ */
+
+export const ErrorCode = {
+  // engine
+  SOURCE_NOT_FOUND: 'ESOURCE_NOT_FOUND',
+  NOT_A_DATABASE: 'ENOTADB',
+  DEST_EXISTS: 'EDEST_EXISTS',
+  DEST_DIR: 'EDEST_DIR',
+  SQLITE: 'ESQLITE',
+  IO: 'EIO',
+  BACKUP_RESTARTS: 'EBACKUP_RESTARTS',
+  ABORTED: 'EABORTED',
+  ENGINE_CRASHED: 'EENGINE_CRASHED',
+  // compress
+  GZIP_NOT_GZIP: 'EGZIP_NOT_GZIP',
+  GZIP_TRUNCATED: 'EGZIP_TRUNCATED',
+  GZIP_CRC: 'EGZIP_CRC',
+  GZIP_SIZE: 'EGZIP_SIZE',
+  GZIP_TRAILING: 'EGZIP_TRAILING',
+  GZIP_CORRUPT: 'EGZIP_CORRUPT',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface BackupErrorDetails {
+  /** File the error concerns, if any. */
+  path?: string;
+  /** Remote host the error concerns, if any. */
+  host?: string;
+  /** OS errno name (ENOENT, ENOSPC...) when an fs call failed. */
+  errno?: string;
+  /** SQLite (extended) result code when SQLite reported the failure. */
+  sqliteCode?: number;
+  cause?: unknown;
+}
+
+export class BackupError extends Error {
+  readonly code: ErrorCodeValue;
+  readonly path?: string;
+  readonly host?: string;
+  readonly errno?: string;
+  readonly sqliteCode?: number;
+
+  constructor(code: ErrorCodeValue, message: string, details: BackupErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'BackupError';
+    this.code = code;
+    if (details.path !== undefined) this.path = details.path;
+    if (details.host !== undefined) this.host = details.host;
+    if (details.errno !== undefined) this.errno = details.errno;
+    if (details.sqliteCode !== undefined) this.sqliteCode = details.sqliteCode;
+  }
+}
+
+/** An operation was cancelled through its AbortSignal. */
+export class AbortError extends BackupError {
+  constructor(message = 'operation aborted', details: BackupErrorDetails = {}) {
+    super(ErrorCode.ABORTED, message, details);
+    this.name = 'AbortError';
+  }
+}
+
+export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupError {
+  return e instanceof BackupError && (code === undefined || e.code === code);
+}
+
+/** Throws an AbortError if the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what = 'operation'): void {
+  if (signal?.aborted) throw new AbortError(`${what} aborted`, { cause: signal.reason });
+}
