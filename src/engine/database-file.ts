@@ -1,0 +1,143 @@
+/**
+ * Facts about a database file read straight from its bytes, before SQLite touches it: is it a SQLite
+ * database at all, which journal mode its header declares, is there a hot rollback journal next to it.
+ * Reading these ourselves gives clear errors (SQLite would say "file is not a database" or, worse,
+ * happily open a missing path as a new empty database - the Go original's behaviour).
+ */
+import { closeSync, lstatSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BackupError, ErrorCode } from '../errors.js';
+import { readFully } from './fs-util.js';
+
+export const SQLITE_MAGIC = 'SQLite format 3\0';
+/** First 8 bytes of a rollback journal that still holds pages to roll back. */
+export const JOURNAL_MAGIC = Buffer.from('d9d505f920a163d7', 'hex');
+
+export interface DatabaseHeader {
+  size: number;
+  pageSize: number;
+  /** The header's read/write version bytes say WAL. */
+  walMode: boolean;
+  /** File change counter (offset 24): rollback-mode writers bump it on every commit. */
+  changeCounter: number;
+}
+
+/** Reads and checks a database header; throws ESOURCE_NOT_FOUND or ENOTADB with the path. */
+export function readDatabaseHeader(path: string, layer = 'engine'): DatabaseHeader {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) {
+      throw new BackupError(ErrorCode.NOT_A_DATABASE, `[${layer}] "${path}" is not a regular file`, { path });
+    }
+    size = st.size;
+  } catch (e) {
+    if (e instanceof BackupError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') {
+      throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[${layer}] database "${path}" does not exist`, {
+        path,
+        errno: err.code,
+        cause: e,
+      });
+    }
+    throw new BackupError(ErrorCode.IO, `[${layer}] cannot stat "${path}": ${err.message}`, {
+      path,
+      cause: e,
+      ...(err.code ? { errno: err.code } : {}),
+    });
+  }
+  if (size === 0) {
+    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[${layer}] "${path}" is empty (0 bytes): not a SQLite database`, {
+      path,
+    });
+  }
+  const header = Buffer.alloc(100);
+  const got = withFd(path, (fd) => readFully(fd, header, 0));
+  if (got < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    throw new BackupError(
+      ErrorCode.NOT_A_DATABASE,
+      `[${layer}] "${path}" is not a SQLite database (${got < 100 ? `only ${got} bytes` : 'no SQLite header'})`,
+      { path },
+    );
+  }
+  const rawPageSize = header.readUInt16BE(16);
+  return {
+    size,
+    pageSize: rawPageSize === 1 ? 65536 : rawPageSize,
+    walMode: header[18] === 2 && header[19] === 2,
+    changeCounter: header.readUInt32BE(24),
+  };
+}
+
+/** True when `<db>-journal` exists and starts with the magic of a journal that still needs rolling back. */
+export function hasHotJournalCandidate(dbPath: string): boolean {
+  const journal = `${dbPath}-journal`;
+  let fd: number;
+  try {
+    fd = openSync(journal, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(8);
+    return readFully(fd, head, 0) === 8 && head.equals(JOURNAL_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Size of a file, 0 when it does not exist. */
+export function fileSizeOrZero(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Checks that `dest` (and the side files SQLite would create next to it) do not exist and that its
+ * directory exists and is a directory. Throws EDEST_EXISTS / EDEST_DIR.
+ */
+export function checkNewDestination(dest: string, layer = 'engine'): void {
+  for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) {
+    if (exists(p)) {
+      throw new BackupError(ErrorCode.DEST_EXISTS, `[${layer}] destination "${p}" already exists; refusing to overwrite it`, {
+        path: p,
+      });
+    }
+  }
+  const dir = dirname(dest);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (e) {
+    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" does not exist`, {
+      path: dir,
+      cause: e,
+      errno: (e as NodeJS.ErrnoException).code ?? 'ENOENT',
+    });
+  }
+  if (!isDir) {
+    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" is not a directory`, { path: dir });
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function withFd<T>(path: string, fn: (fd: number) => T): T {
+  const fd = openSync(path, 'r');
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

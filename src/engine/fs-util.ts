@@ -1,0 +1,36 @@
+import { closeSync, constants as fsc, fsyncSync, openSync, readSync, unlinkSync } from 'node:fs';
+
+/** Reads until `target` is full or EOF; returns the bytes read. */
+export function readFully(fd: number, target: Uint8Array, position: number): number {
+  let got = 0;
+  while (got < target.length) {
+    const n = readSync(fd, target, got, target.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** Makes a rename or unlink in `dir` durable. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, fsc.O_RDONLY);
+    fsyncSync(fd);
+  } catch (e) {
+    // Windows cannot open or fsync a directory; elsewhere a failure here matters.
+    if (process.platform !== 'win32') throw e;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Removes a file if it exists; returns whether it did. */
+export function unlinkQuiet(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The engine contract: what the backup job needs from "a SQLite". One implementation today
+ * (`WasmEngine`: sqlite-wasm in a worker thread over our node:fs VFS); the interface leaves room for
+ * another (e.g. `node:sqlite` on Node 22+), which must pass the same shared test suite.
+ */
+
+export type SnapshotStrategy = 'vacuum' | 'online';
+export type IntegrityMode = 'full' | 'quick';
+
+/** Progress of a long engine operation. Totals are estimates; `done <= total` is not guaranteed. */
+export interface EngineProgress {
+  op: 'vacuum' | 'online' | 'integrity';
+  /** Bytes read from the database file(s) so far. */
+  bytesRead: number;
+  /** Size of the database (plus -wal) being read. */
+  totalBytes: number;
+  /** Online backup only: pages copied and pages in the source. */
+  pagesDone?: number;
+  pageCount?: number;
+}
+
+export interface EngineCallOptions {
+  /** Cancels the operation; any destination file is removed. */
+  signal?: AbortSignal;
+  onProgress?: (progress: EngineProgress) => void;
+}
+
+export interface OnlineBackupOptions extends EngineCallOptions {
+  /** Pages copied per sqlite3_backup_step. @default 100 */
+  pagesPerStep?: number;
+  /** Pause between steps, letting writers in. @default 10 */
+  sleepMs?: number;
+  /**
+   * How often the backup may start over because the source changed, before it fails with
+   * EBACKUP_RESTARTS (the Go original and node:sqlite retry forever under constant writes). @default 10
+   */
+  maxRestarts?: number;
+}
+
+export interface IntegrityCheckOptions extends EngineCallOptions {
+  /** `full` = PRAGMA integrity_check, `quick` = PRAGMA quick_check (skips index cross-checks). @default 'full' */
+  mode?: IntegrityMode;
+  /** Stop after this many problems. @default 100 */
+  maxErrors?: number;
+}
+
+export interface SnapshotResult {
+  /** The file written. */
+  dest: string;
+  /** Size of the written file in bytes. */
+  bytes: number;
+  pageSize: number;
+  pageCount: number;
+  /** 'wal' or 'delete'/'rollback' journal mode of the source when it was read. */
+  sourceJournalMode: 'wal' | 'rollback';
+  durationMs: number;
+  /** Online backup only: how often it started over. */
+  restarts?: number;
+}
+
+export interface IntegrityResult {
+  /** True only when SQLite returned exactly one row, `ok`. */
+  ok: boolean;
+  /** The rows SQLite returned (`['ok']` when healthy), or the error that stopped the check. */
+  messages: string[];
+  pageSize: number;
+  pageCount: number;
+  durationMs: number;
+}
+
+export interface Engine {
+  /** A name for logs and test titles. */
+  readonly name: string;
+  /**
+   * `VACUUM INTO dest` from a source opened strictly read-only. `dest` must not exist; its directory
+   * must. The path is bound as an SQL parameter. On any failure or abort, `dest` is removed.
+   */
+  vacuumInto(source: string, dest: string, options?: EngineCallOptions): Promise<SnapshotResult>;
+  /** Copies the source page by page with SQLite's online backup API into a new file `dest`. */
+  onlineBackup(source: string, dest: string, options?: OnlineBackupOptions): Promise<SnapshotResult>;
+  /** Runs PRAGMA integrity_check / quick_check on a database, opened strictly read-only. */
+  integrityCheck(path: string, options?: IntegrityCheckOptions): Promise<IntegrityResult>;
+  /** Stops the engine (its worker). Idempotent; pending calls fail with EABORTED. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,205 @@
+/**
+ * WasmEngine: SQLite compiled to WebAssembly, running in a worker thread over our node:fs VFS.
+ * No native addon, so it installs with --ignore-scripts anywhere Node runs (Alpine, arm64, Electron).
+ */
+import { Worker } from 'node:worker_threads';
+import { AbortError, BackupError, ErrorCode } from '../errors.js';
+import type {
+  Engine,
+  EngineCallOptions,
+  EngineProgress,
+  IntegrityCheckOptions,
+  IntegrityResult,
+  OnlineBackupOptions,
+  SnapshotResult,
+} from './types.js';
+import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
+import { deserializeError, type CallMessage, type WorkerConfig, type WorkerMessage } from './wire.js';
+import { unlinkQuiet } from './fs-util.js';
+import { resolve } from 'node:path';
+
+export const DEFAULT_PAGES_PER_STEP = 100;
+export const DEFAULT_SLEEP_MS = 10;
+export const DEFAULT_MAX_RESTARTS = 10;
+export const DEFAULT_MAX_ERRORS = 100;
+/** After an abort, how long the worker gets to stop by itself before it is terminated. */
+export const DEFAULT_ABORT_GRACE_MS = 2000;
+
+export interface WasmEngineOptions {
+  /**
+   * Where the worker entry (`worker.js` next to this module) is. Set it when a bundler moves files,
+   * e.g. in an Electron app. @default new URL('./worker.js', import.meta.url)
+   */
+  workerUrl?: URL | string;
+  /** Path of `sqlite3.wasm`, when a bundler moved it away from `@sqlite.org/sqlite-wasm/dist/`. */
+  wasmPath?: string;
+  /** SQLite page cache per connection in KiB, at most 65536 (wasm memory never shrinks). @default 16384 */
+  cacheSizeKiB?: number;
+  /** VFS read-ahead block size for databases we read; 0 turns read-ahead off. @default 262144 */
+  readAheadBytes?: number;
+  /** Directory for SQLite's own temp files. @default os.tmpdir() */
+  tempDir?: string;
+  /** @default 2000 */
+  abortGraceMs?: number;
+}
+
+type Op = CallMessage['op'];
+type Args<O extends Op> = Extract<CallMessage, { op: O }>['args'];
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  onProgress?: ((p: EngineProgress) => void) | undefined;
+}
+
+export class WasmEngine implements Engine {
+  readonly name = 'wasm';
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly config: WorkerConfig;
+  private readonly workerUrl: URL | string;
+  private readonly abortGraceMs: number;
+  /** Calls run one at a time: the worker is single-threaded and each call is one long wasm call. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: WasmEngineOptions = {}) {
+    const cacheSizeKiB = options.cacheSizeKiB ?? DEFAULT_CACHE_SIZE_KIB;
+    if (!Number.isInteger(cacheSizeKiB) || cacheSizeKiB < 64 || cacheSizeKiB > MAX_CACHE_SIZE_KIB) {
+      throw new RangeError(`cacheSizeKiB must be an integer from 64 to ${MAX_CACHE_SIZE_KIB}, got ${cacheSizeKiB}`);
+    }
+    this.config = {
+      cacheSizeKiB,
+      ...(options.wasmPath !== undefined ? { wasmPath: options.wasmPath } : {}),
+      ...(options.readAheadBytes !== undefined ? { readAheadBytes: options.readAheadBytes } : {}),
+      ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+    };
+    this.workerUrl = options.workerUrl ?? new URL('./worker.js', import.meta.url);
+    this.abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
+  }
+
+  vacuumInto(source: string, dest: string, options: EngineCallOptions = {}): Promise<SnapshotResult> {
+    return this.call('vacuumInto', { source, dest }, options, resolve(dest)) as Promise<SnapshotResult>;
+  }
+
+  onlineBackup(source: string, dest: string, options: OnlineBackupOptions = {}): Promise<SnapshotResult> {
+    const params = {
+      pagesPerStep: options.pagesPerStep ?? DEFAULT_PAGES_PER_STEP,
+      sleepMs: options.sleepMs ?? DEFAULT_SLEEP_MS,
+      maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+    };
+    if (!Number.isInteger(params.pagesPerStep) || params.pagesPerStep === 0 || params.pagesPerStep < -1) {
+      throw new RangeError(`pagesPerStep must be a positive integer (or -1 for all), got ${params.pagesPerStep}`);
+    }
+    if (!(params.sleepMs >= 0)) throw new RangeError(`sleepMs must be >= 0, got ${params.sleepMs}`);
+    if (!Number.isInteger(params.maxRestarts) || params.maxRestarts < 0) {
+      throw new RangeError(`maxRestarts must be an integer >= 0, got ${params.maxRestarts}`);
+    }
+    return this.call('onlineBackup', { source, dest, params }, options, resolve(dest)) as Promise<SnapshotResult>;
+  }
+
+  integrityCheck(path: string, options: IntegrityCheckOptions = {}): Promise<IntegrityResult> {
+    const args = { path, mode: options.mode ?? 'full', maxErrors: options.maxErrors ?? DEFAULT_MAX_ERRORS };
+    return this.call('integrityCheck', args, options) as Promise<IntegrityResult>;
+  }
+
+  /** VFS counters and worker memory, for tests and the benchmark. */
+  stats(): Promise<Record<string, number>> {
+    return this.call('stats', {}, {}) as Promise<Record<string, number>>;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new AbortError('[engine] engine closed'));
+    if (worker) await worker.terminate();
+  }
+
+  private call<O extends Op>(op: O, args: Args<O>, options: EngineCallOptions, dest?: string): Promise<unknown> {
+    const run = (): Promise<unknown> => this.run(op, args, options, dest);
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private run<O extends Op>(op: O, args: Args<O>, options: EngineCallOptions, dest?: string): Promise<unknown> {
+    const { signal, onProgress } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(`[engine] ${op} aborted`, { cause: signal.reason }));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    const abort = new SharedArrayBuffer(4);
+    const flag = new Int32Array(abort);
+    return new Promise<unknown>((resolvePromise, rejectPromise) => {
+      let graceTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+        // The worker checks the flag between SQLite VM steps; if it is stuck in one long fs call,
+        // stop it the hard way and clean up what it was writing.
+        graceTimer = setTimeout(() => {
+          if (!this.pending.has(id)) return;
+          this.pending.delete(id);
+          if (this.worker === worker) this.worker = undefined;
+          void worker.terminate().then(() => {
+            if (dest) for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) unlinkQuiet(p);
+            rejectPromise(new AbortError(`[engine] ${op} aborted (worker terminated)`, { cause: signal?.reason }));
+          });
+        }, this.abortGraceMs);
+      };
+      const settle = (): void => {
+        if (graceTimer) clearTimeout(graceTimer);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.pending.size === 0) this.worker?.unref();
+      };
+      this.pending.set(id, {
+        resolve: (v) => {
+          settle();
+          resolvePromise(v);
+        },
+        reject: (e) => {
+          settle();
+          rejectPromise(e);
+        },
+        onProgress,
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.ref();
+      worker.postMessage({ type: 'call', id, op, args, abort } as CallMessage);
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.workerUrl, { workerData: this.config });
+    worker.on('message', (msg: WorkerMessage) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      if (msg.type === 'progress') {
+        p.onProgress?.(msg.progress);
+        return;
+      }
+      this.pending.delete(msg.id);
+      if (msg.type === 'result') p.resolve(msg.value);
+      else p.reject(deserializeError(msg.error));
+    });
+    worker.on('error', (e) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `[engine] worker failed: ${e.message}`, { cause: e }));
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      if (this.pending.size > 0) {
+        this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `[engine] worker exited with code ${code}`));
+      }
+    });
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private failAll(error: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(error);
+  }
+}
