@@ -20,6 +20,11 @@ export class BlockCache {
     this.maxBlocks = Math.max(2, Math.floor(cacheBytes / blockBytes));
   }
 
+  /** Forgets every cached block (the file may have changed). */
+  clear(): void {
+    this.blocks.clear();
+  }
+
   /** Fills `target` from `position`; returns the number of bytes that exist there (short at EOF). */
   read(target: Uint8Array, position: number): number {
     if (target.length >= this.blockBytes) return this.readDirect(target, position);

@@ -192,7 +192,12 @@ export class NodeFsVfs {
         }
       },
       xLock(pFile: Ptr, lockType: number): number {
-        vfs.file(pFile).lockType = lockType;
+        const f = vfs.file(pFile);
+        // A new read transaction starts here: SQLite re-reads the header to see whether another
+        // process changed the file (and resets its cache, or restarts an online backup), so the
+        // read-ahead must not hand it stale bytes.
+        if (f.lockType === capi.SQLITE_LOCK_NONE && lockType !== capi.SQLITE_LOCK_NONE) f.cache?.clear();
+        f.lockType = lockType;
         return 0;
       },
       xRead(pFile: Ptr, pDest: Ptr, n: number, offset: Ptr): number {

@@ -198,7 +198,12 @@ function snapshot(
   const source = resolve(sourceArg);
   const dest = resolve(destArg);
   if (hooks.aborted()) throw new AbortError(`[engine] ${strategy} snapshot of "${source}" aborted`, { path: source });
-  const src = openReadOnly(ctx, source, 'engine');
+  let src: OpenedSource;
+  try {
+    src = openReadOnly(ctx, source, 'engine');
+  } catch (e) {
+    throw toEngineError(ctx, e, source, `${strategy} snapshot`, hooks);
+  }
   try {
     checkNewDestination(dest);
     if (ctx.vfs.isProtected(dest)) {
@@ -323,13 +328,15 @@ export function integrityCheck(
     throw new RangeError(`maxErrors must be an integer from 1 to 1000000, got ${maxErrors}`);
   }
   if (hooks.aborted()) throw new AbortError(`[engine] integrity check of "${path}" aborted`, { path });
-  const src = openReadOnly(ctx, path, 'engine');
+  const { capi } = ctx.sqlite3;
+  let src: OpenedSource | undefined;
   try {
     let pageSize = 0;
     let pageCount = 0;
     let messages: string[];
-    const report = watchProgress(ctx, src.db, hooks, { op: 'integrity', totalBytes: src.totalBytes });
     try {
+      src = openReadOnly(ctx, path, 'engine');
+      const report = watchProgress(ctx, src.db, hooks, { op: 'integrity', totalBytes: src.totalBytes });
       pageSize = pragmaNumber(src.db, 'page_size');
       pageCount = pragmaNumber(src.db, 'page_count');
       // maxErrors is a checked integer: pragma arguments cannot be bound.
@@ -339,21 +346,23 @@ export function integrityCheck(
         .map((row) => String((row as unknown[])[0]));
       report();
     } catch (e) {
+      if (e instanceof BackupError) throw e;
       if (hooks.aborted()) throw new AbortError(`[engine] integrity check of "${path}" aborted`, { path });
       const rc = (e as { resultCode?: number }).resultCode;
       const primary = rc === undefined ? -1 : rc & 0xff;
-      const { capi } = ctx.sqlite3;
       // Damage bad enough that the check itself cannot run is a verdict, not an engine failure.
       if (primary !== capi.SQLITE_CORRUPT && primary !== capi.SQLITE_NOTADB) throw e;
-      messages = [(e as Error).message];
-    } finally {
-      ctx.sqlite3.capi.sqlite3_progress_handler(src.db.pointer!, 0, 0, 0);
+      ctx.vfs.takeLastError();
+      messages = [(e as Error).message.replace(/^SQLITE_\w+: sqlite3 result code \d+: /, '')];
     }
     const ok = messages.length === 1 && messages[0] === 'ok';
     return { ok, messages, pageSize, pageCount, durationMs: Date.now() - started };
   } catch (e) {
     throw toEngineError(ctx, e, path, 'integrity check', hooks);
   } finally {
-    src.close();
+    if (src) {
+      capi.sqlite3_progress_handler(src.db.pointer!, 0, 0, 0);
+      src.close();
+    }
   }
 }

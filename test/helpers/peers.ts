@@ -36,7 +36,8 @@ export function run(cmd: string, args: string[], opts: SpawnSyncOptions & { allo
   if (r.error) throw r.error;
   const res = { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   if (!opts.allowFail && res.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${res.status}: ${res.stderr.trim()}`);
+    const shown = args.map((a) => (a.length > 80 ? `${a.slice(0, 77)}...` : a)).join(' ');
+    throw new Error(`${cmd} ${shown} exited ${res.status}: ${res.stderr.trim()}`);
   }
   return res;
 }
