@@ -71,6 +71,13 @@ export interface NodeFsVfsOptions {
   readAheadCacheBytes?: number;
   /** Where SQLite's own temp files go. @default os.tmpdir() */
   tempDir?: string;
+  /** Registered VFS name (one per instance). @default 'restinpieces-nodefs' */
+  name?: string;
+  /**
+   * @internal Tests only: what xCheckReservedLock reports. 1, the default, is what keeps SQLite from
+   * "recovering" a rollback journal into a source database; the tests set 0 to prove it matters.
+   */
+  reservedLockResult?: 0 | 1;
 }
 
 export const DEFAULT_READ_AHEAD_BYTES = 256 * 1024;
@@ -88,7 +95,7 @@ export interface VfsStats {
 }
 
 export class NodeFsVfs {
-  readonly name = VFS_NAME;
+  readonly name: string;
   readonly stats: VfsStats = { bytesRead: 0, readCalls: 0, fsReads: 0, bytesWritten: 0 };
   private readonly files = new Map<number, OpenFile>();
   private readonly protectedPaths = new Set<string>();
@@ -97,6 +104,7 @@ export class NodeFsVfs {
   private readonly readAheadBytes: number;
   private readonly readAheadCacheBytes: number;
   private readonly tempDir: string;
+  private readonly reservedLockResult: 0 | 1;
 
   constructor(
     private readonly sqlite3: Sqlite3,
@@ -105,6 +113,8 @@ export class NodeFsVfs {
     this.readAheadBytes = options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.readAheadCacheBytes = options.readAheadCacheBytes ?? DEFAULT_READ_AHEAD_CACHE_BYTES;
     this.tempDir = options.tempDir ?? tmpdir();
+    this.name = options.name ?? VFS_NAME;
+    this.reservedLockResult = options.reservedLockResult ?? 1;
     this.install();
   }
 
@@ -160,7 +170,7 @@ export class NodeFsVfs {
     const ioMethods = {
       xCheckReservedLock(_pFile: Ptr, pOut: Ptr): number {
         // See the header: 1 means "someone may be writing", so SQLite never treats a journal as hot.
-        wasm.poke32(Number(pOut), 1);
+        wasm.poke32(Number(pOut), vfs.reservedLockResult);
         return 0;
       },
       xClose(pFile: Ptr): number {
@@ -398,7 +408,7 @@ export class NodeFsVfs {
     vfsStruct.$mxPathname = 4096;
     this.sqlite3.vfs.installVfs({
       io: { struct: io as never, methods: ioMethods as never },
-      vfs: { struct: vfsStruct as never, methods: vfsMethods as never, name: VFS_NAME },
+      vfs: { struct: vfsStruct as never, methods: vfsMethods as never, name: this.name },
     } as never);
   }
 
