@@ -213,11 +213,12 @@ function snapshot(
       const { restarts } = copy(src, dest);
       const bytes = syncFile(dest);
       fsyncDir(dirname(dest));
+      const pageSize = pragmaNumber(src.db, 'page_size');
       return {
         dest,
         bytes,
-        pageSize: pragmaNumber(src.db, 'page_size'),
-        pageCount: pragmaNumber(src.db, 'page_count'),
+        pageSize,
+        pageCount: Math.ceil(bytes / pageSize),
         sourceJournalMode: src.walMode ? 'wal' : 'rollback',
         durationMs: Date.now() - started,
         ...(restarts !== undefined ? { restarts } : {}),

@@ -50,6 +50,7 @@ export interface SnapshotResult {
   /** Size of the written file in bytes. */
   bytes: number;
   pageSize: number;
+  /** Pages in the written snapshot (VACUUM INTO leaves out free pages, so it can be fewer than the source's). */
   pageCount: number;
   /** 'wal' or 'delete'/'rollback' journal mode of the source when it was read. */
   sourceJournalMode: 'wal' | 'rollback';
