@@ -22,6 +22,8 @@ export const ErrorCode = {
   GZIP_SIZE: 'EGZIP_SIZE',
   GZIP_TRAILING: 'EGZIP_TRAILING',
   GZIP_CORRUPT: 'EGZIP_CORRUPT',
+  /** A compression worker thread died or could not start. */
+  COMPRESS_WORKER: 'ECOMPRESS_WORKER',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

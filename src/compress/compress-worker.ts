@@ -1,0 +1,70 @@
+/**
+ * Worker entry of the compress pool: deflates chunks and runs gunzip sessions off the main thread.
+ * It is its own module so bundlers can find it: pool.ts starts it with
+ * `new Worker(new URL('./compress-worker.js', import.meta.url))`, or from `workerUrl` when given.
+ * Output buffers are transferred (not copied) back to the main thread.
+ */
+import { parentPort } from 'node:worker_threads';
+import { BackupError } from '../errors.js';
+import { deflateChunk } from './deflate-core.js';
+import { GunzipParser } from './gunzip-core.js';
+import type { WorkerReply, WorkerRequest } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('compress-worker.js must be started as a worker thread');
+
+const sessions = new Map<number, GunzipParser>();
+
+port.on('message', (req: WorkerRequest) => {
+  try {
+    const [reply, transfer] = handle(req);
+    port.postMessage(reply, transfer);
+  } catch (e) {
+    if (req.op === 'gunzip') sessions.delete(req.session);
+    const error =
+      e instanceof BackupError
+        ? { code: e.code, message: e.message, ...(e.path === undefined ? {} : { path: e.path }) }
+        : { message: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) };
+    port.postMessage({ id: req.id, ok: false, error } satisfies WorkerReply);
+  }
+});
+
+function handle(req: WorkerRequest): [WorkerReply, ArrayBuffer[]] {
+  switch (req.op) {
+    case 'deflate': {
+      const { out, crc } = deflateChunk(req.data, req.level, req.dictionary);
+      return [{ id: req.id, ok: true, out, crc }, [out.buffer as ArrayBuffer]];
+    }
+    case 'gunzip': {
+      let parser = sessions.get(req.session);
+      if (!parser) {
+        // A drain that was already on its way when the session finished: nothing left to do.
+        if (!req.first) return [{ id: req.id, ok: true, outs: [], more: false }, []];
+        sessions.set(req.session, (parser = new GunzipParser(req.name)));
+      }
+      if (req.data) parser.push(req.data);
+      if (req.end) parser.end();
+      const { out, more, done } = parser.drain(req.budget);
+      if (done) sessions.delete(req.session);
+      const reply: WorkerReply = done ? { id: req.id, ok: true, outs: out, more, done } : { id: req.id, ok: true, outs: out, more };
+      return [reply, transferable(out)];
+    }
+    case 'gunzip-close':
+      sessions.delete(req.session);
+      return [{ id: req.id, ok: true, closed: true }, []];
+  }
+}
+
+/** Buffers that can be moved to the other thread: whole, distinct, non-shared ArrayBuffers. */
+function transferable(chunks: Uint8Array[]): ArrayBuffer[] {
+  const seen = new Set<ArrayBufferLike>();
+  const list: ArrayBuffer[] = [];
+  for (const c of chunks) {
+    const b = c.buffer;
+    if (b instanceof ArrayBuffer && c.byteOffset === 0 && c.byteLength === b.byteLength && !seen.has(b)) {
+      seen.add(b);
+      list.push(b);
+    }
+  }
+  return list;
+}

@@ -1,0 +1,251 @@
+/**
+ * The synchronous gunzip state machine: header -> deflate body -> trailer, member after member.
+ * It parses headers itself, checks every member's CRC-32 and ISIZE, accepts concatenated members and
+ * rejects anything else after the last one. Input and output are bounded per call, so memory stays
+ * flat whatever the input size or compression ratio. It runs unchanged in a worker or on the caller's
+ * thread (see gunzip.ts).
+ */
+import { ErrorCode } from '../errors.js';
+import { crc32, crc32Combine } from './crc32.js';
+import { gzipError } from './errors.js';
+import { HeaderError, MAX_HEADER_STRING, TRAILER_SIZE, parseHeader, readTrailer } from './gzip-format.js';
+import { RawInflater } from './raw-inflate.js';
+
+/** Longest possible header we accept: fixed part + FEXTRA + FNAME + FCOMMENT + FHCRC. */
+const MAX_HEADER = 10 + 2 + 0xffff + 2 * (MAX_HEADER_STRING + 1) + 2;
+/** Input fed to fflate per call: large is faster, but output per call is input x ratio (up to ~1032). */
+const MAX_PIECE = 256 * 1024;
+const MIN_PIECE = 1024;
+/** Aim for about this much output per fflate call. */
+const TARGET_PIECE_OUTPUT = 1024 * 1024;
+
+export interface GunzipTotals {
+  /** Number of gzip members (1 for ordinary files, more for `cat a.gz b.gz`). */
+  members: number;
+  /** CRC-32 of the whole decompressed output (the member CRCs combined). */
+  crc32: number;
+  /** Decompressed bytes. */
+  bytesOut: number;
+}
+
+export interface DrainResult {
+  out: Uint8Array[];
+  /** True when buffered input remains: call `drain` again before pushing more. */
+  more: boolean;
+  /** Set once `end()` was called and the whole stream has been checked. */
+  done?: GunzipTotals;
+}
+
+type Phase = 'header' | 'body' | 'trailer' | 'between';
+
+export class GunzipParser {
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  /** Compressed bytes consumed so far (for error offsets). */
+  private offset = 0;
+  private inputEnded = false;
+  private phase: Phase = 'header';
+  private inflater: RawInflater | undefined;
+  private memberCrc = 0;
+  private memberBytes = 0;
+  private members = 0;
+  private totalCrc = 0;
+  private totalBytes = 0;
+  private ratio = 4;
+
+  constructor(private readonly name: string) {}
+
+  push(data: Uint8Array): void {
+    if (this.inputEnded) throw new Error('GunzipParser: push after end');
+    if (data.length === 0) return;
+    this.queue.push(data);
+    this.queued += data.length;
+  }
+
+  end(): void {
+    this.inputEnded = true;
+  }
+
+  /** Decompresses buffered input until about `budget` output bytes are ready or input runs out. */
+  drain(budget: number): DrainResult {
+    const out: Uint8Array[] = [];
+    let outBytes = 0;
+    for (;;) {
+      if (outBytes >= budget) return { out, more: this.queued > 0 };
+      switch (this.phase) {
+        case 'between':
+          if (this.queued === 0) {
+            if (!this.inputEnded) return { out, more: false };
+            return { out, more: false, done: { members: this.members, crc32: this.totalCrc, bytesOut: this.totalBytes } };
+          }
+          if (!this.startsLikeMember()) {
+            throw this.error(ErrorCode.GZIP_TRAILING, `unexpected data after the end of gzip member ${this.members} at byte ${this.offset} (trailing garbage is rejected)`);
+          }
+          this.phase = 'header';
+          break;
+        case 'header':
+          if (!this.readHeader()) return { out, more: false };
+          break;
+        case 'body': {
+          if (this.queued === 0) {
+            if (this.inputEnded) throw this.truncated('inside the compressed data');
+            return { out, more: false };
+          }
+          for (const chunk of this.inflateStep()) {
+            out.push(chunk);
+            outBytes += chunk.length;
+          }
+          break;
+        }
+        case 'trailer':
+          if (this.queued < TRAILER_SIZE) {
+            if (this.inputEnded) throw this.truncated('inside the 8-byte trailer');
+            return { out, more: false };
+          }
+          this.checkTrailer(this.take(TRAILER_SIZE));
+          break;
+      }
+    }
+  }
+
+  private startsLikeMember(): boolean {
+    const b = this.peek(2);
+    return b[0] === 0x1f && (b.length < 2 || b[1] === 0x8b);
+  }
+
+  /** Parses the member header if it is complete; false when more input is needed. */
+  private readHeader(): boolean {
+    const head = this.peek(Math.min(this.queued, MAX_HEADER));
+    let info;
+    try {
+      info = parseHeader(head);
+    } catch (e) {
+      if (!(e instanceof HeaderError)) throw e;
+      const code = e.kind === 'not-gzip' ? ErrorCode.GZIP_NOT_GZIP : e.kind === 'crc' ? ErrorCode.GZIP_CRC : ErrorCode.GZIP_CORRUPT;
+      const where = this.members === 0 ? '' : ` (member ${this.members + 1} at byte ${this.offset})`;
+      throw this.error(code, `${e.message}${where}`);
+    }
+    if (info === undefined) {
+      if (!this.inputEnded) return false;
+      if (this.members === 0 && this.offset === 0 && this.queued === 0) {
+        throw this.error(ErrorCode.GZIP_TRUNCATED, 'empty input (0 bytes): not a gzip file (gzip of empty data is 20 bytes)');
+      }
+      throw this.truncated('inside the gzip header');
+    }
+    this.take(info.length);
+    this.phase = 'body';
+    this.inflater = new RawInflater();
+    this.memberCrc = 0;
+    this.memberBytes = 0;
+    return true;
+  }
+
+  private inflateStep(): Uint8Array[] {
+    const inflater = this.inflater!;
+    const want = Math.max(MIN_PIECE, Math.min(MAX_PIECE, Math.floor(TARGET_PIECE_OUTPUT / this.ratio)));
+    const piece = this.takeUpTo(want);
+    let out: Uint8Array[];
+    try {
+      out = inflater.push(piece);
+    } catch (e) {
+      const what = e instanceof Error ? e.message : String(e);
+      throw this.error(ErrorCode.GZIP_CORRUPT, `corrupt deflate data in member ${this.members + 1} near byte ${this.offset}: ${what}`, e);
+    }
+    let n = 0;
+    for (const c of out) {
+      this.memberCrc = crc32(c, this.memberCrc);
+      n += c.length;
+    }
+    this.memberBytes += n;
+    if (n > 0) this.ratio = Math.max(1, n / piece.length);
+    if (inflater.ended) {
+      const rest = inflater.rest();
+      if (rest.length > 0) this.unshift(rest);
+      this.inflater = undefined;
+      this.phase = 'trailer';
+    }
+    return out;
+  }
+
+  private checkTrailer(t: Uint8Array): void {
+    const { crc, size } = readTrailer(t);
+    const member = this.members + 1;
+    if (crc !== this.memberCrc) {
+      throw this.error(ErrorCode.GZIP_CRC, `CRC-32 mismatch in member ${member}: stored ${hex(crc)}, data has ${hex(this.memberCrc)}`);
+    }
+    const actual = this.memberBytes % 0x1_0000_0000;
+    if (size !== actual) {
+      throw this.error(ErrorCode.GZIP_SIZE, `length mismatch in member ${member}: trailer says ${size} bytes (mod 2^32), decompressed ${actual}`);
+    }
+    this.totalCrc = crc32Combine(this.totalCrc, this.memberCrc, this.memberBytes);
+    this.totalBytes += this.memberBytes;
+    this.members++;
+    this.phase = 'between';
+  }
+
+  private truncated(where: string): Error {
+    return this.error(ErrorCode.GZIP_TRUNCATED, `unexpected end of input ${where} of member ${this.members + 1} (after ${this.offset + this.queued} bytes): the file is truncated`);
+  }
+
+  private error(code: Parameters<typeof gzipError>[0], detail: string, cause?: unknown): Error {
+    return gzipError(code, this.name, detail, cause);
+  }
+
+  // --- input queue -------------------------------------------------------------------------------
+
+  /** Up to n bytes from the front of the queue, without consuming them (copies only across chunks). */
+  private peek(n: number): Uint8Array {
+    const first = this.queue[0];
+    if (first === undefined) return new Uint8Array(0);
+    if (first.length >= n) return first.subarray(0, n);
+    const b = new Uint8Array(Math.min(n, this.queued));
+    let at = 0;
+    for (const c of this.queue) {
+      if (at >= b.length) break;
+      const part = c.subarray(0, b.length - at);
+      b.set(part, at);
+      at += part.length;
+    }
+    return b;
+  }
+
+  /** Consumes exactly n bytes (n <= queued). */
+  private take(n: number): Uint8Array {
+    const b = this.peek(n);
+    this.skip(n);
+    return b;
+  }
+
+  /** Consumes up to n bytes from the first queued chunk only (never copies). */
+  private takeUpTo(n: number): Uint8Array {
+    const first = this.queue[0]!;
+    const b = first.subarray(0, n);
+    this.skip(b.length);
+    return b;
+  }
+
+  private skip(n: number): void {
+    this.queued -= n;
+    this.offset += n;
+    while (n > 0) {
+      const first = this.queue[0]!;
+      if (first.length <= n) {
+        this.queue.shift();
+        n -= first.length;
+      } else {
+        this.queue[0] = first.subarray(n);
+        n = 0;
+      }
+    }
+  }
+
+  private unshift(b: Uint8Array): void {
+    this.queue.unshift(b);
+    this.queued += b.length;
+    this.offset -= b.length;
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,170 @@
+/**
+ * Streaming gunzip. The gzip parsing, inflating and CRC/ISIZE checks (gunzip-core.ts) run in a worker
+ * by default, while this thread hashes the input and output and does the I/O: the two halves overlap,
+ * and the caller's event loop never waits on a large synchronous inflate. `worker: false` runs the
+ * same code on the calling thread in steps of ~2 MiB of output, yielding between steps.
+ */
+import { createHash } from 'node:crypto';
+import { BackupError, ErrorCode } from '../errors.js';
+import { GunzipParser, type GunzipTotals } from './gunzip-core.js';
+import { CompressPool, type GunzipStep } from './pool.js';
+import {
+  checkAborted,
+  toGzipStream,
+  yieldToEventLoop,
+  type ByteSource,
+  type GzipProgress,
+  type GzipStream,
+  type GzipSummary,
+} from './stream-util.js';
+import type { InternalStreamOptions } from './gzip.js';
+
+/** Output produced per step (one worker round trip or one synchronous slice of work). */
+const STEP_OUTPUT = 2 * 1024 * 1024;
+/** Worker requests in flight: one being processed, one queued, so the worker never idles. */
+const PIPELINE = 2;
+
+export interface GunzipOptions {
+  /**
+   * Decompress in a worker thread (true) or on the calling thread in small steps (false).
+   * Ignored when `pool` is given. @default true
+   */
+  worker?: boolean;
+  /** A pool to reuse across calls (not closed by us). */
+  pool?: CompressPool;
+  /** Location of compress-worker.js, for bundled apps. @default next to this module */
+  workerUrl?: URL | string;
+  /** Cancels the operation; the stream then throws an AbortError (code EABORTED). */
+  signal?: AbortSignal;
+  /** Called after each output chunk. */
+  onProgress?: (progress: GzipProgress) => void;
+  /** Name used in error messages (file or remote path). @default "stream" */
+  name?: string;
+}
+
+/**
+ * Decompresses gzip data (one or more members) from a byte source, checking every member's CRC-32
+ * and length. Throws BackupError EGZIP_NOT_GZIP, EGZIP_TRUNCATED, EGZIP_CRC, EGZIP_SIZE,
+ * EGZIP_TRAILING or EGZIP_CORRUPT; an empty (0-byte) input is EGZIP_TRUNCATED.
+ */
+export function gunzipStream(source: ByteSource, options: GunzipOptions = {}): GzipStream {
+  return gunzipStreamInternal(source, options, {});
+}
+
+export function gunzipStreamInternal(source: ByteSource, options: GunzipOptions, internal: InternalStreamOptions): GzipStream {
+  const name = options.name ?? 'stream';
+  return toGzipStream(name, () => run(source, options, internal, name));
+}
+
+async function* run(source: ByteSource, options: GunzipOptions, internal: InternalStreamOptions, name: string): AsyncGenerator<Uint8Array, GzipSummary> {
+  const { signal, onProgress } = options;
+  checkAborted(signal, name);
+  const hashIn = createHash('sha256');
+  const hashOut = createHash('sha256');
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const input = async function* () {
+    for await (const c of source) {
+      if (!(c instanceof Uint8Array)) throw new TypeError(`[gzip] expected Uint8Array chunks, got ${typeof c}`);
+      checkAborted(signal, name);
+      hashIn.update(c);
+      bytesIn += c.length;
+      yield c;
+    }
+  };
+  const emit = (b: Uint8Array): Uint8Array => {
+    hashOut.update(b);
+    bytesOut += b.length;
+    onProgress?.(internal.totalIn === undefined ? { bytesIn, bytesOut } : { bytesIn, bytesOut, totalIn: internal.totalIn });
+    return b;
+  };
+
+  const useWorker = options.pool !== undefined || options.worker !== false;
+  const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
+  const pool = options.pool ?? ownPool;
+  let totals: GunzipTotals;
+  try {
+    const steps = pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
+    for (;;) {
+      const r = await steps.next();
+      if (r.done) {
+        totals = r.value;
+        break;
+      }
+      for (const b of r.value) yield emit(b);
+      checkAborted(signal, name);
+    }
+  } catch (e) {
+    if (e instanceof BackupError && e.code === ErrorCode.COMPRESS_WORKER && !e.message.includes(JSON.stringify(name))) {
+      throw new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] ${JSON.stringify(name)}: ${e.message.replace(/^\[gzip\] /, '')}`, { path: name, cause: e });
+    }
+    throw e;
+  } finally {
+    await ownPool?.close();
+  }
+  return {
+    uncompressedBytes: bytesOut,
+    uncompressedSha256: hashOut.digest('hex'),
+    compressedBytes: bytesIn,
+    compressedSha256: hashIn.digest('hex'),
+    crc32: totals.crc32,
+    members: totals.members,
+  };
+}
+
+/** Drives a GunzipParser in a worker; yields batches of output chunks, returns the totals. */
+async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, name: string, transfer: boolean): AsyncGenerator<Uint8Array[], GunzipTotals> {
+  const session = pool.openGunzip(name);
+  const inFlight: Promise<GunzipStep>[] = [];
+  let lastMore = false;
+  let inputDone = false;
+  let endSent = false;
+  const send = (p: Promise<GunzipStep>): void => {
+    p.catch(() => {}); // awaited in order below
+    inFlight.push(p);
+  };
+  try {
+    for (;;) {
+      while (inFlight.length < PIPELINE) {
+        if (lastMore) {
+          // The worker still holds input: let it drain before sending more (bounds its buffer).
+          send(session.step(undefined, false, STEP_OUTPUT));
+          lastMore = false;
+        } else if (!inputDone) {
+          const r = await input.next();
+          if (r.done) inputDone = true;
+          else send(session.step(r.value, false, STEP_OUTPUT, transfer));
+        } else if (!endSent) {
+          send(session.step(undefined, true, STEP_OUTPUT));
+          endSent = true;
+        } else break;
+      }
+      const p = inFlight.shift();
+      if (!p) throw new Error('gunzip: worker pipeline stalled'); // cannot happen: end always answers done, more or an error
+      const step = await p;
+      lastMore = step.more;
+      if (step.outs.length > 0) yield step.outs;
+      if (step.done) return step.done;
+    }
+  } finally {
+    session.close();
+    await input.return(undefined);
+  }
+}
+
+/** The same on the calling thread, yielding to the event loop between steps. */
+async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<Uint8Array[], GunzipTotals> {
+  const parser = new GunzipParser(name);
+  for (let chunk = await input.next(); ; chunk = await input.next()) {
+    if (chunk.done) parser.end();
+    else parser.push(chunk.value);
+    for (;;) {
+      const r = parser.drain(STEP_OUTPUT);
+      if (r.out.length > 0) yield r.out;
+      if (r.done) return r.done;
+      if (!r.more) break;
+      await yieldToEventLoop();
+    }
+    if (chunk.done) throw new Error('gunzip: parser did not finish after end of input'); // cannot happen
+  }
+}
