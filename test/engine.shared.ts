@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../src/engine/index.js';
-import { isBackupError } from '../src/errors.js';
+import { isBackupError, type BackupError } from '../src/errors.js';
 import { requirePeer, sqlite3 as cli } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
+import { withTmpfs } from './helpers/mounts.js';
 import {
   copyDatabase,
   createWalWithUncheckpointedFrames,
@@ -187,6 +188,42 @@ export function testEngine(opts: EngineSuiteOptions): void {
           assert.deepEqual(readdirSync(d).sort(), ['src.db']);
         });
       }
+
+      for (const strategy of STRATEGIES) {
+        it(`${strategy}: full disk -> EIO with errno ENOSPC and the path; the partial snapshot is removed`, async (t) => {
+          if (!peers(t)) return;
+          const d = fresh('full');
+          const src = join(d, 'src.db');
+          createWithCli(src, { rows: 3000 });
+          const mnt = join(d, 'mnt');
+          await withTmpfs(t, mnt, 'size=256k', async () => {
+            const dest = join(mnt, 'out.db');
+            await assert.rejects(engine[strategy](src, dest), (e) => {
+              assert.ok(isBackupError(e, 'EIO'), String(e));
+              assert.equal((e as BackupError).errno, 'ENOSPC');
+              assert.equal((e as BackupError).path, dest);
+              assert.match((e as Error).message, /disk full/);
+              return true;
+            });
+            assert.deepEqual(readdirSync(mnt), []);
+          });
+        });
+      }
+
+      it('read-only destination file system -> EDEST_DIR naming the directory', async (t) => {
+        if (!peers(t)) return;
+        const d = fresh('rofs');
+        const src = join(d, 'src.db');
+        createWithCli(src, { rows: 10 });
+        const mnt = join(d, 'mnt');
+        await withTmpfs(t, mnt, 'size=64k,ro', async () => {
+          await assert.rejects(engine.vacuumInto(src, join(mnt, 'out.db')), (e) => {
+            assert.ok(isBackupError(e, 'EDEST_DIR'), String(e));
+            assert.equal((e as BackupError).errno, 'EROFS');
+            return true;
+          });
+        });
+      });
 
       it('integrityCheck: missing file -> ESOURCE_NOT_FOUND and nothing created', async () => {
         const d = fresh('ic-missing');

@@ -132,12 +132,12 @@ describe('WasmEngine in a worker thread', () => {
     createWithCli(src, { rows: 2000, pageSize: 1024 });
     // Pauses between commits, so that the engine's hot-journal guard (a write in progress) lets
     // most attempts through; the ones that hit a commit are retried.
-    const writer = startWriter(src, { maxSeconds: 60, pauseMs: 15 });
+    const writer = startWriter(src, { maxSeconds: 60, pauseMs: 20 });
     try {
       await writer.ready;
       let outcome: unknown;
       let dest = '';
-      for (let attempt = 0; attempt < 50; attempt++) {
+      for (let attempt = 0; attempt < 200; attempt++) {
         dest = out();
         outcome = await engine
           .onlineBackup(src, dest, { pagesPerStep: 5, sleepMs: 20, maxRestarts: 2 })

@@ -4,7 +4,7 @@
  * Reading these ourselves gives clear errors (SQLite would say "file is not a database" or, worse,
  * happily open a missing path as a new empty database - the Go original's behaviour).
  */
-import { closeSync, lstatSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsc, lstatSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
 import { readFully } from './fs-util.js';
@@ -121,6 +121,16 @@ export function checkNewDestination(dest: string, layer = 'engine'): void {
   }
   if (!isDir) {
     throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" is not a directory`, { path: dir });
+  }
+  try {
+    accessSync(dir, fsc.W_OK);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code ?? 'EACCES';
+    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" is not writable (${errno})`, {
+      path: dir,
+      errno,
+      cause: e,
+    });
   }
 }
 
