@@ -50,7 +50,7 @@ export function testEngine(opts: EngineSuiteOptions): void {
     after(() => engine.close());
 
     /** Snapshot with `strategy`, then check: native integrity ok, same dump, source untouched. */
-    async function snapshotAndCompare(t: TestContext, source: string, strategy: Strategy): Promise<void> {
+    async function snapshotAndCompare(source: string, strategy: Strategy): Promise<void> {
       const expectedDump = nativeDump(source, scratch);
       const before = fingerprint(source);
       const dest = join(fresh('out'), 'snap.db');
@@ -64,7 +64,6 @@ export function testEngine(opts: EngineSuiteOptions): void {
       const ours = await engine.integrityCheck(dest);
       assert.deepEqual(ours.messages, ['ok']);
       assert.deepEqual(fingerprint(source), before);
-      void t;
     }
 
     for (const strategy of STRATEGIES) {
@@ -74,7 +73,7 @@ export function testEngine(opts: EngineSuiteOptions): void {
             if (!peers(t)) return;
             const src = join(fresh(`ps${pageSize}`), 'src.db');
             createWithCli(src, { pageSize, rows: 200 });
-            await snapshotAndCompare(t, src, strategy);
+            await snapshotAndCompare(src, strategy);
           });
         }
 
@@ -83,7 +82,7 @@ export function testEngine(opts: EngineSuiteOptions): void {
           for (const autoVacuum of ['full', 'incremental'] as const) {
             const src = join(fresh(`av-${autoVacuum}`), 'src.db');
             createWithCli(src, { autoVacuum, rows: 300 });
-            await snapshotAndCompare(t, src, strategy);
+            await snapshotAndCompare(src, strategy);
           }
         });
 
@@ -93,7 +92,7 @@ export function testEngine(opts: EngineSuiteOptions): void {
           createWalWithUncheckpointedFrames(src, 400);
           const fp = fingerprint(src);
           assert.ok(fp['-wal']!.exists && fp['-wal']!.size! > 0, 'fixture must leave frames in the -wal');
-          await snapshotAndCompare(t, src, strategy);
+          await snapshotAndCompare(src, strategy);
           const dest = join(fresh('wal-check'), 'snap.db');
           await engine[strategy](src, dest);
           const copy = copyDatabase(dest, scratch, `walrow-${strategy}.db`);
@@ -106,7 +105,7 @@ export function testEngine(opts: EngineSuiteOptions): void {
           const src = join(fresh('wal-clean'), 'src.db');
           createWithCli(src, { journalMode: 'wal', rows: 100 });
           assert.equal(fingerprint(src)['-wal']!.exists, false);
-          await snapshotAndCompare(t, src, strategy);
+          await snapshotAndCompare(src, strategy);
           assert.equal(fingerprint(src)['-wal']!.exists, false);
           assert.equal(fingerprint(src)['-shm']!.exists, false);
         });

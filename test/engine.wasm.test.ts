@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WasmEngine, type EngineProgress } from '../src/engine/index.js';
 import { isBackupError } from '../src/errors.js';
@@ -154,6 +155,25 @@ describe('WasmEngine in a worker thread', () => {
     const ok = await engine.onlineBackup(src, out(), { pagesPerStep: 5, sleepMs: 0, maxRestarts: 0 });
     assert.equal(ok.restarts, 0);
     assert.ok(nativeCheck(ok.dest, dir));
+  });
+
+  it('finds its worker and wasm where a bundler put them (workerUrl, wasmPath)', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const src = join(dir, 'located.db');
+    createWithCli(src, { rows: 10 });
+    const wasmPath = fileURLToPath(import.meta.resolve('@sqlite.org/sqlite-wasm/sqlite3.wasm'));
+    const located = new WasmEngine({ workerUrl: new URL('../src/engine/worker.js', import.meta.url), wasmPath });
+    try {
+      assert.equal((await located.integrityCheck(src)).ok, true);
+    } finally {
+      await located.close();
+    }
+    const lost = new WasmEngine({ wasmPath: join(dir, 'no-such.wasm') });
+    try {
+      await assert.rejects(lost.integrityCheck(src), /no-such\.wasm/);
+    } finally {
+      await lost.close();
+    }
   });
 
   it('rejects bad options before starting', () => {

@@ -52,7 +52,11 @@ port.on('message', async (msg: CallMessage) => {
     progress: (progress) => post({ type: 'progress', id: msg.id, progress }),
   };
   try {
-    const ctx = await (context ??= load());
+    // A failed load (e.g. a wrong wasmPath) is reported to this call and retried by the next one.
+    const ctx = await (context ??= load().catch((e: unknown) => {
+      context = undefined;
+      throw e;
+    }));
     let value: unknown;
     switch (msg.op) {
       case 'vacuumInto':
