@@ -1,0 +1,160 @@
+/**
+ * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
+ *
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress] [--runs N]
+ *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
+ *
+ * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
+ * Never part of `npm test`.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureBenchDatabase } from './fixtures.js';
+import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './engine.js';
+import { fmtMB, fmtMs, fmtRatio, formatTable } from './util.js';
+
+const MATRIX_READ_AHEAD = [0, 64 * 1024, 256 * 1024, 1024 * 1024];
+const MATRIX_CACHE_KIB = [16384, 65536];
+
+function usage(): never {
+  console.error(
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress] [--runs N]\n' +
+      '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]',
+  );
+  process.exit(2);
+}
+
+function engineTable(r: EngineBenchResult): string {
+  const rows = [
+    ['operation', 'ours', 'native', 'ours/native', 'target', 'cpu ratio', 'ours 1st run', 'ours peak RSS', 'loop p99', 'xRead', 'fs reads'],
+  ];
+  for (const x of r.results) {
+    rows.push([
+      x.op,
+      fmtMs(x.oursMedianMs),
+      fmtMs(x.nativeMedianMs),
+      fmtRatio(x.ratio),
+      x.target === undefined ? '' : `<= ${x.target}x ${x.ratio <= x.target ? 'ok' : 'MISSED'}`,
+      fmtRatio(x.cpuRatio),
+      fmtMs(x.oursFirstMs),
+      fmtMB(x.oursPeakRssBytes),
+      `${x.eventLoopP99Ms.toFixed(1)} ms`,
+      String(x.readCalls),
+      String(x.fsReads),
+    ]);
+  }
+  const startup = r.results.length ? ` engine cold start ${fmtMs(Math.min(...r.results.map((x) => x.startupMs)))}` : '';
+  const cfg = `cacheSizeKiB=${r.cacheSizeKiB ?? 'default'} readAheadBytes=${r.readAheadBytes ?? 'default'}`;
+  return (
+    `engine: ${r.database} (${fmtMB(r.databaseBytes)}), median of ${r.runs} (wall time), ${cfg};${startup}\n` +
+    `${formatTable(rows)}\n` +
+    'cpu ratio = user+sys CPU time ours/native (all threads); ours 1st run includes wasm tier-up; ' +
+    'native integrity_check runs at the CLI default cache (2 MB), ours at cacheSizeKiB'
+  );
+}
+
+function matrixTable(all: EngineBenchResult[]): string {
+  const ops = all[0]?.results.map((x) => x.op) ?? [];
+  const rows = [['readAhead', 'cacheKiB', ...ops.map((o) => `${o} wall/cpu ratio`), 'peak RSS', 'fs reads (integrity)']];
+  for (const r of all) {
+    rows.push([
+      r.readAheadBytes === 0 ? 'off' : `${(r.readAheadBytes ?? 0) / 1024} KiB`,
+      String(r.cacheSizeKiB),
+      ...r.results.map((x) => `${fmtRatio(x.ratio)} / ${fmtRatio(x.cpuRatio)} (${fmtMs(x.oursMedianMs)})`),
+      fmtMB(Math.max(...r.results.map((x) => x.oursPeakRssBytes))),
+      String(r.results.find((x) => x.op === 'integrityCheck')?.fsReads ?? '-'),
+    ]);
+  }
+  return formatTable(rows);
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        size: { type: 'string', default: '150' },
+        json: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        runs: { type: 'string', default: '3' },
+        'read-ahead': { type: 'string' },
+        cache: { type: 'string' },
+        matrix: { type: 'boolean', default: false },
+        'cpu-prof': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error((e as Error).message);
+    usage();
+  }
+  if (args.help) usage();
+  const sizeMB = Number(args.size);
+  const runs = Number(args.runs);
+  if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
+  if (args.only !== undefined && args.only !== 'engine' && args.only !== 'compress') usage();
+  const json = args.json;
+  // Progress goes to stderr, so `--json > out.json` stays clean.
+  const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+  const output: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}`, sizeMB };
+  const notes: string[] = [];
+
+  const db = await ensureBenchDatabase({ sizeMB, log });
+
+  if (args.only !== 'compress') {
+    const base: EngineBenchOptions = {
+      runs,
+      log,
+      ...(args['cpu-prof'] ? { cpuProfDir: resolve(args['cpu-prof']) } : {}),
+    };
+    if (args.matrix) {
+      const all: EngineBenchResult[] = [];
+      for (const cacheSizeKiB of MATRIX_CACHE_KIB) {
+        for (const readAheadBytes of MATRIX_READ_AHEAD) {
+          log(`[bench] engine matrix: readAheadBytes=${readAheadBytes} cacheSizeKiB=${cacheSizeKiB}`);
+          all.push(await benchEngine(db, { ...base, readAheadBytes, cacheSizeKiB }));
+        }
+      }
+      output.engineMatrix = all;
+      if (!json) console.log(`engine tuning matrix (ours/native, median of ${runs}):\n${matrixTable(all)}\n`);
+    } else {
+      const r = await benchEngine(db, {
+        ...base,
+        ...(args['read-ahead'] !== undefined ? { readAheadBytes: Number(args['read-ahead']) } : {}),
+        ...(args.cache !== undefined ? { cacheSizeKiB: Number(args.cache) } : {}),
+      });
+      output.engine = r;
+      if (!json) console.log(`${engineTable(r)}\n`);
+    }
+  }
+
+  if (args.only !== 'engine') {
+    const compressPath = fileURLToPath(new URL('./compress.js', import.meta.url));
+    if (!existsSync(compressPath)) {
+      notes.push('compress bench skipped: bench/compress.ts is not there yet');
+    } else {
+      const mod = (await import('./compress.js' as string)) as Record<string, unknown>;
+      const fn = (mod.benchCompress ?? mod.default) as ((db: string, opts: object) => Promise<unknown>) | undefined;
+      if (typeof fn !== 'function') {
+        notes.push('compress bench skipped: bench/compress.js exports no benchCompress');
+      } else {
+        const r = await fn(db, { runs, log, json });
+        output.compress = r;
+        const fmt = mod.formatCompress;
+        if (!json) console.log(typeof fmt === 'function' ? `${(fmt as (r: unknown) => string)(r)}\n` : `${JSON.stringify(r, null, 2)}\n`);
+      }
+    }
+  }
+
+  if (notes.length) output.notes = notes;
+  if (json) console.log(JSON.stringify(output, null, 2));
+  else for (const n of notes) console.log(`note: ${n}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});

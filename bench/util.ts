@@ -1,0 +1,132 @@
+/**
+ * Small benchmark helpers: timing external commands (argument arrays, never a shell), medians,
+ * peak RSS, and output as a table or JSON.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+export interface CommandTiming {
+  ms: number;
+  /** Peak RSS of the command in bytes, when /usr/bin/time is available. */
+  maxRssBytes?: number;
+  /** User + system CPU time of the command in ms (10 ms resolution), when /usr/bin/time is available. */
+  cpuMs?: number;
+  stdout: string;
+}
+
+const GNU_TIME = '/usr/bin/time';
+let gnuTime: boolean | undefined;
+
+/** Whether GNU time (`/usr/bin/time -f`) is installed, to read a child's peak RSS. */
+export function hasGnuTime(): boolean {
+  if (gnuTime === undefined) {
+    gnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
+  }
+  return gnuTime;
+}
+
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Runs `cmd args` and measures its wall time (spawn to exit). With GNU time installed the command runs
+ * under `/usr/bin/time -f '%M %U %S' -o <file>`, which adds ~1 ms and gives its peak RSS and CPU time. Throws on failure.
+ */
+export function timeCommand(cmd: string, args: string[]): Promise<CommandTiming> {
+  const useTime = hasGnuTime();
+  let rssDir: string | undefined;
+  let argv = [cmd, ...args];
+  if (useTime) {
+    rssDir = mkdtempSync(join(tmpdir(), 'bench-time-'));
+    argv = [GNU_TIME, '-f', '%M %U %S', '-o', join(rssDir, 'rss'), ...argv];
+  }
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      let maxRssBytes: number | undefined;
+      let cpuMs: number | undefined;
+      if (rssDir) {
+        try {
+          const last = readFileSync(join(rssDir, 'rss'), 'utf8').trim().split('\n').pop() ?? '';
+          const [kb, user, sys] = last.split(' ').map(Number);
+          if (Number.isFinite(kb)) maxRssBytes = kb! * 1024;
+          if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user! + sys!) * 1000;
+        } catch {
+          /* no rss file: the command did not start */
+        }
+        rmSync(rssDir, { recursive: true, force: true });
+      }
+      if (code !== 0) reject(new Error(`[bench] ${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
+      else {
+        resolve({
+          ms,
+          stdout,
+          ...(maxRssBytes !== undefined ? { maxRssBytes } : {}),
+          ...(cpuMs !== undefined ? { cpuMs } : {}),
+        });
+      }
+    });
+  });
+}
+
+/** Times an async function in milliseconds. */
+export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6, value };
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Runs `fn` `n` times and returns every result (callers take the median). */
+export async function repeat<T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await fn(i));
+  return out;
+}
+
+/** Peak RSS of this process (all threads) so far, in bytes. */
+export function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+export const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+export const fmtMB = (bytes: number | undefined): string => (bytes === undefined ? '-' : `${(bytes / 1048576).toFixed(0)} MB`);
+export const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
+
+/** A plain-text table: first row is the header; columns are padded, numbers right-aligned. */
+export function formatTable(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const numeric = /^[-+]?[\d.]+\s*(x|s|ms|MB|%)?$/;
+  const line = (r: string[]): string =>
+    r.map((cell, c) => (numeric.test(cell) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(rows[0]!), sep, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** A scratch directory, by default inside `parent` so snapshots land on the same file system as the source. */
+export function scratchDir(parent: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(parent, 'tmp-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Removes files, ignoring missing ones. */
+export function removeFiles(...paths: string[]): void {
+  for (const p of paths) rmSync(p, { force: true });
+}
