@@ -10,14 +10,18 @@ import { crc32, crc32Combine } from './crc32.js';
 import { gzipError } from './errors.js';
 import { HeaderError, MAX_HEADER_STRING, TRAILER_SIZE, parseHeader, readTrailer } from './gzip-format.js';
 import { RawInflater } from './raw-inflate.js';
+import { concat } from './deflate-core.js';
 
 /** Longest possible header we accept: fixed part + FEXTRA + FNAME + FCOMMENT + FHCRC. */
 const MAX_HEADER = 10 + 2 + 0xffff + 2 * (MAX_HEADER_STRING + 1) + 2;
-/** Input fed to fflate per call: large is faster, but output per call is input x ratio (up to ~1032). */
-const MAX_PIECE = 256 * 1024;
+/**
+ * Input fed to fflate per call. Output per call is input x ratio, and deflate reaches ~1032:1 (runs of
+ * zeros, e.g. free pages), so the piece size bounds memory: 16 KiB -> at most ~16.5 MiB per call.
+ * Within that cap the piece adapts to the last ratio seen to aim at ~256 KiB of output per call.
+ */
+const MAX_PIECE = 16 * 1024;
 const MIN_PIECE = 1024;
-/** Aim for about this much output per fflate call. */
-const TARGET_PIECE_OUTPUT = 1024 * 1024;
+const TARGET_PIECE_OUTPUT = 256 * 1024;
 
 export interface GunzipTotals {
   /** Number of gzip members (1 for ordinary files, more for `cat a.gz b.gz`). */
@@ -51,7 +55,8 @@ export class GunzipParser {
   private members = 0;
   private totalCrc = 0;
   private totalBytes = 0;
-  private ratio = 4;
+  /** Output/input ratio of the last fflate call; starts at deflate's maximum, so the first piece is small. */
+  private ratio = 1032;
 
   constructor(private readonly name: string) {}
 
@@ -68,15 +73,20 @@ export class GunzipParser {
 
   /** Decompresses buffered input until about `budget` output bytes are ready or input runs out. */
   drain(budget: number): DrainResult {
-    const out: Uint8Array[] = [];
+    const parts: Uint8Array[] = [];
     let outBytes = 0;
+    // Many small pieces (one per fflate call) become one buffer: fewer messages, hash calls and writes.
+    const result = (more: boolean, done?: GunzipTotals): DrainResult => {
+      const out = parts.length > 1 ? [concat(parts, outBytes)] : parts;
+      return done ? { out, more, done } : { out, more };
+    };
     for (;;) {
-      if (outBytes >= budget) return { out, more: this.queued > 0 };
+      if (outBytes >= budget) return result(this.queued > 0);
       switch (this.phase) {
         case 'between':
           if (this.queued === 0) {
-            if (!this.inputEnded) return { out, more: false };
-            return { out, more: false, done: { members: this.members, crc32: this.totalCrc, bytesOut: this.totalBytes } };
+            if (!this.inputEnded) return result(false);
+            return result(false, { members: this.members, crc32: this.totalCrc, bytesOut: this.totalBytes });
           }
           if (!this.startsLikeMember()) {
             throw this.error(ErrorCode.GZIP_TRAILING, `unexpected data after the end of gzip member ${this.members} at byte ${this.offset} (trailing garbage is rejected)`);
@@ -84,23 +94,22 @@ export class GunzipParser {
           this.phase = 'header';
           break;
         case 'header':
-          if (!this.readHeader()) return { out, more: false };
+          if (!this.readHeader()) return result(false);
           break;
-        case 'body': {
+        case 'body':
           if (this.queued === 0) {
             if (this.inputEnded) throw this.truncated('inside the compressed data');
-            return { out, more: false };
+            return result(false);
           }
           for (const chunk of this.inflateStep()) {
-            out.push(chunk);
+            parts.push(chunk);
             outBytes += chunk.length;
           }
           break;
-        }
         case 'trailer':
           if (this.queued < TRAILER_SIZE) {
             if (this.inputEnded) throw this.truncated('inside the 8-byte trailer');
-            return { out, more: false };
+            return result(false);
           }
           this.checkTrailer(this.take(TRAILER_SIZE));
           break;
@@ -135,6 +144,7 @@ export class GunzipParser {
     this.take(info.length);
     this.phase = 'body';
     this.inflater = new RawInflater();
+    this.ratio = 1032;
     this.memberCrc = 0;
     this.memberBytes = 0;
     return true;

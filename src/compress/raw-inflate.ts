@@ -11,11 +11,24 @@
  */
 import { Inflate, deflateSync } from 'fflate';
 
-/** The private state of fflate 0.8.x `Inflate` that we read (see the module comment). */
+/** The private state of fflate 0.8.x `Inflate` that we use (see the module comment). */
 interface InflateInternals {
-  s: { f?: number; l?: unknown; p?: number };
+  /** f: final block seen; l: Huffman block still open; p: bit position in `p`; b: bytes of window in `o`. */
+  s: { f?: number; l?: unknown; p?: number; b?: number };
+  /** Unconsumed input. */
   p: Uint8Array;
+  /** Output buffer: the 32 KiB window, then this push's output. */
+  o: Uint8Array;
 }
+
+/**
+ * Output buffer handed to fflate for every push. Without it fflate allocates a fresh buffer per push
+ * (>= 160 KiB, zero-filled, then doubled as it fills): small pushes then cost more in allocation than
+ * in inflating. With it, 4 KiB pushes run as fast as 256 KiB ones (measured: 0.94 s vs 0.93 s for
+ * 150 MB), so we can push small pieces and bound the output of one push (deflate expands at most
+ * ~1032x). fflate still grows its own buffer if one push ever needs more.
+ */
+const SCRATCH_SIZE = 1024 * 1024 + 160 * 1024;
 
 let checked = false;
 
@@ -24,6 +37,7 @@ export class RawInflater {
   private readonly state: InflateInternals;
   private produced: Uint8Array[] = [];
   private done = false;
+  private readonly scratch = new Uint8Array(SCRATCH_SIZE);
 
   constructor() {
     if (!checked) selfCheck();
@@ -44,6 +58,12 @@ export class RawInflater {
    * on corrupt data. Must not be called once `ended`.
    */
   push(data: Uint8Array): Uint8Array[] {
+    const st = this.state;
+    if (st.o !== this.scratch) {
+      // fflate left the window in a fresh buffer of exactly s.b bytes: move it into the scratch buffer.
+      this.scratch.set(st.o.subarray(0, st.s.b ?? 0));
+      st.o = this.scratch;
+    }
     this.inflate.push(data, false);
     const s = this.state.s;
     this.done = s.f === 1 && !s.l;
@@ -69,15 +89,15 @@ function selfCheck(): void {
   input.set(stream);
   input.set(tail, stream.length);
   const inf = new RawInflater();
-  // Split so the end of the stream falls in a later push than its start.
-  let out = 0;
-  const cut = stream.length >> 1;
-  for (const part of [input.subarray(0, cut), input.subarray(cut)]) {
-    if (inf.ended) break;
-    for (const c of inf.push(part)) out += c.length;
+  // Small pushes, so the window is carried across pushes and the end falls inside a later push.
+  const out: number[] = [];
+  let at = 0;
+  while (at < input.length && !inf.ended) {
+    for (const c of inf.push(input.subarray(at, at + 7))) out.push(...c);
+    at += 7;
   }
-  const rest = inf.ended ? inf.rest() : new Uint8Array(0);
-  if (out !== text.length || rest.length !== tail.length || rest.some((v, i) => v !== tail[i])) {
+  const rest = inf.ended ? [...inf.rest(), ...input.subarray(at)] : [];
+  if (out.length !== text.length || out.some((v, i) => v !== text[i]) || rest.length !== tail.length || rest.some((v, i) => v !== tail[i])) {
     checked = false;
     throw new Error('fflate internals changed: cannot locate the end of a deflate stream (see src/compress/raw-inflate.ts)');
   }
