@@ -3,6 +3,7 @@
  * independent reference for deflate and CRC-32 here, never used by src/compress), and the Go peer.
  */
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
@@ -88,6 +89,14 @@ export function gzipMember(data: Uint8Array, o: MemberOptions = {}): Buffer {
   return Buffer.concat([header, zlib.deflateRawSync(data, { level: o.level ?? 6 }), trailer]);
 }
 
+/** Runs a command and returns its stdout as bytes (peers.run decodes to text); throws on failure. */
+export function runBytes(cmd: string, args: string[], input?: Uint8Array): Buffer {
+  const r = spawnSync(cmd, args, { maxBuffer: 1 << 30, ...(input ? { input } : {}) });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim()}`);
+  return r.stdout;
+}
+
 /** Names in `dir`, sorted: for "nothing else was left behind" checks. */
 export function listDir(dir: string): string[] {
   return readdirSync(dir).sort();
@@ -123,13 +132,15 @@ func main() {
 		n, err := io.Copy(h, r)
 		if err != nil { fail(err) }
 		fmt.Println(hex.EncodeToString(h.Sum(nil)), n)
-	case "gzip": // gzip <in> <out> <name> <comment> <extra>: one member with FNAME, FCOMMENT, FEXTRA
+	case "gzip": // gzip <in> <out> <name> <comment> <extra as hex>: one member with FNAME, FCOMMENT, FEXTRA
 		in, err := os.ReadFile(os.Args[2])
 		if err != nil { fail(err) }
 		out, err := os.Create(os.Args[3])
 		if err != nil { fail(err) }
 		w, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
-		w.Name, w.Comment, w.Extra = os.Args[4], os.Args[5], []byte(os.Args[6])
+		extra, err := hex.DecodeString(os.Args[6])
+		if err != nil { fail(err) }
+		w.Name, w.Comment, w.Extra = os.Args[4], os.Args[5], extra
 		if _, err := w.Write(in); err != nil { fail(err) }
 		if err := w.Close(); err != nil { fail(err) }
 		if err := out.Close(); err != nil { fail(err) }
