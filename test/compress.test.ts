@@ -255,6 +255,18 @@ describe('files', () => {
     assert.deepEqual(listDir(dir), ['db', 'db.gz', 'restored']);
   });
 
+  test('back-to-back calls that start and stop their own workers all complete (worker ref/unref race)', async () => {
+    // Regression: a late reply could unref a worker being terminated, and the process exited with
+    // gunzipFile's promise pending ("Promise resolution is still pending but the event loop has already resolved").
+    const dir = tempDir();
+    writeFileSync(join(dir, 'db'), makeData('text', 300_000, 3));
+    for (let i = 0; i < 15; i++) {
+      await gzipFile(join(dir, 'db'), join(dir, `db${i}.gz`), { workers: 1 });
+      await gunzipFile(join(dir, `db${i}.gz`), join(dir, `db${i}`));
+    }
+    assert.ok(readFileSync(join(dir, 'db14')).equals(readFileSync(join(dir, 'db'))));
+  });
+
   test('an existing destination is refused (EDEST_EXISTS) and kept, unless overwrite', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'src'), 'hello');

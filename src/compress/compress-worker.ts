@@ -44,9 +44,11 @@ function handle(req: WorkerRequest): [WorkerReply, ArrayBuffer[]] {
       }
       if (req.data) parser.push(req.data);
       if (req.end) parser.end();
-      const { out, more, done } = parser.drain(req.budget);
+      const { out, more, memberEnd, done } = parser.drain(req.budget);
       if (done) sessions.delete(req.session);
-      const reply: WorkerReply = done ? { id: req.id, ok: true, outs: out, more, done } : { id: req.id, ok: true, outs: out, more };
+      const reply: WorkerReply = { id: req.id, ok: true, outs: out, more };
+      if (memberEnd) reply.memberEnd = memberEnd;
+      if (done) reply.done = done;
       return [reply, transferable(out)];
     }
     case 'gunzip-close':

@@ -73,7 +73,14 @@ async function transformFile(
     });
     if (process.platform !== 'win32') await output.chmod(mode); // exact mode, whatever the umask
     const stream = makeStream(readChunks(input, readSize), st.size);
-    for await (const chunk of stream) await writeAll(output, chunk, tmp);
+    // One write in flight while the next chunk is being produced.
+    let writing: Promise<void> | undefined;
+    for await (const chunk of stream) {
+      await writing;
+      writing = writeAll(output, chunk, tmp);
+      writing.catch(() => {}); // awaited above or below
+    }
+    await writing;
     const summary = await stream.summary;
     await output.sync().catch((e: unknown) => {
       throw ioError('fsync', tmp!, e);

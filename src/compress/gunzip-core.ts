@@ -1,9 +1,13 @@
 /**
  * The synchronous gunzip state machine: header -> deflate body -> trailer, member after member.
- * It parses headers itself, checks every member's CRC-32 and ISIZE, accepts concatenated members and
- * rejects anything else after the last one. Input and output are bounded per call, so memory stays
- * flat whatever the input size or compression ratio. It runs unchanged in a worker or on the caller's
+ * It parses headers itself, checks every member's ISIZE, accepts concatenated members and rejects
+ * anything else after the last one. Input and output are bounded per call, so memory stays flat
+ * whatever the input size or compression ratio. It runs unchanged in a worker or on the caller's
  * thread (see gunzip.ts).
+ *
+ * The CRC-32 check is split off into `CrcCheck`, fed with the same output by whoever consumes it:
+ * with a worker, the parser (the bottleneck) runs there and the CRC on the main thread, which
+ * otherwise only hashes and writes. Each member end is reported at the end of a `drain` result.
  */
 import { ErrorCode } from '../errors.js';
 import { crc32, crc32Combine } from './crc32.js';
@@ -26,17 +30,27 @@ const TARGET_PIECE_OUTPUT = 256 * 1024;
 export interface GunzipTotals {
   /** Number of gzip members (1 for ordinary files, more for `cat a.gz b.gz`). */
   members: number;
-  /** CRC-32 of the whole decompressed output (the member CRCs combined). */
-  crc32: number;
   /** Decompressed bytes. */
   bytesOut: number;
 }
 
+/** The end of a member, reported after its last output: check the CRC-32 of its output against it. */
+export interface MemberEnd {
+  /** 1-based member number. */
+  member: number;
+  /** CRC-32 stored in the member's trailer. */
+  crc: number;
+  /** Decompressed length of the member (ISIZE already checked by the parser). */
+  bytes: number;
+}
+
 export interface DrainResult {
   out: Uint8Array[];
-  /** True when buffered input remains: call `drain` again before pushing more. */
+  /** Call `drain` again before pushing more (buffered input remains, or the end is not settled). */
   more: boolean;
-  /** Set once `end()` was called and the whole stream has been checked. */
+  /** A member ended with the last byte of `out`. */
+  memberEnd?: MemberEnd;
+  /** Set once `end()` was called and the whole stream has been parsed. */
   done?: GunzipTotals;
 }
 
@@ -50,10 +64,8 @@ export class GunzipParser {
   private inputEnded = false;
   private phase: Phase = 'header';
   private inflater: RawInflater | undefined;
-  private memberCrc = 0;
   private memberBytes = 0;
   private members = 0;
-  private totalCrc = 0;
   private totalBytes = 0;
   /** Output/input ratio of the last fflate call; starts at deflate's maximum, so the first piece is small. */
   private ratio = 1032;
@@ -76,9 +88,9 @@ export class GunzipParser {
     const parts: Uint8Array[] = [];
     let outBytes = 0;
     // Many small pieces (one per fflate call) become one buffer: fewer messages, hash calls and writes.
-    const result = (more: boolean, done?: GunzipTotals): DrainResult => {
+    const result = (more: boolean, end?: { memberEnd?: MemberEnd; done?: GunzipTotals }): DrainResult => {
       const out = parts.length > 1 ? [concat(parts, outBytes)] : parts;
-      return done ? { out, more, done } : { out, more };
+      return { out, more, ...end };
     };
     for (;;) {
       if (outBytes >= budget) return result(this.queued > 0);
@@ -86,7 +98,7 @@ export class GunzipParser {
         case 'between':
           if (this.queued === 0) {
             if (!this.inputEnded) return result(false);
-            return result(false, { members: this.members, crc32: this.totalCrc, bytesOut: this.totalBytes });
+            return result(false, { done: { members: this.members, bytesOut: this.totalBytes } });
           }
           if (!this.startsLikeMember()) {
             throw this.error(ErrorCode.GZIP_TRAILING, `unexpected data after the end of gzip member ${this.members} at byte ${this.offset} (trailing garbage is rejected)`);
@@ -111,8 +123,9 @@ export class GunzipParser {
             if (this.inputEnded) throw this.truncated('inside the 8-byte trailer');
             return result(false);
           }
-          this.checkTrailer(this.take(TRAILER_SIZE));
-          break;
+          // Stop here so the member's output ends this result. After the end of input there is
+          // still a decision to make (next member, trailing data or done): report `more` then too.
+          return result(this.queued > 0 || this.inputEnded, { memberEnd: this.checkTrailer(this.take(TRAILER_SIZE)) });
       }
     }
   }
@@ -145,7 +158,6 @@ export class GunzipParser {
     this.phase = 'body';
     this.inflater = new RawInflater();
     this.ratio = 1032;
-    this.memberCrc = 0;
     this.memberBytes = 0;
     return true;
   }
@@ -162,10 +174,7 @@ export class GunzipParser {
       throw this.error(ErrorCode.GZIP_CORRUPT, `corrupt deflate data in member ${this.members + 1} near byte ${this.offset}: ${what}`, e);
     }
     let n = 0;
-    for (const c of out) {
-      this.memberCrc = crc32(c, this.memberCrc);
-      n += c.length;
-    }
+    for (const c of out) n += c.length;
     this.memberBytes += n;
     if (n > 0) this.ratio = Math.max(1, n / piece.length);
     if (inflater.ended) {
@@ -177,20 +186,17 @@ export class GunzipParser {
     return out;
   }
 
-  private checkTrailer(t: Uint8Array): void {
+  private checkTrailer(t: Uint8Array): MemberEnd {
     const { crc, size } = readTrailer(t);
     const member = this.members + 1;
-    if (crc !== this.memberCrc) {
-      throw this.error(ErrorCode.GZIP_CRC, `CRC-32 mismatch in member ${member}: stored ${hex(crc)}, data has ${hex(this.memberCrc)}`);
-    }
     const actual = this.memberBytes % 0x1_0000_0000;
     if (size !== actual) {
       throw this.error(ErrorCode.GZIP_SIZE, `length mismatch in member ${member}: trailer says ${size} bytes (mod 2^32), decompressed ${actual}`);
     }
-    this.totalCrc = crc32Combine(this.totalCrc, this.memberCrc, this.memberBytes);
     this.totalBytes += this.memberBytes;
     this.members++;
     this.phase = 'between';
+    return { member, crc, bytes: this.memberBytes };
   }
 
   private truncated(where: string): Error {
@@ -253,6 +259,33 @@ export class GunzipParser {
     this.queue.unshift(b);
     this.queued += b.length;
     this.offset -= b.length;
+  }
+}
+
+/** Checks the CRC-32 of each member's output against its trailer; combines them for the whole stream. */
+export class CrcCheck {
+  private memberCrc = 0;
+  private total = 0;
+
+  constructor(private readonly name: string) {}
+
+  /** Feed every output chunk, in order. */
+  update(chunk: Uint8Array): void {
+    this.memberCrc = crc32(chunk, this.memberCrc);
+  }
+
+  /** Call when the parser reports a member end (after feeding that member's last output). */
+  endMember(end: MemberEnd): void {
+    if (end.crc !== this.memberCrc) {
+      throw gzipError(ErrorCode.GZIP_CRC, this.name, `CRC-32 mismatch in member ${end.member}: stored ${hex(end.crc)}, data has ${hex(this.memberCrc)}`);
+    }
+    this.total = crc32Combine(this.total, this.memberCrc, end.bytes);
+    this.memberCrc = 0;
+  }
+
+  /** CRC-32 of all the output so far (complete members). */
+  get crc32(): number {
+    return this.total;
   }
 }
 

@@ -1,12 +1,12 @@
 /**
- * Streaming gunzip. The gzip parsing, inflating and CRC/ISIZE checks (gunzip-core.ts) run in a worker
- * by default, while this thread hashes the input and output and does the I/O: the two halves overlap,
+ * Streaming gunzip. Parsing and inflating (gunzip-core.ts) run in a worker by default, while this
+ * thread checks the CRC-32, hashes the input and output and does the I/O: the two halves overlap,
  * and the caller's event loop never waits on a large synchronous inflate. `worker: false` runs the
  * same code on the calling thread in steps of ~2 MiB of output, yielding between steps.
  */
 import { createHash } from 'node:crypto';
 import { BackupError, ErrorCode } from '../errors.js';
-import { GunzipParser, type GunzipTotals } from './gunzip-core.js';
+import { CrcCheck, GunzipParser, type GunzipTotals, type MemberEnd } from './gunzip-core.js';
 import { CompressPool, type GunzipStep } from './pool.js';
 import {
   checkAborted,
@@ -83,6 +83,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
   const pool = options.pool ?? ownPool;
   let totals: GunzipTotals;
+  const crc = new CrcCheck(name);
   try {
     const steps = pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
     for (;;) {
@@ -91,7 +92,11 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
         totals = r.value;
         break;
       }
-      for (const b of r.value) yield emit(b);
+      for (const b of r.value.out) {
+        crc.update(b);
+        yield emit(b);
+      }
+      if (r.value.memberEnd) crc.endMember(r.value.memberEnd);
       checkAborted(signal, name);
     }
   } catch (e) {
@@ -107,13 +112,18 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
     uncompressedSha256: hashOut.digest('hex'),
     compressedBytes: bytesIn,
     compressedSha256: hashIn.digest('hex'),
-    crc32: totals.crc32,
+    crc32: crc.crc32,
     members: totals.members,
   };
 }
 
+interface Step {
+  out: Uint8Array[];
+  memberEnd?: MemberEnd;
+}
+
 /** Drives a GunzipParser in a worker; yields batches of output chunks, returns the totals. */
-async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, name: string, transfer: boolean): AsyncGenerator<Uint8Array[], GunzipTotals> {
+async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, name: string, transfer: boolean): AsyncGenerator<Step, GunzipTotals> {
   const session = pool.openGunzip(name);
   const inFlight: Promise<GunzipStep>[] = [];
   let lastMore = false;
@@ -143,7 +153,7 @@ async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, 
       if (!p) throw new Error('gunzip: worker pipeline stalled'); // cannot happen: end always answers done, more or an error
       const step = await p;
       lastMore = step.more;
-      if (step.outs.length > 0) yield step.outs;
+      if (step.outs.length > 0 || step.memberEnd) yield step.memberEnd ? { out: step.outs, memberEnd: step.memberEnd } : { out: step.outs };
       if (step.done) return step.done;
     }
   } finally {
@@ -153,14 +163,14 @@ async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, 
 }
 
 /** The same on the calling thread, yielding to the event loop between steps. */
-async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<Uint8Array[], GunzipTotals> {
+async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<Step, GunzipTotals> {
   const parser = new GunzipParser(name);
   for (let chunk = await input.next(); ; chunk = await input.next()) {
     if (chunk.done) parser.end();
     else parser.push(chunk.value);
     for (;;) {
       const r = parser.drain(STEP_OUTPUT);
-      if (r.out.length > 0) yield r.out;
+      if (r.out.length > 0 || r.memberEnd) yield r;
       if (r.done) return r.done;
       if (!r.more) break;
       await yieldToEventLoop();

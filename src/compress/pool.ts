@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError, ErrorCode, type ErrorCodeValue } from '../errors.js';
 import type { DeflateChunkResult, Level } from './deflate-core.js';
-import type { GunzipTotals } from './gunzip-core.js';
+import type { GunzipTotals, MemberEnd } from './gunzip-core.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 /**
@@ -30,6 +30,7 @@ export interface CompressPoolOptions {
 export interface GunzipStep {
   outs: Uint8Array[];
   more: boolean;
+  memberEnd?: MemberEnd;
   done?: GunzipTotals;
 }
 
@@ -41,6 +42,8 @@ interface Pending {
 class Slot {
   readonly pending = new Map<number, Pending>();
   dead = false;
+  /** Set by terminate(): from then on the worker stays ref'ed until it has exited. */
+  private terminating = false;
   constructor(
     readonly worker: Worker,
     private readonly onDead: (slot: Slot) => void,
@@ -50,7 +53,7 @@ class Slot {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0 && !this.terminating) worker.unref();
       if (reply.ok) p.resolve(reply);
       else p.reject(workerError(reply.error));
     });
@@ -65,6 +68,16 @@ class Slot {
       this.worker.ref(); // a pending reply must keep the process alive
       this.worker.postMessage(msg, transfer);
     });
+  }
+
+  /**
+   * Stops the worker. It is ref'ed first, and kept so: terminate() resolves on the exit event, which
+   * an unref'ed worker does not wait for, so the process could end with that promise pending.
+   */
+  terminate(): Promise<number> {
+    this.terminating = true;
+    this.worker.ref();
+    return this.worker.terminate();
   }
 
   private fail(cause: Error): void {
@@ -130,7 +143,10 @@ export class CompressPool {
         const reply = await slot.request(msg, transfer ? ownedBuffers([data]) : []);
         if (!('outs' in reply)) throw new Error('compress worker: unexpected reply to gunzip');
         if (reply.done) closed = true;
-        return reply.done ? { outs: reply.outs, more: reply.more, done: reply.done } : { outs: reply.outs, more: reply.more };
+        const step: GunzipStep = { outs: reply.outs, more: reply.more };
+        if (reply.memberEnd) step.memberEnd = reply.memberEnd;
+        if (reply.done) step.done = reply.done;
+        return step;
       },
       close: () => {
         if (closed || slot.dead) return;
@@ -145,7 +161,7 @@ export class CompressPool {
     this.closed = true;
     const slots = this.slots;
     this.slots = [];
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all(slots.map((s) => s.terminate()));
   }
 
   private leastBusy(): Slot {

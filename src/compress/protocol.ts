@@ -1,6 +1,6 @@
 /** Messages between the main thread (pool.ts) and compress-worker.ts. Every request gets one reply. */
 import type { Level } from './deflate-core.js';
-import type { GunzipTotals } from './gunzip-core.js';
+import type { GunzipTotals, MemberEnd } from './gunzip-core.js';
 
 export type WorkerRequest =
   | { op: 'deflate'; id: number; data: Uint8Array; dictionary?: Uint8Array; level: Level }
@@ -10,6 +10,6 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { id: number; ok: true; out: Uint8Array; crc: number }
-  | { id: number; ok: true; outs: Uint8Array[]; more: boolean; done?: GunzipTotals }
+  | { id: number; ok: true; outs: Uint8Array[]; more: boolean; memberEnd?: MemberEnd; done?: GunzipTotals }
   | { id: number; ok: true; closed: true }
   | { id: number; ok: false; error: { code?: string; message: string; path?: string; stack?: string } };

@@ -106,9 +106,12 @@ export function ownsBuffer(u: Uint8Array): boolean {
   return u.buffer instanceof ArrayBuffer && u.byteOffset === 0 && u.byteLength === u.buffer.byteLength;
 }
 
-/** Reads a file sequentially in fresh `size`-byte chunks (the last one shorter). */
+/**
+ * Reads a file sequentially in fresh `size`-byte chunks (the last one shorter), one read ahead: the
+ * next chunk is read while the caller works on the current one.
+ */
 export async function* readChunks(fh: FileHandle, size: number): AsyncGenerator<Uint8Array> {
-  for (;;) {
+  const readOne = async (): Promise<Uint8Array | undefined> => {
     const buf = new Uint8Array(size);
     let fill = 0;
     while (fill < size) {
@@ -116,9 +119,17 @@ export async function* readChunks(fh: FileHandle, size: number): AsyncGenerator<
       if (bytesRead === 0) break;
       fill += bytesRead;
     }
-    if (fill === 0) return;
-    yield fill === size ? buf : buf.slice(0, fill);
-    if (fill < size) return;
+    return fill === 0 ? undefined : fill === size ? buf : buf.slice(0, fill);
+  };
+  let next: Promise<Uint8Array | undefined> | undefined = readOne();
+  try {
+    while (next) {
+      const chunk: Uint8Array | undefined = await next;
+      next = chunk?.length === size ? readOne() : undefined;
+      if (chunk) yield chunk;
+    }
+  } finally {
+    next?.catch(() => {}); // a read still running when the consumer stopped: its result is dropped
   }
 }
 
