@@ -298,8 +298,10 @@ async function bigInput(workDir: string, file: string, target: number, log: (l: 
   log(`building ${path} (${file} repeated)...`);
   const copies = Math.ceil(target / statSync(file).size);
   const tmp = `${path}.part`;
-  const out = createWriteStream(tmp);
-  for (let i = 0; i < copies; i++) await pipeline(createReadStream(file), out, { end: i === copies - 1 });
+  async function* repeated() {
+    for (let i = 0; i < copies; i++) yield* createReadStream(file);
+  }
+  await pipeline(repeated, createWriteStream(tmp));
   renameSync(tmp, path);
   return path;
 }

@@ -215,6 +215,24 @@ describe('streams', () => {
     await assert.rejects(s.summary, (e: unknown) => isBackupError(e, 'EABORTED'));
   });
 
+  test('gunzip: a consumer that stops early closes the source (worker and calling thread)', async () => {
+    const { gz } = await gzipBytes(mixed(3 * CHUNK_SIZE, 23));
+    for (const worker of [true, false]) {
+      let closed = false;
+      async function* source() {
+        try {
+          for (let i = 0; i < gz.length; i += 65536) yield gz.subarray(i, i + 65536);
+        } finally {
+          closed = true;
+        }
+      }
+      const s = gunzipStream(source(), worker ? { pool } : { worker: false });
+      for await (const _ of s) break;
+      assert.ok(closed, `source closed (worker: ${worker})`);
+      await assert.rejects(s.summary, (e: unknown) => isBackupError(e, 'EABORTED'));
+    }
+  });
+
   test('a stream is consumed once; a second iteration throws', async () => {
     const s = gzipStream([Buffer.from('x')], { pool });
     await collect(s);

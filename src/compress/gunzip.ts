@@ -84,8 +84,8 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   const pool = options.pool ?? ownPool;
   let totals: GunzipTotals;
   const crc = new CrcCheck(name);
+  const steps = pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
   try {
-    const steps = pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
     for (;;) {
       const r = await steps.next();
       if (r.done) {
@@ -105,6 +105,8 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
     }
     throw e;
   } finally {
+    // On an error or an early stop by the consumer: closes the source and the worker session.
+    await steps.return(undefined as unknown as GunzipTotals).catch(() => {});
     await ownPool?.close();
   }
   return {
@@ -165,16 +167,20 @@ async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, 
 /** The same on the calling thread, yielding to the event loop between steps. */
 async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<Step, GunzipTotals> {
   const parser = new GunzipParser(name);
-  for (let chunk = await input.next(); ; chunk = await input.next()) {
-    if (chunk.done) parser.end();
-    else parser.push(chunk.value);
-    for (;;) {
-      const r = parser.drain(STEP_OUTPUT);
-      if (r.out.length > 0 || r.memberEnd) yield r;
-      if (r.done) return r.done;
-      if (!r.more) break;
-      await yieldToEventLoop();
+  try {
+    for (let chunk = await input.next(); ; chunk = await input.next()) {
+      if (chunk.done) parser.end();
+      else parser.push(chunk.value);
+      for (;;) {
+        const r = parser.drain(STEP_OUTPUT);
+        if (r.out.length > 0 || r.memberEnd) yield r;
+        if (r.done) return r.done;
+        if (!r.more) break;
+        await yieldToEventLoop();
+      }
+      if (chunk.done) throw new Error('gunzip: parser did not finish after end of input'); // cannot happen
     }
-    if (chunk.done) throw new Error('gunzip: parser did not finish after end of input'); // cannot happen
+  } finally {
+    await input.return(undefined);
   }
 }
