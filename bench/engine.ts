@@ -59,6 +59,8 @@ export interface EngineOpResult {
   /** p99 / max event-loop delay of the caller's main thread during our calls (worst run). */
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
+  /** p99 of the same histogram over 1 s of idling in the same process (timer jitter, other load). */
+  eventLoopIdleP99Ms: number;
   /** VFS counters of one run of ours: xRead calls and actual fs reads. */
   readCalls: number;
   fsReads: number;
@@ -92,7 +94,7 @@ interface ChildDone {
 }
 type ToChild = ChildInit | ChildRun | ChildDone;
 type FromChild =
-  | { type: 'ready'; startupMs: number }
+  | { type: 'ready'; startupMs: number; idleP99Ms: number }
   | { type: 'ran'; ms: number; cpuMs: number; p99Ms: number; maxMs: number; readCalls: number; fsReads: number; detail: string }
   | { type: 'rss'; maxRssBytes: number }
   | { type: 'error'; message: string };
@@ -152,7 +154,13 @@ async function childMain(): Promise<void> {
         const t0 = process.hrtime.bigint();
         const r = await engine.integrityCheck(msg.warmupDb, { mode: 'quick' });
         if (!r.ok) throw new Error(`warm-up integrity check failed: ${r.messages.join('; ')}`);
-        send({ type: 'ready', startupMs: Number(process.hrtime.bigint() - t0) / 1e6 });
+        const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        // The histogram's floor on this machine when nothing runs: the call's p99 is judged against it.
+        const idle = monitorEventLoopDelay({ resolution: 10 });
+        idle.enable();
+        await new Promise((r) => setTimeout(r, 1000));
+        idle.disable();
+        send({ type: 'ready', startupMs, idleP99Ms: idle.percentile(99) / 1e6 });
       } else if (msg.type === 'run') {
         const e = engine!;
         const before = await e.stats();
@@ -233,7 +241,7 @@ export async function benchEngine(database: string, options: EngineBenchOptions 
       const execArgv = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
       const child = new OursChild(execArgv);
       try {
-        const { startupMs } = await child.ask({ type: 'init', engine: engineOpts, warmupDb }, 'ready');
+        const { startupMs, idleP99Ms } = await child.ask({ type: 'init', engine: engineOpts, warmupDb }, 'ready');
         const oursMs: number[] = [];
         const nativeMs: number[] = [];
         const nativeRss: number[] = [];
@@ -295,6 +303,7 @@ export async function benchEngine(database: string, options: EngineBenchOptions 
           ...(nativeRss.length ? { nativePeakRssBytes: Math.max(...nativeRss) } : {}),
           eventLoopP99Ms: p99,
           eventLoopMaxMs: max,
+          eventLoopIdleP99Ms: idleP99Ms,
           ...reads,
           startupMs,
         });
