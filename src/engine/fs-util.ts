@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fsyncSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 
 /** Reads until `target` is full or EOF; returns the bytes read. */
 export function readFully(fd: number, target: Uint8Array, position: number): number {
@@ -9,6 +9,12 @@ export function readFully(fd: number, target: Uint8Array, position: number): num
     got += n;
   }
   return got;
+}
+
+/** Writes all of `data` at `position` (writeSync may write less than asked). */
+export function writeAll(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 /** Makes a rename or unlink in `dir` durable. */

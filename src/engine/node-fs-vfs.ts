@@ -32,14 +32,14 @@ import {
   openSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { randomFillSync, randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Ptr, Sqlite3, WasmStruct } from './sqlite-types.js';
 import { BlockCache } from './block-cache.js';
-import { fsyncDir, readFully, unlinkQuiet } from './fs-util.js';
+import { WriteBuffer } from './write-buffer.js';
+import { fsyncDir, readFully, unlinkQuiet, writeAll } from './fs-util.js';
 
 export const VFS_NAME = 'restinpieces-nodefs';
 
@@ -62,10 +62,11 @@ interface OpenFile {
   deleteOnClose: boolean;
   lockType: number;
   cache: BlockCache | null;
+  wbuf: WriteBuffer | null;
 }
 
 export interface NodeFsVfsOptions {
-  /** Read-ahead block size for protected files; 0 disables read-ahead. @default 262144 */
+  /** Read-ahead block size for protected files; 0 disables read-ahead. @default 65536 */
   readAheadBytes?: number;
   /** Read-ahead cache size per protected file. @default 8388608 */
   readAheadCacheBytes?: number;
@@ -80,7 +81,9 @@ export interface NodeFsVfsOptions {
   reservedLockResult?: 0 | 1;
 }
 
-export const DEFAULT_READ_AHEAD_BYTES = 256 * 1024;
+export const DEFAULT_READ_AHEAD_BYTES = 64 * 1024;
+/** Write-behind buffer per file we write (snapshots): contiguous page writes become one writeSync. */
+export const WRITE_BUFFER_BYTES = 1024 * 1024;
 export const DEFAULT_READ_AHEAD_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** The suffixes SQLite appends to a database path for its side files. */
@@ -100,6 +103,8 @@ export class NodeFsVfs {
   private readonly files = new Map<number, OpenFile>();
   private readonly protectedPaths = new Set<string>();
   private lastError: VfsIoError | null = null;
+  /** See takeCloseWriteError. */
+  private closeWriteError: VfsIoError | null = null;
   private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
   private readonly readAheadBytes: number;
   private readonly readAheadCacheBytes: number;
@@ -132,6 +137,13 @@ export class NodeFsVfs {
     return this.protectedPaths.has(resolve(path));
   }
 
+  /** A failed write-behind flush at xClose (SQLite ignores xClose errors): cleared by reading it. */
+  takeCloseWriteError(): VfsIoError | null {
+    const e = this.closeWriteError;
+    this.closeWriteError = null;
+    return e;
+  }
+
   /** The last fs failure, cleared by reading it. */
   takeLastError(): VfsIoError | null {
     const e = this.lastError;
@@ -145,6 +157,9 @@ export class NodeFsVfs {
 
   private fail(op: string, path: string, rc: number, e: unknown): number {
     const err = e as NodeJS.ErrnoException;
+    // The first failure is the cause; what fails after it (e.g. SQLite's rollback writing a journal
+    // on the same full disk) must not hide it. The engine takes (clears) it per operation.
+    if (this.lastError) return rc;
     this.lastError = {
       op,
       path,
@@ -178,6 +193,14 @@ export class NodeFsVfs {
         if (!f) return 0;
         vfs.files.delete(Number(pFile));
         try {
+          try {
+            f.wbuf?.flush();
+          } catch (e) {
+            // SQLite ignores xClose's result, so keep the failure for the engine to check.
+            const rc = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE;
+            vfs.fail('write', f.path, rc, e);
+            vfs.closeWriteError = vfs.lastError;
+          }
           if (f.fd >= 0) closeSync(f.fd);
           if (f.deleteOnClose) unlinkQuiet(f.path);
           return 0;
@@ -194,6 +217,7 @@ export class NodeFsVfs {
       xFileSize(pFile: Ptr, pSize: Ptr): number {
         const f = vfs.file(pFile);
         try {
+          f.wbuf?.flush();
           const size = f.fd < 0 ? 0 : fstatSync(f.fd).size;
           wasm.poke64(Number(pSize), BigInt(size));
           return 0;
@@ -216,6 +240,7 @@ export class NodeFsVfs {
         const pos = Number(offset);
         vfs.stats.readCalls++;
         try {
+          f.wbuf?.flush();
           const target = heap().subarray(dest, dest + n);
           let got: number;
           if (f.fd < 0) got = 0;
@@ -242,6 +267,7 @@ export class NodeFsVfs {
         const f = vfs.file(pFile);
         if (f.protected) return vfs.refuse('sync', f.path);
         try {
+          f.wbuf?.flush();
           if (f.fd >= 0) {
             if (flags & capi.SQLITE_SYNC_DATAONLY) fdatasyncSync(f.fd);
             else fsyncSync(f.fd);
@@ -255,6 +281,7 @@ export class NodeFsVfs {
         const f = vfs.file(pFile);
         if (f.protected) return vfs.refuse('truncate', f.path);
         try {
+          f.wbuf?.flush();
           ftruncateSync(f.fd, Number(size));
           return 0;
         } catch (e) {
@@ -270,11 +297,9 @@ export class NodeFsVfs {
         if (f.protected) return vfs.refuse('write', f.path);
         const src = Number(pSrc);
         try {
-          let done = 0;
-          const pos = Number(offset);
-          while (done < n) {
-            done += writeSync(f.fd, heap(), src + done, n - done, pos + done);
-          }
+          const data = heap().subarray(src, src + n);
+          if (f.wbuf) f.wbuf.write(data, Number(offset));
+          else writeAll(f.fd, data, Number(offset));
           vfs.stats.bytesWritten += n;
           return 0;
         } catch (e) {
@@ -379,6 +404,7 @@ export class NodeFsVfs {
               readOnly && fd >= 0 && vfs.readAheadBytes > 0
                 ? new BlockCache(fd, vfs.readAheadBytes, vfs.readAheadCacheBytes, vfs.stats)
                 : null,
+            wbuf: !readOnly && fd >= 0 && WRITE_BUFFER_BYTES > 0 ? new WriteBuffer(fd, WRITE_BUFFER_BYTES) : null,
           });
           const file = new capi.sqlite3_file(Number(pFile)) as unknown as WasmStruct;
           file.$pMethods = io.pointer;

@@ -25,6 +25,12 @@ import { fsyncDir, unlinkQuiet } from './fs-util.js';
 /** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
 export const MAX_CACHE_SIZE_KIB = 64 * 1024;
+/**
+ * Page cache of the source (and, for VACUUM INTO, of the destination, which inherits it) while taking
+ * a snapshot: every page is read once, so a big cache only costs memory (bench: same speed at 2 MiB,
+ * 27 MB less peak RSS for VACUUM INTO). integrity_check re-visits pages and keeps cacheSizeKiB.
+ */
+export const SNAPSHOT_CACHE_SIZE_KIB = 2048;
 /** VM instructions between two progress-handler calls (each is a wasm->JS crossing). */
 const PROGRESS_OPS = 20_000;
 const PROGRESS_INTERVAL_MS = 100;
@@ -58,7 +64,7 @@ interface OpenedSource {
  * connection never checkpoints on close, and a WAL database is read with an exclusive, heap-memory
  * wal-index (no -shm is created or read).
  */
-function openReadOnly(ctx: EngineContext, path: string, layer: string): OpenedSource {
+function openReadOnly(ctx: EngineContext, path: string, layer: string, cacheSizeKiB = ctx.cacheSizeKiB): OpenedSource {
   const header = readDatabaseHeader(path, layer);
   if (hasHotJournalCandidate(path)) {
     throw new BackupError(
@@ -81,7 +87,7 @@ function openReadOnly(ctx: EngineContext, path: string, layer: string): OpenedSo
     capi.sqlite3_db_config(db.pointer!, capi.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, 0);
     // Must precede the first read: that is when SQLite picks a wal-index implementation.
     if (header.walMode) db.exec('PRAGMA locking_mode=EXCLUSIVE');
-    db.exec(`PRAGMA cache_size=-${ctx.cacheSizeKiB}`);
+    db.exec(`PRAGMA cache_size=-${cacheSizeKiB}`);
   } catch (e) {
     db?.close();
     unprotect();
@@ -200,7 +206,7 @@ function snapshot(
   if (hooks.aborted()) throw new AbortError(`[engine] ${strategy} snapshot of "${source}" aborted`, { path: source });
   let src: OpenedSource;
   try {
-    src = openReadOnly(ctx, source, 'engine');
+    src = openReadOnly(ctx, source, 'engine', Math.min(ctx.cacheSizeKiB, SNAPSHOT_CACHE_SIZE_KIB));
   } catch (e) {
     throw toEngineError(ctx, e, source, `${strategy} snapshot`, hooks);
   }
@@ -211,6 +217,15 @@ function snapshot(
     }
     try {
       const { restarts } = copy(src, dest);
+      // The VFS buffers writes; a flush that failed when SQLite closed the file is only reported here.
+      const lost = ctx.vfs.takeCloseWriteError();
+      if (lost) {
+        const why = lost.errno === 'ENOSPC' ? 'disk full' : (lost.errno ?? 'error');
+        throw new BackupError(ErrorCode.IO, `[engine] ${strategy} snapshot: write "${lost.path}" failed (${why}): ${lost.message}`, {
+          path: lost.path,
+          ...(lost.errno ? { errno: lost.errno } : {}),
+        });
+      }
       const bytes = syncFile(dest);
       fsyncDir(dirname(dest));
       const pageSize = pragmaNumber(src.db, 'page_size');
@@ -267,7 +282,7 @@ export function onlineBackup(
     let restarts = 0;
     try {
       // A private new file: no journal needed (a failed copy is deleted), one fsync at the end.
-      out.exec('PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF');
+      out.exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-${SNAPSHOT_CACHE_SIZE_KIB}`);
       const backup = capi.sqlite3_backup_init(out.pointer!, 'main', src.db.pointer!, 'main');
       if (!backup) throw new Error(capi.sqlite3_errmsg(out.pointer!));
       let finished = false;

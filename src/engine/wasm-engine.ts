@@ -35,7 +35,7 @@ export interface WasmEngineOptions {
   wasmPath?: string;
   /** SQLite page cache per connection in KiB, at most 65536 (wasm memory never shrinks). @default 16384 */
   cacheSizeKiB?: number;
-  /** VFS read-ahead block size for databases we read; 0 turns read-ahead off. @default 262144 */
+  /** VFS read-ahead block size for databases we read; 0 turns read-ahead off. @default 65536 */
   readAheadBytes?: number;
   /** Directory for SQLite's own temp files. @default os.tmpdir() */
   tempDir?: string;

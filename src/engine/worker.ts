@@ -57,6 +57,9 @@ port.on('message', async (msg: CallMessage) => {
       context = undefined;
       throw e;
     }));
+    // Failures left by a previous call must not be blamed on this one.
+    ctx.vfs.takeLastError();
+    ctx.vfs.takeCloseWriteError();
     let value: unknown;
     switch (msg.op) {
       case 'vacuumInto':
