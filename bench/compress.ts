@@ -8,6 +8,7 @@
  *
  *   node dist/bench/compress.js [file] [--runs N] [--big-mib M (0: skip)] [--work-dir DIR]
  */
+import { ensureBenchDatabase } from './fixtures.js';
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ export interface BenchRow {
 }
 
 export interface BenchCompressOptions {
-  /** Input file; generated (and cached in workDir) when absent. */
+  /** Input file; the shared bench fixture (bench/fixtures.ts) when absent. */
   file?: string;
   /** Where generated inputs and outputs go. @default <repo>/.bench */
   workDir?: string;
@@ -61,7 +62,7 @@ export async function benchCompress(options: BenchCompressOptions = {}): Promise
   const workers = options.workers ?? 2;
   const bigMiB = options.bigMiB ?? 600;
   mkdirSync(workDir, { recursive: true });
-  const file = options.file ?? generateDatabase(workDir, 150 * MiB, log);
+  const file = options.file ?? (await ensureBenchDatabase({ sizeMB: 150, dir: workDir }));
   const size = statSync(file).size;
   const out = (name: string) => join(workDir, `compress-bench-${process.pid}-${name}`);
   const rows: BenchRow[] = [];
@@ -216,80 +217,6 @@ function nativeRow(name: string, input: string, inputBytes: number, outputBytes:
 }
 
 // --- inputs -----------------------------------------------------------------------------------------------
-
-/** A realistic database: users/orders/events/attachments, indexes, Zipf-distributed text, some blobs. */
-const GENERATOR = String.raw`
-import itertools, json, os, random, sqlite3, sys
-path, target = sys.argv[1], int(sys.argv[2])
-tmp = path + '.part'
-if os.path.exists(tmp): os.remove(tmp)
-rnd = random.Random(42)
-syl = ['ka','to','ri','en','sa','mo','lu','ve','ar','in','el','or','ta','ne','is','us','li','da','pe','co','ra','mi','ul','te','so','an','ex','fi','go','ha']
-vocab = sorted({''.join(rnd.choice(syl) for _ in range(rnd.randint(1, 4))) for _ in range(30000)})
-rnd.shuffle(vocab)
-cum = list(itertools.accumulate(1.0 / (r + 1) for r in range(len(vocab))))
-def text(n): return ' '.join(rnd.choices(vocab, cum_weights=cum, k=n)).capitalize() + '.'
-first = [w.capitalize() for w in vocab[:300]]
-last = [w.capitalize() for w in vocab[300:900]]
-countries = ['FR','DE','US','GB','JP','BR','IN','NG','CA','ES','IT','SE','PL','NL','MX','KR']
-statuses = ['new','paid','shipped','delivered','refunded','cancelled']
-kinds = ['login','logout','view','click','purchase','error','search']
-agents = [f'Mozilla/5.0 ({o}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.{rnd.randint(1000,6000)}.{rnd.randint(10,200)} Safari/537.36'
-          for o in ['Windows NT 10.0; Win64; x64', 'Macintosh; Intel Mac OS X 10_15_7', 'X11; Linux x86_64', 'Linux; Android 14'] for v in range(110, 125)]
-db = sqlite3.connect(tmp)
-db.executescript('''
-PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
-CREATE TABLE users(id INTEGER PRIMARY KEY, uuid TEXT NOT NULL, name TEXT, email TEXT, created_at TEXT, country TEXT, bio TEXT);
-CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), amount_cents INTEGER, currency TEXT, status TEXT, created_at TEXT, note TEXT);
-CREATE TABLE events(id INTEGER PRIMARY KEY, ts INTEGER, kind TEXT, payload TEXT);
-CREATE TABLE attachments(id INTEGER PRIMARY KEY, user_id INTEGER, mime TEXT, data BLOB);
-CREATE UNIQUE INDEX users_uuid ON users(uuid);
-CREATE INDEX users_email ON users(email);
-CREATE INDEX orders_user ON orders(user_id, created_at);
-CREATE INDEX events_ts ON events(ts, kind);
-''')
-uid = oid = eid = aid = 0
-while True:
-    rows_u, rows_o, rows_e, rows_a = [], [], [], []
-    for _ in range(2000):
-        uid += 1
-        f, l = rnd.choice(first), rnd.choice(last)
-        rows_u.append((uid, '%032x' % rnd.getrandbits(128), f + ' ' + l, f'{f.lower()}.{l.lower()}{rnd.randint(1, 999)}@{rnd.choice(vocab[:50])}.com',
-                       f'20{rnd.randint(15,25)}-{rnd.randint(1,12):02d}-{rnd.randint(1,28):02d}T{rnd.randint(0,23):02d}:{rnd.randint(0,59):02d}:{rnd.randint(0,59):02d}Z',
-                       rnd.choice(countries), text(rnd.randint(5, 60))))
-        for _ in range(rnd.randint(0, 6)):
-            oid += 1
-            rows_o.append((oid, uid, rnd.randint(100, 500000), rnd.choice(['EUR','USD','GBP']), rnd.choice(statuses),
-                           f'2025-{rnd.randint(1,12):02d}-{rnd.randint(1,28):02d}', text(rnd.randint(0, 20)) if rnd.random() < 0.5 else None))
-        for _ in range(rnd.randint(2, 12)):
-            eid += 1
-            rows_e.append((eid, 1700000000 + eid * 7 + rnd.randint(0, 5), rnd.choice(kinds), json.dumps({
-                'user': uid, 'ip': f'{rnd.randint(1,223)}.{rnd.randint(0,255)}.{rnd.randint(0,255)}.{rnd.randint(1,254)}',
-                'path': '/' + '/'.join(rnd.choices(vocab, cum_weights=cum, k=3)), 'ms': rnd.randint(1, 2000), 'ua': rnd.choice(agents)})))
-        if rnd.random() < 0.01:
-            aid += 1
-            n = rnd.randint(2000, 60000)
-            data = rnd.randbytes(n) if rnd.random() < 0.5 else text(n // 6).encode()[:n]
-            rows_a.append((aid, uid, rnd.choice(['image/jpeg', 'text/plain', 'application/pdf']), data))
-    db.executemany('INSERT INTO users VALUES (?,?,?,?,?,?,?)', rows_u)
-    db.executemany('INSERT INTO orders VALUES (?,?,?,?,?,?,?)', rows_o)
-    db.executemany('INSERT INTO events VALUES (?,?,?,?)', rows_e)
-    db.executemany('INSERT INTO attachments VALUES (?,?,?,?)', rows_a)
-    db.commit()
-    size = db.execute('PRAGMA page_count').fetchone()[0] * db.execute('PRAGMA page_size').fetchone()[0]
-    if size >= target: break
-db.close()
-os.rename(tmp, path)
-`;
-
-function generateDatabase(workDir: string, target: number, log: (l: string) => void): string {
-  const path = join(workDir, `compress-db-${Math.round(target / MiB)}m.sqlite`);
-  if (existsSync(path)) return path;
-  log(`generating ${path} with python3 sqlite3 (cached for later runs)...`);
-  const r = spawnSync('python3', ['-c', GENERATOR, path, String(target)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`database generator failed: ${r.stderr}`);
-  return path;
-}
 
 /** The input repeated up to `target` bytes (compresses like the original; only memory matters here). */
 async function bigInput(workDir: string, file: string, target: number, log: (l: string) => void): Promise<string> {

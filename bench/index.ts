@@ -7,10 +7,9 @@
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
  */
+import { benchCompress } from './compress.js';
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureBenchDatabase } from './fixtures.js';
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './engine.js';
 import { fmtMB, fmtMs, fmtRatio, formatTable } from './util.js';
@@ -136,21 +135,10 @@ async function main(): Promise<void> {
   }
 
   if (args.only !== 'engine') {
-    const compressPath = fileURLToPath(new URL('./compress.js', import.meta.url));
-    if (!existsSync(compressPath)) {
-      notes.push('compress bench skipped: bench/compress.ts is not there yet');
-    } else {
-      const mod = (await import('./compress.js' as string)) as Record<string, unknown>;
-      const fn = mod.benchCompress as ((opts: object) => Promise<unknown>) | undefined;
-      if (typeof fn !== 'function') {
-        notes.push('compress bench skipped: bench/compress.js exports no benchCompress');
-      } else {
-        // benchCompress prints its own table through `log`: to stdout for humans, to stderr with --json.
-        const human = (line: string): void => console.log(line);
-        output.compress = await fn({ file: db, runs, log: json ? log : human });
-        if (!json) console.log('');
-      }
-    }
+    // benchCompress prints its own table through `log`: to stdout for humans, to stderr with --json.
+    const human = (line: string): void => console.log(line);
+    output.compress = await benchCompress({ file: db, runs, log: json ? log : human });
+    if (!json) console.log('');
   }
 
   if (notes.length) output.notes = notes;
