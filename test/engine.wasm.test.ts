@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -96,6 +96,33 @@ describe('WasmEngine in a worker thread', () => {
       await assert.rejects(p, (e) => isBackupError(e, 'EABORTED'));
       assert.deepEqual(readdirSync(join(dest, '..')), []);
       assert.equal((await impatient.integrityCheck(large, { mode: 'quick' })).ok, true);
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  it('close() during an operation rejects it and removes the partial snapshot', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const closing = new WasmEngine();
+    const dest = out();
+    let closed: Promise<void> | undefined;
+    const p = closing.vacuumInto(large, dest, { onProgress: () => void (closed ??= closing.close()) });
+    await assert.rejects(p, (e) => isBackupError(e, 'EABORTED'));
+    await closed;
+    assert.deepEqual(readdirSync(join(dest, '..')), []);
+  });
+
+  it('a terminated call never removes a destination that existed before it', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const impatient = new WasmEngine({ abortGraceMs: 0 });
+    try {
+      const dest = out();
+      writeFileSync(dest, 'precious');
+      const ac = new AbortController();
+      const p = impatient.vacuumInto(large, dest, { signal: ac.signal });
+      ac.abort();
+      await assert.rejects(p, (e) => isBackupError(e, 'EABORTED') || isBackupError(e, 'EDEST_EXISTS'));
+      assert.equal(readFileSync(dest, 'utf8'), 'precious');
     } finally {
       await impatient.close();
     }

@@ -17,6 +17,7 @@ import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
 import { deserializeError, type CallMessage, type WorkerConfig, type WorkerMessage } from './wire.js';
 import { unlinkQuiet } from './fs-util.js';
 import { resolve } from 'node:path';
+import { lstatSync } from 'node:fs';
 
 export const DEFAULT_PAGES_PER_STEP = 100;
 export const DEFAULT_SLEEP_MS = 10;
@@ -50,6 +51,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   onProgress?: ((p: EngineProgress) => void) | undefined;
+  /** The snapshot this call writes: removed if the worker dies before it could clean up itself. */
+  dest?: string | undefined;
 }
 
 export class WasmEngine implements Engine {
@@ -138,10 +141,11 @@ export class WasmEngine implements Engine {
         // stop it the hard way and clean up what it was writing.
         graceTimer = setTimeout(() => {
           if (!this.pending.has(id)) return;
+          const own = this.pending.get(id)?.dest;
           this.pending.delete(id);
           if (this.worker === worker) this.worker = undefined;
           void worker.terminate().then(() => {
-            if (dest) for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) unlinkQuiet(p);
+            removeSnapshot(own);
             rejectPromise(new AbortError(`[engine] ${op} aborted (worker terminated)`, { cause: signal?.reason }));
           });
         }, this.abortGraceMs);
@@ -161,6 +165,9 @@ export class WasmEngine implements Engine {
           rejectPromise(e);
         },
         onProgress,
+        // Only a destination that does not exist yet may be cleaned up for the call: never a file
+        // that was there before (the worker refuses those with EDEST_EXISTS).
+        dest: dest !== undefined && !pathExists(dest) ? dest : undefined,
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.ref();
@@ -200,6 +207,23 @@ export class WasmEngine implements Engine {
   private failAll(error: Error): void {
     const all = [...this.pending.values()];
     this.pending.clear();
-    for (const p of all) p.reject(error);
+    for (const p of all) {
+      removeSnapshot(p.dest);
+      p.reject(error);
+    }
   }
+}
+
+/** The call checked that `dest` did not exist, so whatever stands there now is its partial output. */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function removeSnapshot(dest: string | undefined): void {
+  if (dest) for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) unlinkQuiet(p);
 }
