@@ -13,6 +13,7 @@ import { CHUNK_SIZE, CompressPool, gunzipFile, gunzipStream, gzipFile, gzipStrea
 import { collect, gzipMember, listDir, makeData } from './helpers/gzip.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
+import { withTmpfs } from './helpers/mounts.js';
 
 const pool = new CompressPool({ size: 2 });
 after(() => pool.close());
@@ -236,5 +237,29 @@ describe('interruptions leave nothing behind', () => {
     writeFileSync(join(dir, 'src'), 'x');
     await assert.rejects(gzipFile(join(dir, 'src'), join(dir, 'missing', 'out.gz')), (e: unknown) => isBackupError(e, 'EIO') && e.errno === 'ENOENT');
     assert.deepEqual(listDir(dir), ['src']);
+  });
+
+  test('a full disk is EIO (ENOSPC) naming the output, and no partial or temp file stays', async (t) => {
+    const dir = tempDir();
+    const src = join(dir, 'src');
+    writeFileSync(src, makeData('random', 3 * CHUNK_SIZE, 43));
+    const mnt = join(dir, 'mnt');
+    await withTmpfs(t, mnt, 'size=512k', async () => {
+      for (const [what, fn] of [
+        ['gzipFile', () => gzipFile(src, join(mnt, 'out.gz'), { pool })],
+        ['gunzipFile', async () => {
+          await gzipFile(src, join(dir, 'src.gz'), { pool, overwrite: true });
+          return gunzipFile(join(dir, 'src.gz'), join(mnt, 'out'));
+        }],
+      ] as const) {
+        await assert.rejects(fn(), (e: unknown) => {
+          assert.ok(isBackupError(e, 'EIO'), `${what}: ${String(e)}`);
+          assert.equal(e.errno, 'ENOSPC');
+          assert.match(e.message, /mnt/);
+          return true;
+        });
+        assert.deepEqual(listDir(mnt), [], `${what} must leave nothing on the full disk`);
+      }
+    });
   });
 });
