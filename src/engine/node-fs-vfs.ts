@@ -8,7 +8,8 @@
  *   read-ahead block cache: the cost of this VFS is the number of JS<->fs crossings (~2.5 us each),
  *   not SQLite's compute, so fewer, larger reads are the lever.
  * - **Owned** (a backup we are writing, SQLite temp files): read-write, created 0600, `fsync`ed on
- *   `xSync`, reads and writes go straight to the file.
+ *   `xSync`. Writes go through a write-behind buffer (write-buffer.ts) that joins contiguous pages
+ *   into one `writeSync` and is flushed before any read, size query, truncate, sync or close.
  *
  * Locking: Node has no fcntl locks, so xLock/xUnlock only record the level, and other processes do not
  * see us. That is why callers open sources with `locking_mode=EXCLUSIVE` (heap wal-index, no `-shm`)
@@ -404,7 +405,7 @@ export class NodeFsVfs {
               readOnly && fd >= 0 && vfs.readAheadBytes > 0
                 ? new BlockCache(fd, vfs.readAheadBytes, vfs.readAheadCacheBytes, vfs.stats)
                 : null,
-            wbuf: !readOnly && fd >= 0 && WRITE_BUFFER_BYTES > 0 ? new WriteBuffer(fd, WRITE_BUFFER_BYTES) : null,
+            wbuf: !readOnly && fd >= 0 ? new WriteBuffer(fd, WRITE_BUFFER_BYTES) : null,
           });
           const file = new capi.sqlite3_file(Number(pFile)) as unknown as WasmStruct;
           file.$pMethods = io.pointer;
