@@ -23,6 +23,7 @@ import {
   type Level,
 } from '../src/compress/index.js';
 import { deflateChunk } from '../src/compress/deflate-core.js';
+import { crc32Js } from '../src/compress/crc32.js';
 import { collect, listDir, makeData, sha256 } from './helpers/gzip.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -44,14 +45,16 @@ async function gzipBytes(data: Uint8Array, opts: Parameters<typeof gzipStream>[1
 }
 
 describe('crc32', () => {
-  test('matches node:zlib crc32 at every length mod 8 and on large input', () => {
-    for (let n = 0; n < 40; n++) {
-      const d = makeData('random', n, n + 1);
-      assert.equal(crc32(d), zlib.crc32(d), `length ${n}`);
+  test('the JS fallback and the exported crc32 match node:zlib crc32 at every length mod 8 and on large input', () => {
+    for (const [name, fn] of [['crc32Js', crc32Js], ['crc32', crc32]] as const) {
+      for (let n = 0; n < 40; n++) {
+        const d = makeData('random', n, n + 1);
+        assert.equal(fn(d), zlib.crc32(d), `${name} length ${n}`);
+      }
+      const big = mixed(3 * 1024 * 1024 + 5);
+      assert.equal(fn(big), zlib.crc32(big), name);
+      assert.equal(fn(big.subarray(1000), fn(big.subarray(0, 1000))), zlib.crc32(big), `${name} continued CRC`);
     }
-    const big = mixed(3 * 1024 * 1024 + 5);
-    assert.equal(crc32(big), zlib.crc32(big));
-    assert.equal(crc32(big.subarray(1000), crc32(big.subarray(0, 1000))), zlib.crc32(big), 'continued CRC');
   });
 
   test('crc32Combine(crc(A), crc(B), len(B)) equals crc(A+B)', () => {

@@ -1,13 +1,16 @@
 /**
- * CRC-32 (the gzip/zlib polynomial 0xEDB88320) in plain JS, plus `crc32Combine`.
+ * CRC-32 (the gzip/zlib polynomial 0xEDB88320), plus `crc32Combine`.
  *
- * Why not `zlib.crc32`: it only exists from Node 20.15 / 22.2, and this module must not depend on
- * node:zlib. fflate keeps its CRC private. Slicing-by-8 runs at ~1 GB/s here (byte-at-a-time: ~400 MB/s).
+ * `crc32` uses Node's native `zlib.crc32` where it exists (Node >= 20.15 / 22.2): ~10x faster than
+ * JS (150 MB: ~40 ms vs ~450 ms, which was ~7% of the CPU of a parallel gzip). Older Node versions get
+ * `crc32Js`, a slicing-by-8 table implementation (~330 MB/s here). Only the checksum is taken from
+ * node:zlib; deflate and inflate are fflate's.
  *
  * `crc32Combine(crcA, crcB, lenB)` gives the CRC of A followed by B from the two CRCs and B's length,
  * which lets parallel workers checksum their own chunks (zlib's `crc32_combine64`, the x^(2^n)
  * table method of zlib 1.2.12).
  */
+import * as zlib from 'node:zlib';
 
 const POLY = 0xedb88320;
 
@@ -28,8 +31,15 @@ const TABLE: Int32Array = (() => {
   return t;
 })();
 
+type Crc32 = (data: Uint8Array, crc?: number) => number;
+/** Read through the namespace: a named import of a missing export would fail to link on old Node. */
+const nativeCrc32 = (zlib as unknown as { crc32?: Crc32 }).crc32;
+
 /** CRC-32 of `data`, continuing from `crc` (the CRC of what came before; 0 to start). Unsigned. */
-export function crc32(data: Uint8Array, crc = 0): number {
+export const crc32: Crc32 = nativeCrc32 ? (data, crc = 0) => nativeCrc32(data, crc) : crc32Js;
+
+/** The portable JS CRC-32 (slicing-by-8), used where Node has no `zlib.crc32`. */
+export function crc32Js(data: Uint8Array, crc = 0): number {
   const t = TABLE;
   const n = data.length;
   const end8 = n - (n & 7);
