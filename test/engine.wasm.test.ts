@@ -55,7 +55,10 @@ describe('WasmEngine in a worker thread', () => {
     const p99 = h.percentile(99) / 1e6;
     t.diagnostic(`vacuumInto of ${(statSync(large).size / 1e6).toFixed(1)} MB took ${elapsed} ms; ` +
       `event loop p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms, ${ticks} ticks, ${progress.length} progress events`);
-    assert.ok(p99 < 50, `event-loop delay p99 ${p99} ms must stay < 50 ms`);
+    // Run on this thread, the 40 MB VACUUM INTO would block the loop for its whole duration (~0.5 s+).
+    // The bound is loose on purpose: other test files load both cores meanwhile. The bench holds the
+    // tight figure (p99 < 50 ms).
+    assert.ok(p99 < 200, `event-loop delay p99 ${p99} ms: the operation must not run on the main thread`);
     assert.ok(ticks >= elapsed / 5 / 4, `timer ticked ${ticks} times in ${elapsed} ms`);
     assert.ok(progress.length >= 2, 'progress must be reported during the operation');
     const last = progress[progress.length - 1]!;
