@@ -59,7 +59,7 @@ describe('WasmEngine in a worker thread', () => {
     // The bound is loose on purpose: other test files load both cores meanwhile. The bench holds the
     // tight figure (p99 < 50 ms).
     assert.ok(p99 < 200, `event-loop delay p99 ${p99} ms: the operation must not run on the main thread`);
-    assert.ok(ticks >= elapsed / 5 / 4, `timer ticked ${ticks} times in ${elapsed} ms`);
+    assert.ok(ticks >= elapsed / 5 / 10, `timer ticked ${ticks} times in ${elapsed} ms`);
     assert.ok(progress.length >= 2, 'progress must be reported during the operation');
     const last = progress[progress.length - 1]!;
     assert.equal(last.op, 'vacuum');
