@@ -4,10 +4,10 @@
  * Reading these ourselves gives clear errors (SQLite would say "file is not a database" or, worse,
  * happily open a missing path as a new empty database - the Go original's behaviour).
  */
-import { accessSync, closeSync, constants as fsc, lstatSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { readFully } from './fs-util.js';
+import { pathExists, readFully } from './fs-util.js';
 
 export const SQLITE_MAGIC = 'SQLite format 3\0';
 /** First 8 bytes of a rollback journal that still holds pages to roll back. */
@@ -101,8 +101,8 @@ export function fileSizeOrZero(path: string): number {
  * directory exists and is a directory. Throws EDEST_EXISTS / EDEST_DIR.
  */
 export function checkNewDestination(dest: string, layer = 'engine'): void {
-  for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) {
-    if (exists(p)) {
+  for (const p of [dest, `${dest}-journal`, `${dest}-wal`, `${dest}-shm`]) {
+    if (pathExists(p)) {
       throw new BackupError(ErrorCode.DEST_EXISTS, `[${layer}] destination "${p}" already exists; refusing to overwrite it`, {
         path: p,
       });
@@ -131,15 +131,6 @@ export function checkNewDestination(dest: string, layer = 'engine'): void {
       errno,
       cause: e,
     });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

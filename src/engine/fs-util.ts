@@ -1,4 +1,4 @@
-import { closeSync, constants as fsc, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fsyncSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 
 /** Reads until `target` is full or EOF; returns the bytes read. */
 export function readFully(fd: number, target: Uint8Array, position: number): number {
@@ -39,4 +39,19 @@ export function unlinkQuiet(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether anything (file, directory, dangling symlink) stands at `path`. */
+export function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a database file we wrote and the side files SQLite may have left next to it. */
+export function removeDatabaseFiles(path: string): void {
+  for (const p of [path, `${path}-journal`, `${path}-wal`, `${path}-shm`]) unlinkQuiet(p);
 }

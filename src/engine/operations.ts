@@ -20,7 +20,7 @@ import {
   hasHotJournalCandidate,
   readDatabaseHeader,
 } from './database-file.js';
-import { fsyncDir, unlinkQuiet } from './fs-util.js';
+import { fsyncDir, removeDatabaseFiles } from './fs-util.js';
 
 /** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
@@ -172,11 +172,6 @@ export function toEngineError(ctx: EngineContext, e: unknown, path: string, what
   });
 }
 
-/** Removes a snapshot we started and the side files SQLite may have left next to it. */
-function removeDestination(dest: string): void {
-  for (const p of [dest, `${dest}-journal`, `${dest}-wal`, `${dest}-shm`]) unlinkQuiet(p);
-}
-
 /** fsync a finished snapshot and its directory, so a published backup survives a crash. */
 function syncFile(path: string): number {
   const fd = openSync(path, 'r+');
@@ -240,7 +235,7 @@ function snapshot(
       };
     } catch (e) {
       // checkNewDestination proved dest did not exist: whatever is there now is ours.
-      removeDestination(dest);
+      removeDatabaseFiles(dest);
       throw toEngineError(ctx, e, source, `${strategy} snapshot`, hooks);
     }
   } finally {

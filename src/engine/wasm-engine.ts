@@ -15,9 +15,8 @@ import type {
 } from './types.js';
 import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
 import { deserializeError, type CallMessage, type WorkerConfig, type WorkerMessage } from './wire.js';
-import { unlinkQuiet } from './fs-util.js';
+import { pathExists, removeDatabaseFiles } from './fs-util.js';
 import { resolve } from 'node:path';
-import { lstatSync } from 'node:fs';
 
 export const DEFAULT_PAGES_PER_STEP = 100;
 export const DEFAULT_SLEEP_MS = 10;
@@ -215,15 +214,6 @@ export class WasmEngine implements Engine {
 }
 
 /** The call checked that `dest` did not exist, so whatever stands there now is its partial output. */
-function pathExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function removeSnapshot(dest: string | undefined): void {
-  if (dest) for (const p of [dest, `${dest}-journal`, `${dest}-wal`]) unlinkQuiet(p);
+  if (dest) removeDatabaseFiles(dest);
 }
