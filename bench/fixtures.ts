@@ -8,7 +8,7 @@
  * a view, a trigger, and a few percent of deleted rows (a freelist, as a live database has).
  * Page size default (4096), rollback journal (DELETE).
  */
-import { spawn } from 'node:child_process';
+import { timeCommand } from './util.js';
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -118,21 +118,6 @@ con.close()
 print("users=%d orders=%d events=%d attachments=%d" % (nu, no, ne, na))
 `;
 
-function runPython(args: string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('python3', ['-c', GENERATOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolvePromise(out.trim());
-      else reject(new Error(`[bench] fixture generator exited ${code}: ${err.trim()}`));
-    });
-  });
-}
-
 /** Path of the cached database for a size (it may not exist yet). */
 export function benchDatabasePath(sizeMB: number, dir = '.bench'): string {
   return resolve(join(dir, `fixture-v${FIXTURE_VERSION}-${sizeMB}mb.sqlite`));
@@ -153,7 +138,7 @@ export async function ensureBenchDatabase(options: BenchDatabaseOptions = {}): P
   const started = Date.now();
   log?.(`[bench] generating a ${sizeMB} MB fixture database (once) ...`);
   try {
-    const counts = await runPython([tmp, String(Math.round(sizeMB * 1e6))]);
+    const counts = (await timeCommand('python3', ['-c', GENERATOR, tmp, String(Math.round(sizeMB * 1e6))])).stdout.trim();
     renameSync(tmp, path);
     log?.(`[bench] ${path}: ${(statSync(path).size / 1e6).toFixed(1)} MB, ${counts}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
