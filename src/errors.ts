@@ -24,6 +24,20 @@ export const ErrorCode = {
   GZIP_CORRUPT: 'EGZIP_CORRUPT',
   /** A compression worker thread died or could not start. */
   COMPRESS_WORKER: 'ECOMPRESS_WORKER',
+  // live snapshots
+  /** Writers kept changing the source: no copy could be validated within the retry budget. */
+  SNAPSHOT_BUSY: 'ESNAPSHOT_BUSY',
+  // api
+  /** The config file is missing, unparsable, or has unknown / missing / wrongly typed keys. */
+  CONFIG: 'ECONFIG',
+  /** Another backup of the same database holds the lock. */
+  LOCKED: 'ELOCKED',
+  /** A file does not match its .sha256 sidecar (or the sidecar is malformed). */
+  CHECKSUM: 'ECHECKSUM',
+  /** PRAGMA integrity_check did not return exactly `ok`. */
+  INTEGRITY: 'EINTEGRITY',
+  /** No backup file where one was expected (missing file, empty directory, latest.txt names nothing). */
+  BACKUP_NOT_FOUND: 'EBACKUP_NOT_FOUND',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,54 @@
+/**
+ * Small files (latest.txt, .sha256 sidecars) written the only safe way: `<name>.tmp-<random>` created
+ * 0600 -> write -> fsync -> rename over the final name -> fsync the directory. A crash at any point
+ * leaves either the old file or the new one, never a partial file under the final name; on error the
+ * temp file is removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { BackupError, ErrorCode } from '../errors.js';
+import { fsyncDir } from '../engine/fs-util.js';
+
+/** Marker in every temp file name we create, so listings and pruning can recognise (and skip) them. */
+export const TEMP_MARKER = '.tmp-';
+
+/** `<dir>/<name>.tmp-<12 hex>`: a fresh temp path next to `finalPath`. */
+export function tempPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `${basename(finalPath)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+}
+
+export interface AtomicWriteOptions {
+  /** @default 0o600 */
+  mode?: number;
+}
+
+/** Atomically replaces (or creates) `path` with `data`. Errors are EIO naming the path. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = tempPathFor(path);
+  let step = 'create';
+  try {
+    const fh = await open(tmp, 'wx', options.mode ?? 0o600);
+    try {
+      step = 'write';
+      await fh.writeFile(data);
+      step = 'fsync';
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    step = 'rename';
+    await rename(tmp, path);
+    step = 'fsync directory of';
+    fsyncDir(dirname(path));
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    const errno = (e as NodeJS.ErrnoException).code;
+    const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
+    throw new BackupError(ErrorCode.IO, `[api] cannot write "${path}": ${step} failed (${why})`, {
+      path,
+      cause: e,
+      ...(errno ? { errno } : {}),
+    });
+  }
+}
