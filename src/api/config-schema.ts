@@ -1,0 +1,199 @@
+/**
+ * What a config file may contain: the result types, every default (CONFIG_DEFAULTS), and one table
+ * (CONFIG_KEYS) that drives parsing, the README key table and "did you mean" hints. Keys are the Go
+ * version's snake_case TOML names; results are camelCase. Readers here check one value each and throw
+ * an `Invalid` with a message; config.ts collects those into one ConfigError.
+ */
+import { TomlDate } from 'smol-toml';
+import { formatDuration, parseDuration } from './duration.js';
+
+export type Strategy = 'vacuum' | 'online';
+export type VerifyMode = 'full' | 'quick';
+
+/** The [pull] table as parsed: types are checked, required keys are checked by requirePullConfig. */
+export interface PullSettings {
+  host?: string;
+  port: number;
+  user?: string;
+  /** Absolute (resolved against the config file's directory, `~` expanded). */
+  privateKeyPath?: string;
+  /** Absolute. Defaults to ~/.ssh/known_hosts unless hostKeySha256 pins the key. */
+  knownHosts?: string;
+  /** "SHA256:<43 base64 chars>", as `ssh-keygen -lf` prints it. */
+  hostKeySha256?: string;
+  /** Path on the server, used exactly as written. */
+  remoteDir?: string;
+  /** Absolute. */
+  localDir?: string;
+  connectTimeoutMs: number;
+}
+
+/** A [pull] table that has everything a pull needs. */
+export interface PullConfig extends PullSettings {
+  host: string;
+  user: string;
+  remoteDir: string;
+  localDir: string;
+}
+
+export interface Config {
+  /** Absolute path of the database to back up (required for a backup only). */
+  sourcePath?: string;
+  /** Absolute path of the backup directory (required for a backup only). */
+  backupDir?: string;
+  strategy: Strategy;
+  pagesPerStep: number;
+  sleepIntervalMs: number;
+  /** Parsed for Go compatibility; the library reports progress through callbacks instead. */
+  progressLogIntervalMs: number;
+  compressionLevel: number;
+  verify: VerifyMode;
+  keepLast: number;
+  keepDaily: number;
+  keepWeekly: number;
+  lockTimeoutMs: number;
+  pull?: PullSettings;
+  /** Absolute path of the file this came from (loadConfig only). */
+  configPath?: string;
+}
+
+/** Every default, in one place. Durations in milliseconds, like the parsed Config. */
+export const CONFIG_DEFAULTS = {
+  strategy: 'vacuum',
+  pagesPerStep: 100,
+  sleepIntervalMs: 10,
+  progressLogIntervalMs: 15_000,
+  compressionLevel: 6,
+  verify: 'full',
+  keepLast: 30,
+  keepDaily: 0,
+  keepWeekly: 0,
+  lockTimeoutMs: 0,
+  pull: {
+    port: 22,
+    /** Used only when host_key_sha256 is not given. */
+    knownHosts: '~/.ssh/known_hosts',
+    connectTimeoutMs: 30_000,
+  },
+} as const satisfies Omit<Config, 'pull'> & { pull: Partial<PullSettings> };
+
+/** A value that does not fit its key; the message reads after "<key>: ". */
+export class Invalid extends Error {}
+
+type Value = unknown;
+
+/** How a value reads in a message: strings quoted, tables and arrays named. */
+export function show(v: Value): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof TomlDate) return `the date ${v.toISOString()}`;
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'a table';
+  return String(v);
+}
+
+function text(v: Value): string {
+  if (typeof v !== 'string') throw new Invalid(`expected a string, got ${show(v)}`);
+  if (v.trim() === '') throw new Invalid('must not be empty');
+  return v;
+}
+
+/** Whole numbers in [min, max]. A max of 2^31-1 or more is a technical limit, shown only when hit. */
+function integer(min: number, max: number, what = 'a whole number') {
+  const range = max >= 2 ** 31 - 1 ? `>= ${min}` : `from ${min} to ${max}`;
+  return (v: Value): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Invalid(`expected ${what} ${range}, got ${show(v)}`);
+    if (v > max) throw new Invalid(`expected ${what} ${max === 2 ** 31 - 1 ? `<= ${max}` : range}, got ${show(v)}`);
+    return v;
+  };
+}
+
+function oneOf<T extends string>(...choices: T[]) {
+  const list = choices.map((c) => JSON.stringify(c)).join(' or ');
+  return (v: Value): T => {
+    if (typeof v !== 'string' || !(choices as string[]).includes(v)) throw new Invalid(`expected ${list}, got ${show(v)}`);
+    return v as T;
+  };
+}
+
+function duration(positive: boolean) {
+  return (v: Value): number => {
+    if (typeof v !== 'string') {
+      throw new Invalid(`expected a duration string such as "10ms", "1.5s" or "1m30s", got ${show(v)}`);
+    }
+    let ms: number;
+    try {
+      ms = parseDuration(v);
+    } catch (e) {
+      throw new Invalid((e as Error).message);
+    }
+    if (ms < 0) throw new Invalid(`must not be negative, got ${show(v)}`);
+    if (positive && ms === 0) throw new Invalid(`must be longer than 0, got ${show(v)}`);
+    return ms;
+  };
+}
+
+/**
+ * "SHA256:" + unpadded base64 of 32 bytes (43 chars; the last one carries 2 zero bits), as
+ * `ssh-keygen -lf` and ssh's "key fingerprint is" lines print it. A trailing "=" is tolerated.
+ */
+const SHA256_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=?$/;
+
+function fingerprint(v: Value): string {
+  const s = text(v).trim();
+  if (SHA256_FINGERPRINT.test(s)) return s.replace(/=$/, '');
+  const pasted = /SHA256:\S+/.exec(s);
+  if (pasted && pasted[0] !== s && SHA256_FINGERPRINT.test(pasted[0])) {
+    throw new Invalid(`expected only the fingerprint, e.g. ${JSON.stringify(pasted[0])}, got ${show(v)}`);
+  }
+  const hint = /^MD5:/i.test(s) ? ' (that is an MD5 fingerprint: run `ssh-keygen -E sha256 -lf <host key>`)' : '';
+  throw new Invalid(`expected "SHA256:" and 43 base64 characters, as \`ssh-keygen -lf\` prints, got ${show(v)}${hint}`);
+}
+
+/** One key of the file: its name, how it reads, and its row in the README table. */
+export interface KeySpec {
+  /** The TOML key, dotted for the [pull] table: "pull.port". */
+  key: string;
+  /** The camelCase property it sets (in Config, or in Config.pull for pull.* keys). */
+  prop: string;
+  /** Type and allowed range, for people. */
+  type: string;
+  /** The default as it would be written in the file, or what happens without it. */
+  default: string;
+  description: string;
+  read: (v: Value) => unknown;
+  /** Resolved against the config file's directory, with `~` expanded. */
+  localPath?: boolean;
+}
+
+const dur = (ms: number) => JSON.stringify(formatDuration(ms));
+const D = CONFIG_DEFAULTS;
+
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { key: 'source_path', prop: 'sourcePath', type: 'path', default: 'required for backup', description: 'The SQLite database to back up.', read: text, localPath: true },
+  { key: 'backup_dir', prop: 'backupDir', type: 'path', default: 'required for backup', description: 'Directory that receives the backups, their .sha256 files and latest.txt.', read: text, localPath: true },
+  { key: 'strategy', prop: 'strategy', type: '"vacuum" | "online"', default: JSON.stringify(D.strategy), description: 'VACUUM INTO (compact copy) or the SQLite online backup API.', read: oneOf<Strategy>('vacuum', 'online') },
+  { key: 'pages_per_step', prop: 'pagesPerStep', type: 'integer >= 1', default: String(D.pagesPerStep), description: 'online: pages copied per step.', read: integer(1, 2 ** 31 - 1) },
+  { key: 'sleep_interval', prop: 'sleepIntervalMs', type: 'duration', default: dur(D.sleepIntervalMs), description: 'online: pause between steps, so writers get the database.', read: duration(false) },
+  { key: 'progress_log_interval', prop: 'progressLogIntervalMs', type: 'duration', default: dur(D.progressLogIntervalMs), description: 'Accepted from Go configs; progress goes to the onProgress callback instead.', read: duration(false) },
+  { key: 'compression_level', prop: 'compressionLevel', type: 'integer 0-9', default: String(D.compressionLevel), description: 'gzip level: 0 stores, 9 is smallest and slowest.', read: integer(0, 9) },
+  { key: 'verify', prop: 'verify', type: '"full" | "quick"', default: JSON.stringify(D.verify), description: 'Check each backup with PRAGMA integrity_check (full) or quick_check (quick).', read: oneOf<VerifyMode>('full', 'quick') },
+  { key: 'keep_last', prop: 'keepLast', type: 'integer >= 0', default: String(D.keepLast), description: 'Keep the newest N backups; 0 keeps all.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: String(D.keepDaily), description: 'Also keep the newest backup of each of the last N days.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: String(D.keepWeekly), description: 'Also keep the newest backup of each of the last N weeks.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'lock_timeout', prop: 'lockTimeoutMs', type: 'duration', default: dur(D.lockTimeoutMs), description: 'How long a second backup of the same database waits for the lock; "0s" fails at once.', read: duration(false) },
+  { key: 'pull.host', prop: 'host', type: 'string', default: 'required for pull', description: 'SSH server to pull from.', read: text },
+  { key: 'pull.port', prop: 'port', type: 'integer 1-65535', default: String(D.pull.port), description: 'SSH port.', read: integer(1, 65535, 'a port number') },
+  { key: 'pull.user', prop: 'user', type: 'string', default: 'required for pull', description: 'SSH user name.', read: text },
+  { key: 'pull.private_key_path', prop: 'privateKeyPath', type: 'path', default: 'none', description: 'Private key file for key authentication (no passphrases in this file).', read: text, localPath: true },
+  { key: 'pull.known_hosts', prop: 'knownHosts', type: 'path', default: `${JSON.stringify(D.pull.knownHosts)} unless host_key_sha256 is set`, description: 'OpenSSH known_hosts file that must list the server key.', read: text, localPath: true },
+  { key: 'pull.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'Pin the server key by fingerprint (`ssh-keygen -lf <key>.pub`).', read: fingerprint },
+  { key: 'pull.remote_dir', prop: 'remoteDir', type: 'remote path', default: 'required for pull', description: 'Backup directory on the server, used as written.', read: text },
+  { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
+  { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long.', read: duration(true) },
+];
+
+/** Keys that would hold a secret. Rejected with an explanation instead of "unknown key". */
+export const SECRET_KEYS = ['password', 'passphrase', 'private_key_passphrase', 'key_passphrase'];
+
+export const SECRET_MESSAGE =
+  'not allowed: secrets do not belong in a config file; authenticate with a key (pull.private_key_path)';

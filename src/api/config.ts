@@ -1,0 +1,289 @@
+/**
+ * The config file: TOML holding the Go version's `db_backup_config` document (`source_path`,
+ * `backup_dir`, upstream's `strategy`, `pages_per_step`, `sleep_interval`, `progress_log_interval`)
+ * plus our keys (CONFIG_KEYS in config-schema.ts). The document may sit at the top level or inside one
+ * table named after the Go scope, `[db_backup_config]` or upstream's later `[sqlite_backup]`.
+ *
+ * Every problem in a file is reported at once, in one ConfigError, so a user fixes the file in one
+ * pass. Each command checks only its own required keys (requireBackupConfig, requirePullConfig): a
+ * pull-only machine needs no source_path.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import { parse, TomlDate, TomlError } from 'smol-toml';
+import { BackupError, ErrorCode, type BackupErrorDetails } from '../errors.js';
+import {
+  CONFIG_DEFAULTS,
+  CONFIG_KEYS,
+  Invalid,
+  SECRET_KEYS,
+  SECRET_MESSAGE,
+  show,
+  type Config,
+  type KeySpec,
+  type PullConfig,
+  type PullSettings,
+} from './config-schema.js';
+
+export { CONFIG_DEFAULTS, CONFIG_KEYS } from './config-schema.js';
+export type { Config, KeySpec, PullConfig, PullSettings, Strategy, VerifyMode } from './config-schema.js';
+export { formatDuration, parseDuration } from './duration.js';
+
+/** Table names the Go versions stored the document under; a file may wrap it in one of them. */
+export const CONFIG_SCOPES = ['db_backup_config', 'sqlite_backup'] as const;
+
+export interface ConfigProblem {
+  /** The key as written in the document, dotted inside [pull] ("pull.port"); "" for the file itself. */
+  key: string;
+  message: string;
+  /** 1-based line in the file, when it could be found. */
+  line?: number;
+  column?: number;
+}
+
+/** ECONFIG with every problem of the file; `problems` lists them for programs. */
+export class ConfigError extends BackupError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(message: string, problems: ConfigProblem[], details: BackupErrorDetails = {}) {
+    super(ErrorCode.CONFIG, message, details);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ParseConfigOptions {
+  /** Relative local paths resolve against this directory. @default process.cwd() */
+  baseDir?: string;
+  /** Names the document in messages (a file path, "--config-text"...). */
+  source?: string;
+}
+
+export type BackupConfig = Config & { sourcePath: string; backupDir: string };
+export type ConfigWithPull = Config & { pull: PullConfig };
+
+/** Reads and parses a config file; relative paths in it resolve against the file's directory. */
+export async function loadConfig(path: string): Promise<Config> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    const what =
+      errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a directory' : `cannot be read (${errno ?? (e as Error).message})`;
+    const message = `config file "${file}" ${what}`;
+    throw new ConfigError(message, [{ key: '', message }], { path: file, cause: e, ...(errno ? { errno } : {}) });
+  }
+  return { ...parseDocument(text, dirname(file), file, file), configPath: file };
+}
+
+/** Parses config text (see loadConfig); throws a ConfigError listing every problem. */
+export function parseConfig(text: string, options: ParseConfigOptions = {}): Config {
+  return parseDocument(text, resolve(options.baseDir ?? process.cwd()), options.source, undefined);
+}
+
+/** The config, typed for a backup run: throws ECONFIG unless source_path and backup_dir are set. */
+export function requireBackupConfig(config: Config): BackupConfig {
+  const problems: ConfigProblem[] = [];
+  if (config.sourcePath === undefined) problems.push({ key: 'source_path', message: 'required for a backup' });
+  if (config.backupDir === undefined) problems.push({ key: 'backup_dir', message: 'required for a backup' });
+  if (problems.length > 0) fail(config.configPath, problems, config.configPath);
+  return config as BackupConfig;
+}
+
+/** The config, typed for a pull: throws ECONFIG unless [pull] has host, user, remote_dir and local_dir. */
+export function requirePullConfig(config: Config): ConfigWithPull {
+  const pull = config.pull;
+  const problems: ConfigProblem[] = [];
+  if (pull === undefined) {
+    problems.push({ key: 'pull', message: 'a [pull] table with host, user, remote_dir and local_dir is required to pull' });
+  } else {
+    for (const [key, value] of [['host', pull.host], ['user', pull.user], ['remote_dir', pull.remoteDir], ['local_dir', pull.localDir]]) {
+      if (value === undefined) problems.push({ key: `pull.${key}`, message: 'required to pull' });
+    }
+  }
+  if (problems.length > 0) fail(config.configPath, problems, config.configPath);
+  return config as ConfigWithPull;
+}
+
+const TOP_KEYS = new Map(CONFIG_KEYS.filter((s) => !s.key.startsWith('pull.')).map((s) => [s.key, s]));
+const PULL_KEYS = new Map(CONFIG_KEYS.filter((s) => s.key.startsWith('pull.')).map((s) => [s.key.slice(5), s]));
+
+type Table = Record<string, unknown>;
+
+function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof TomlDate);
+}
+
+function parseDocument(text: string, baseDir: string, source: string | undefined, path: string | undefined): Config {
+  let doc: Table;
+  try {
+    doc = parse(text.replace(/^\uFEFF/, ''), { unsafeKeyBehaviour: 'throw' });
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    const reason = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    fail(source, [{ key: '', message: `invalid TOML: ${reason}`, line: e.line, column: e.column }], path, e);
+  }
+
+  const problems: ConfigProblem[] = [];
+  const lines = keyLines(text);
+  let scope: string[] = [];
+  const note = (key: string, message: string) => {
+    const line = locate(lines, [...scope, ...key.split('.')]);
+    problems.push(line === undefined ? { key, message } : { key, message, line });
+  };
+
+  // Unwrap `[db_backup_config]` / `[sqlite_backup]`: the Go config store kept the document under that scope.
+  const topLevel = Object.keys(doc);
+  const wrapper = topLevel.find((k) => (CONFIG_SCOPES as readonly string[]).includes(k) && isTable(doc[k]));
+  if (wrapper !== undefined) {
+    if (topLevel.length > 1) {
+      const others = topLevel.filter((k) => k !== wrapper).join(', ');
+      note(wrapper, `the [${wrapper}] table must hold the whole config, but the file also has: ${others}`);
+      doc = Object.fromEntries(Object.entries(doc).filter(([k]) => k !== wrapper));
+    } else {
+      scope = [wrapper];
+      doc = doc[wrapper] as Table;
+    }
+  }
+
+  const read = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => {
+    for (const [name, value] of Object.entries(table)) {
+      const key = prefix + name;
+      if (prefix === '' && name === 'pull') continue;
+      const spec = specs.get(name);
+      if (SECRET_KEYS.includes(name)) note(key, SECRET_MESSAGE);
+      else if (spec === undefined) note(key, unknownKeyMessage(key));
+      else {
+        try {
+          const v = spec.read(value);
+          into[spec.prop] = spec.localPath ? localPath(v as string, baseDir) : v;
+        } catch (e) {
+          if (!(e instanceof Invalid)) throw e;
+          note(key, e.message);
+        }
+      }
+    }
+  };
+
+  const top: Table = {};
+  read(doc, TOP_KEYS, '', top);
+  let pull: PullSettings | undefined;
+  if ('pull' in doc) {
+    if (!isTable(doc.pull)) note('pull', `expected a table ([pull] with host, user, remote_dir, local_dir), got ${show(doc.pull)}`);
+    else {
+      const settings: Table = {};
+      read(doc.pull, PULL_KEYS, 'pull.', settings);
+      pull = { port: CONFIG_DEFAULTS.pull.port, connectTimeoutMs: CONFIG_DEFAULTS.pull.connectTimeoutMs, ...settings };
+      // Without a pinned fingerprint the server key must be in known_hosts: never trust an unknown host.
+      if (pull.knownHosts === undefined && pull.hostKeySha256 === undefined) {
+        pull.knownHosts = localPath(CONFIG_DEFAULTS.pull.knownHosts, baseDir);
+      }
+    }
+  }
+  if (problems.length > 0) fail(source, problems, path);
+
+  const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
+  return { ...defaults, ...top, ...(pull ? { pull } : {}) } as Config;
+}
+
+function fail(source: string | undefined, problems: ConfigProblem[], path: string | undefined, cause?: unknown): never {
+  const name = source === undefined ? 'config' : `config "${source}"`;
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  const message = `${name} has ${count}:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
+  throw new ConfigError(message, problems, { ...(path ? { path } : {}), ...(cause ? { cause } : {}) });
+}
+
+function formatProblem(p: ConfigProblem): string {
+  const at = p.line === undefined ? '' : p.column === undefined ? `line ${p.line}` : `line ${p.line}, column ${p.column}`;
+  if (p.key === '') return at ? `${at}: ${p.message}` : p.message;
+  return `${p.key}${at ? ` (${at})` : ''}: ${p.message}`;
+}
+
+/** `~` and `~/...` expand to the home directory; other relative paths resolve against `baseDir`. */
+function localPath(p: string, baseDir: string): string {
+  if (p === '~') return homedir();
+  if (p.startsWith('~/') || (sep === '\\' && p.startsWith('~\\'))) return join(homedir(), p.slice(2));
+  if (p.startsWith('~')) throw new Invalid(`"~user" paths are not supported, got ${show(p)}: write the full path`);
+  return resolve(baseDir, p);
+}
+
+/** "unknown key", with the closest valid key in this table, or the table where the key belongs. */
+function unknownKeyMessage(key: string): string {
+  const inPull = key.startsWith('pull.');
+  const name = inPull ? key.slice(5) : key;
+  const here = [...(inPull ? PULL_KEYS : TOP_KEYS).keys()];
+  const there = inPull ? [...TOP_KEYS.keys()] : [...PULL_KEYS.keys()].map((k) => `pull.${k}`);
+  const norm = (k: string) => k.replace(/^pull\./, '').replace(/[-_]/g, '').toLowerCase();
+  const close = (k: string) => distance(norm(name), norm(k)) <= Math.max(1, Math.floor(norm(k).length / 4));
+  const near = here.find(close);
+  if (near !== undefined) return `unknown key (did you mean "${inPull ? `pull.${near}` : near}"?)`;
+  const moved = there.find(close);
+  if (moved !== undefined) {
+    const where = inPull ? 'at the top level, not in [pull]' : 'in the [pull] table';
+    return `unknown key here (did you mean "${moved}"? it belongs ${where})`;
+  }
+  return 'unknown key';
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Line of every key and table header in the text, keyed by the full dotted path. smol-toml gives
+ * lines only for syntax errors, so this light scan (bare and quoted keys, dotted keys, [table]
+ * headers, skipping multi-line strings) lets value problems point at their line too. Best effort:
+ * a key it cannot place simply has no line.
+ */
+function keyLines(text: string): Map<string, number> {
+  const found = new Map<string, number>();
+  const keyPart = String.raw`(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')`;
+  const header = new RegExp(String.raw`^\[\[?\s*(${keyPart}(?:\s*\.\s*${keyPart})*)\s*\]\]?\s*(?:#.*)?$`);
+  const assignment = new RegExp(String.raw`^(${keyPart}(?:\s*\.\s*${keyPart})*)\s*=(.*)$`);
+  const split = (dotted: string) => [...dotted.matchAll(/[A-Za-z0-9_-]+|"([^"]*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2] ?? m[0]);
+  const add = (path: string[], line: number) => {
+    const k = path.join('\0');
+    if (!found.has(k)) found.set(k, line);
+  };
+  let table: string[] = [];
+  let openQuote: string | undefined;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (openQuote !== undefined) {
+      if (raw.split(openQuote).length % 2 === 0) openQuote = undefined;
+      return;
+    }
+    const h = header.exec(line);
+    if (h) {
+      table = split(h[1]!);
+      add(table, i + 1);
+      return;
+    }
+    const a = assignment.exec(line);
+    if (!a) return;
+    add([...table, ...split(a[1]!)], i + 1);
+    openQuote = ['"""', "'''"].find((q) => a[2]!.split(q).length % 2 === 0);
+  });
+  return found;
+}
+
+/** The line of `path`, or of its nearest enclosing table (a missing key points at its [table]). */
+function locate(lines: Map<string, number>, path: string[]): number | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const line = lines.get(path.slice(0, n).join('\0'));
+    if (line !== undefined) return line;
+  }
+  return undefined;
+}
