@@ -1,0 +1,305 @@
+/**
+ * The backup lock: `<dir>/<dbName>.lock`, created with O_EXCL (0600) and holding
+ * `{"pid":…,"hostname":"…","startedAt":"<ISO>"}`. One backup of a database at a time.
+ *
+ * Staleness, decided only when we can be sure:
+ * - same host, pid dead (`kill(pid, 0)` -> ESRCH), or the lock is older than the last boot (by more
+ *   than 10 minutes, in case the clock was adjusted), or it
+ *   carries our own pid without being one of our locks (a restarted container reuses low pids):
+ *   stale, replaced;
+ * - another host: never broken automatically (its pids mean nothing here); the error says so;
+ * - unparsable (a writer crashed between creating and writing it, or a foreign file): held while
+ *   younger than `unparsableStaleMs` (1 hour; creating and writing it takes microseconds, so a young
+ *   one may be mid-write), stale after that.
+ * A live pid that was reused by an unrelated process keeps the lock "held": the error names the pid
+ * so a person can check it. Locks of dead processes on other hosts must be removed by hand.
+ *
+ * Takeover race: two processes may find the same stale lock, and "re-read, then unlink" alone
+ * lets the slower one unlink the fresh lock the faster one just created. So breaking a stale lock is
+ * serialised by a second O_EXCL file, `<lock>.tmp-breaking`: only its holder re-reads the lock and
+ * unlinks it if it is still the very file judged stale (inode, mtime and content: file systems reuse
+ * a freed inode at once). Creating the new lock needs no marker: O_EXCL lets exactly one win. The
+ * marker lives for a few milliseconds and is removed in `finally`. Residual race: if a process dies
+ * while holding the marker, the marker is itself stale (dead pid, or unparsable for over a minute)
+ * and is removed by re-read-then-unlink, where two processes racing could both enter; that needs a
+ * crash inside those milliseconds plus two contenders right then.
+ */
+import { open, unlink } from 'node:fs/promises';
+import { hostname as osHostname, uptime } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { fsyncDir } from '../engine/fs-util.js';
+import { TEMP_MARKER } from './atomic-file.js';
+
+export const LOCK_SUFFIX = '.lock';
+/** @see AcquireLockOptions.pollMs */
+export const DEFAULT_LOCK_POLL_MS = 200;
+/** @see AcquireLockOptions.unparsableStaleMs */
+export const DEFAULT_UNPARSABLE_STALE_MS = 60 * 60 * 1000;
+const MAX_LOCK_BYTES = 4096;
+/** The break marker is written in microseconds and lives for milliseconds. */
+const MARKER_UNPARSABLE_STALE_MS = 60_000;
+/** See judge(): tolerance for wall-clock adjustments when comparing a lock's time with the boot time. */
+const BOOT_SLACK_MS = 10 * 60_000;
+
+export interface AcquireLockOptions {
+  /** How long to wait for a live holder to release. @default 0 (fail at once) */
+  waitMs?: number;
+  /** Interval between attempts while waiting. @default 200 */
+  pollMs?: number;
+  signal?: AbortSignal;
+  /** An unparsable lock file older than this is stale. @default 3600000 (1 hour) */
+  unparsableStaleMs?: number;
+}
+
+export interface LockInfo {
+  pid: number;
+  hostname: string;
+  /** ISO timestamp. */
+  startedAt: string;
+}
+
+export interface Lock {
+  path: string;
+  info: LockInfo;
+  /** Removes the lock if it is still ours. Idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * Contents of the lock (and marker) files this process has created and not released, counted (two
+ * acquires in one millisecond write the same text): a file with our pid that is not one of them is
+ * a leftover of an earlier process that had our pid, so it is stale.
+ */
+const held = new Map<string, number>();
+const hold = (text: string): void => void held.set(text, (held.get(text) ?? 0) + 1);
+const unhold = (text: string): void => {
+  const n = (held.get(text) ?? 0) - 1;
+  if (n > 0) held.set(text, n);
+  else held.delete(text);
+};
+
+export function lockPathFor(dir: string, dbName: string): string {
+  return join(dir, `${dbName}${LOCK_SUFFIX}`);
+}
+
+export async function acquireLock(dir: string, dbName: string, options: AcquireLockOptions = {}): Promise<Lock> {
+  const path = lockPathFor(dir, dbName);
+  const { signal } = options;
+  const pollMs = Math.max(1, options.pollMs ?? DEFAULT_LOCK_POLL_MS);
+  const waitMs = Math.max(0, options.waitMs ?? 0);
+  const deadline = Date.now() + waitMs;
+  const pause = async (ms: number): Promise<void> => {
+    try {
+      await sleep(ms, undefined, signal ? { signal } : {});
+    } catch {
+      throw new AbortError(`[api] waiting for lock "${path}" aborted`, { path, cause: signal?.reason });
+    }
+  };
+  for (;;) {
+    throwIfAborted(signal, `[api] lock "${path}"`);
+    const mine = await createExclusive(path);
+    if (mine) return toLock(path, mine);
+    const seen = await readLock(path);
+    if (!seen) continue; // released between our create and our read: try again at once
+    if (judge(seen, options.unparsableStaleMs ?? DEFAULT_UNPARSABLE_STALE_MS) === 'stale') {
+      // Busy marker: another process is breaking this lock right now; look again shortly.
+      if (!(await breakStale(path, seen))) await pause(5);
+      continue;
+    }
+    if (Date.now() >= deadline) throw lockedError(path, seen, waitMs, options.unparsableStaleMs ?? DEFAULT_UNPARSABLE_STALE_MS);
+    await pause(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+  }
+}
+
+interface Created {
+  info: LockInfo;
+  text: string;
+  file: SeenLock;
+}
+
+/** Creates `path` with O_EXCL holding our LockInfo, fsynced. undefined if it exists. */
+async function createExclusive(path: string): Promise<Created | undefined> {
+  const info: LockInfo = { pid: process.pid, hostname: osHostname(), startedAt: new Date().toISOString() };
+  const text = `${JSON.stringify(info)}\n`;
+  // Registered before the file exists: another acquire in this process that reads it must see it
+  // as held, not as "our pid but not our lock".
+  hold(text);
+  let fh;
+  try {
+    fh = await open(path, 'wx', 0o600);
+  } catch (e) {
+    unhold(text);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw ioError('create', path, e);
+  }
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+    const st = await fh.stat({ bigint: true });
+    await fh.close();
+    fsyncDir(dirname(path));
+    return { info, text, file: { raw: text, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), info } };
+  } catch (e) {
+    unhold(text);
+    await fh.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    throw ioError('write', path, e);
+  }
+}
+
+/** Removes `path` if it is still the file `mine` (used for release and for the marker). */
+async function removeIfSame(path: string, mine: SeenLock): Promise<boolean> {
+  const now = await readLock(path);
+  if (!now || !sameFile(now, mine)) return false;
+  await unlink(path).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('remove', path, e);
+  });
+  return true;
+}
+
+function toLock(path: string, created: Created): Lock {
+  let released = false;
+  return {
+    path,
+    info: created.info,
+    async release() {
+      if (released) return;
+      released = true;
+      unhold(created.text);
+      // Only our own file: anything else at that name belongs to someone else.
+      await removeIfSame(path, created.file);
+    },
+  };
+}
+
+/**
+ * Breaks the stale lock `seen` under the marker (see the module comment). Returns false when the
+ * marker is held by a live process (the caller retries), true otherwise.
+ */
+async function breakStale(path: string, seen: SeenLock): Promise<boolean> {
+  const markerPath = `${path}${TEMP_MARKER}breaking`;
+  const marker = await createExclusive(markerPath);
+  if (!marker) {
+    const other = await readLock(markerPath);
+    if (other && judge(other, MARKER_UNPARSABLE_STALE_MS) === 'stale') {
+      await removeIfSame(markerPath, other);
+      return true;
+    }
+    return !other;
+  }
+  try {
+    await removeIfSame(path, seen);
+  } finally {
+    unhold(marker.text);
+    await removeIfSame(markerPath, marker.file);
+  }
+  return true;
+}
+
+interface SeenLock {
+  raw: string;
+  ino: bigint;
+  /** Nanoseconds: with the inode and content, tells a file from a new one that reused its inode. */
+  mtimeNs: bigint;
+  mtimeMs: number;
+  info?: LockInfo;
+}
+
+/** Reads the lock through one descriptor (content and inode agree); undefined if there is none. */
+async function readLock(path: string): Promise<SeenLock | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError('open', path, e);
+  }
+  try {
+    const st = await fh.stat({ bigint: true });
+    const buf = Buffer.alloc(Math.min(Number(st.size), MAX_LOCK_BYTES));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const raw = buf.subarray(0, bytesRead).toString('utf8');
+    const info = parseInfo(raw);
+    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), ...(info ? { info } : {}) };
+  } catch (e) {
+    throw ioError('read', path, e);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+function parseInfo(raw: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(raw) as Partial<LockInfo>;
+    if (
+      Number.isInteger(v.pid) && v.pid! > 0 &&
+      typeof v.hostname === 'string' &&
+      typeof v.startedAt === 'string' && !Number.isNaN(Date.parse(v.startedAt))
+    ) {
+      return { pid: v.pid!, hostname: v.hostname, startedAt: v.startedAt };
+    }
+  } catch {
+    // not JSON: handled as unparsable
+  }
+  return undefined;
+}
+
+function judge(seen: SeenLock, unparsableStaleMs: number): 'held' | 'stale' {
+  const { info } = seen;
+  if (!info) return Date.now() - seen.mtimeMs > unparsableStaleMs ? 'stale' : 'held';
+  if (info.hostname !== osHostname()) return 'held';
+  if (info.pid === process.pid) return held.has(seen.raw) ? 'held' : 'stale';
+  // Written before this machine booted: its process is gone whatever now runs under that pid. The
+  // boot time is derived from the wall clock, so a forward clock jump bigger than the slack while a
+  // backup runs would make its lock look older than the boot: the slack is generous.
+  const bootedAt = Date.now() - uptime() * 1000;
+  if (Date.parse(info.startedAt) < bootedAt - BOOT_SLACK_MS) return 'stale';
+  return pidAlive(info.pid) ? 'held' : 'stale';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to another user.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+function sameFile(a: SeenLock, b: SeenLock): boolean {
+  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.raw === b.raw;
+}
+
+function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableStaleMs: number): BackupError {
+  const waited = waitMs > 0 ? ` (waited ${waitMs} ms)` : '';
+  const { info } = seen;
+  if (!info) {
+    const since = new Date(seen.mtimeMs).toISOString();
+    return new BackupError(
+      ErrorCode.LOCKED,
+      `[api] "${path}" exists but is unreadable (written ${since}); it is treated as held until ` +
+        `${new Date(seen.mtimeMs + unparsableStaleMs).toISOString()}, ` +
+        `or remove it by hand if no backup is running${waited}`,
+      { path },
+    );
+  }
+  const foreign = info.hostname !== osHostname();
+  return new BackupError(
+    ErrorCode.LOCKED,
+    `[api] "${path}" is held by pid ${info.pid} on host "${info.hostname}" since ${info.startedAt}${waited}` +
+      (foreign ? `; a lock from another host is never broken automatically: remove it by hand if no backup runs there` : ''),
+    { path, host: info.hostname },
+  );
+}
+
+function ioError(what: string, path: string, e: unknown): BackupError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  return new BackupError(ErrorCode.IO, `[api] lock: ${what} "${path}" failed: ${(e as Error).message}`, {
+    path,
+    cause: e,
+    ...(errno ? { errno } : {}),
+  });
+}
