@@ -5,6 +5,7 @@ export type {
   IntegrityCheckOptions,
   IntegrityMode,
   IntegrityResult,
+  LiveCopyOptions,
   OnlineBackupOptions,
   SnapshotResult,
   SnapshotStrategy,
@@ -20,3 +21,13 @@ export {
 } from './wasm-engine.js';
 export { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
 export { readDatabaseHeader, type DatabaseHeader } from './database-file.js';
+export {
+  judgeCopy,
+  DEFAULT_COPY_ATTEMPTS,
+  DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_MAX_BACKOFF_MS,
+  RACY_MARGIN_MS,
+  type LiveCopyResult,
+  type RejectReason,
+} from './live-copy.js';
+export { snapshotLive, type LiveSnapshotOptions, type LiveSnapshotResult } from './live-snapshot.js';

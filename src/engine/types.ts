@@ -4,6 +4,8 @@
  * another (e.g. `node:sqlite` on Node 22+), which must pass the same shared test suite.
  */
 
+import type { LiveCopyResult } from './live-copy.js';
+
 export type SnapshotStrategy = 'vacuum' | 'online';
 export type IntegrityMode = 'full' | 'quick';
 
@@ -44,6 +46,21 @@ export interface IntegrityCheckOptions extends EngineCallOptions {
   maxErrors?: number;
 }
 
+export interface LiveCopyOptions {
+  signal?: AbortSignal;
+  /** Copies tried before giving up with ESNAPSHOT_BUSY. @default 40 */
+  maxAttempts?: number;
+  /** First pause after a rejected copy; doubles after each (with jitter). @default 5 */
+  initialBackoffMs?: number;
+  /** Longest pause between two attempts. @default 500 */
+  maxBackoffMs?: number;
+  /**
+   * TEST ONLY: accept the first copy without validating it, so the stress test can show that it
+   * detects torn copies when the protection is off. Never set it for real backups.
+   */
+  unsafeSkipValidation?: boolean;
+}
+
 export interface SnapshotResult {
   /** The file written. */
   dest: string;
@@ -79,6 +96,13 @@ export interface Engine {
   vacuumInto(source: string, dest: string, options?: EngineCallOptions): Promise<SnapshotResult>;
   /** Copies the source page by page with SQLite's online backup API into a new file `dest`. */
   onlineBackup(source: string, dest: string, options?: OnlineBackupOptions): Promise<SnapshotResult>;
+  /**
+   * Copies a database that other processes may be writing to into the new file `dest` (plus
+   * `dest-wal` in WAL mode) and proves the copy consistent (live-copy.ts), retrying with backoff.
+   * Fails with ESNAPSHOT_BUSY when writers never pause long enough, ESOURCE_HOT_JOURNAL when a crashed
+   * writer left an unfinished transaction. The source is only read.
+   */
+  copyLive(source: string, dest: string, options?: LiveCopyOptions): Promise<LiveCopyResult>;
   /** Runs PRAGMA integrity_check / quick_check on a database, opened strictly read-only. */
   integrityCheck(path: string, options?: IntegrityCheckOptions): Promise<IntegrityResult>;
   /** Stops the engine (its worker). Idempotent; pending calls fail with EABORTED. */

@@ -10,10 +10,17 @@ import type {
   EngineProgress,
   IntegrityCheckOptions,
   IntegrityResult,
+  LiveCopyOptions,
   OnlineBackupOptions,
   SnapshotResult,
 } from './types.js';
 import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
+import {
+  DEFAULT_COPY_ATTEMPTS,
+  DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_MAX_BACKOFF_MS,
+  type LiveCopyResult,
+} from './live-copy.js';
 import { deserializeError, type CallMessage, type WorkerConfig, type WorkerMessage } from './wire.js';
 import { pathExists, removeDatabaseFiles } from './fs-util.js';
 import { resolve } from 'node:path';
@@ -98,6 +105,21 @@ export class WasmEngine implements Engine {
       throw new RangeError(`maxRestarts must be an integer >= 0, got ${params.maxRestarts}`);
     }
     return this.call('onlineBackup', { source, dest, params }, options, resolve(dest)) as Promise<SnapshotResult>;
+  }
+
+  copyLive(source: string, dest: string, options: LiveCopyOptions = {}): Promise<LiveCopyResult> {
+    const params = {
+      maxAttempts: options.maxAttempts ?? DEFAULT_COPY_ATTEMPTS,
+      initialBackoffMs: options.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS,
+      maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+      unsafeSkipValidation: options.unsafeSkipValidation ?? false,
+    };
+    if (!Number.isInteger(params.maxAttempts) || params.maxAttempts < 1) {
+      throw new RangeError(`maxAttempts must be a positive integer, got ${params.maxAttempts}`);
+    }
+    if (!(params.initialBackoffMs >= 0) || !(params.maxBackoffMs >= 0)) throw new RangeError('backoff times must be >= 0');
+    const target = resolve(dest);
+    return this.call('copyLive', { source: resolve(source), dest: target, params }, options, target) as Promise<LiveCopyResult>;
   }
 
   integrityCheck(path: string, options: IntegrityCheckOptions = {}): Promise<IntegrityResult> {

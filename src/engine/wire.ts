@@ -2,6 +2,7 @@
 import { AbortError, BackupError, type ErrorCodeValue } from '../errors.js';
 import type { EngineProgress, IntegrityMode } from './types.js';
 import type { OnlineParams } from './operations.js';
+import type { LiveCopyParams } from './live-copy.js';
 
 export interface WorkerConfig {
   wasmPath?: string;
@@ -21,6 +22,7 @@ export type CallMessage = CallBase &
   (
     | { op: 'vacuumInto'; args: { source: string; dest: string } }
     | { op: 'onlineBackup'; args: { source: string; dest: string; params: OnlineParams } }
+    | { op: 'copyLive'; args: { source: string; dest: string; params: LiveCopyParams } }
     | { op: 'integrityCheck'; args: { path: string; mode: IntegrityMode; maxErrors: number } }
     | { op: 'stats'; args: Record<string, never> }
   );

@@ -13,6 +13,7 @@ import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { NodeFsVfs } from './node-fs-vfs.js';
 import { integrityCheck, onlineBackup, vacuumInto, type EngineContext, type OperationHooks } from './operations.js';
 import { serializeError } from './wire.js';
+import { copyLiveDatabase } from './live-copy.js';
 import type { CallMessage, WorkerConfig, WorkerMessage } from './wire.js';
 
 const port = parentPort;
@@ -67,6 +68,9 @@ port.on('message', async (msg: CallMessage) => {
         break;
       case 'onlineBackup':
         value = onlineBackup(ctx, msg.args.source, msg.args.dest, msg.args.params, hooks);
+        break;
+      case 'copyLive':
+        value = copyLiveDatabase(msg.args.source, msg.args.dest, msg.args.params, hooks);
         break;
       case 'integrityCheck':
         value = integrityCheck(ctx, msg.args.path, msg.args.mode, msg.args.maxErrors, hooks);
