@@ -46,6 +46,8 @@ export interface PrunePlan {
   remove: BackupEntry[];
 }
 
+const DAY_MS = 86_400_000;
+
 /** `YYYY-MM-DD` of the UTC day. */
 export function utcDayKey(d: Date): string {
   return d.toISOString().slice(0, 10);
@@ -54,11 +56,12 @@ export function utcDayKey(d: Date): string {
 /** `YYYY-Www` of the ISO 8601 week (UTC; weeks start on Monday; week 1 holds the first Thursday). */
 export function isoWeekKey(d: Date): string {
   const day = (d.getUTCDay() + 6) % 7; // Monday 0 ... Sunday 6
-  const thursday = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - day + 3));
   // The week belongs to the year of its Thursday; the Thursday's day of the year gives the number.
+  // (Millisecond arithmetic and setUTCFullYear: Date.UTC would map the years 0-99 to 1900-1999.)
+  const thursday = new Date(d.getTime() + (3 - day) * DAY_MS);
   const jan1 = new Date(0);
   jan1.setUTCFullYear(thursday.getUTCFullYear(), 0, 1);
-  const week = Math.floor((thursday.getTime() - jan1.getTime()) / 86_400_000 / 7) + 1;
+  const week = Math.floor(Math.floor((thursday.getTime() - jan1.getTime()) / DAY_MS) / 7) + 1;
   return `${String(thursday.getUTCFullYear()).padStart(4, '0')}-W${String(week).padStart(2, '0')}`;
 }
 
@@ -169,7 +172,7 @@ async function removeFile(dir: string, name: string): Promise<void> {
  * Applies the policy to `dir`: removes each pruned backup, then its `.sha256` sidecar, then
  * sidecars whose backup is gone, and fsyncs the directory once. Backup first: after a crash a backup
  * without its sidecar is still usable, a sidecar without its backup is junk that the next prune
- * removes. Never touches the file latest.txt names, temp files, lock files, latest.txt, other
+ * removes. `keepLast: 0` touches nothing at all. Never touches the file latest.txt names, temp files, lock files, latest.txt, other
  * databases' files (with `dbName`) or anything it does not recognise. Throws EBACKUP_NOT_FOUND when
  * latest.txt is malformed (it cannot tell what to protect), EIO when a removal fails.
  */
@@ -187,7 +190,7 @@ export async function prune(dir: string, policy: RetentionPolicy, options: Prune
   const protectedNames = new Set([latestOnDisk, options.latestName]);
   const files = await regularFiles(dir);
   const orphans = [...files].filter((file) => {
-    if (!file.endsWith(SIDECAR_SUFFIX)) return false;
+    if (policy.keepLast === 0 || !file.endsWith(SIDECAR_SUFFIX)) return false;
     const backup = file.slice(0, -SIDECAR_SUFFIX.length);
     const parsed = parseBackupName(backup);
     return (
