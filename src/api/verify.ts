@@ -1,0 +1,166 @@
+/**
+ * verify: is this backup file restorable? Checks, in order of cost: the `.sha256` sidecar (when there
+ * is one), the gzip stream (CRC-32 and length of every member, into a private temp file), and
+ * `PRAGMA integrity_check` on the database. A file that fails any of them gets `ok: false` and a
+ * reason; only operational problems (missing file, I/O error, abort) throw.
+ */
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipFile } from '../compress/index.js';
+import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
+import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
+import { checkSidecar } from './sidecar.js';
+
+export type BackupFormat = 'gzip' | 'sqlite' | 'empty' | 'unknown';
+
+export interface VerifyOptions {
+  /** `full` = PRAGMA integrity_check, `quick` = PRAGMA quick_check. @default 'full' */
+  mode?: IntegrityMode;
+  /** Engine to run the check on (not closed by us). @default a WasmEngine created and closed per call */
+  engine?: Engine;
+  signal?: AbortSignal;
+  /** Parent of the private directory the gzip file is decompressed into. @default os.tmpdir() */
+  tempDir?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** `['ok']` when healthy; otherwise the reasons (integrity_check rows, gzip or checksum error). */
+  messages: string[];
+  path: string;
+  /** The file is gzip (detected by its magic bytes, not its name). */
+  compressed: boolean;
+  checksum: 'ok' | 'absent' | 'mismatch';
+  /** Size of the database (decompressed), 0 when it could not be obtained. */
+  bytes: number;
+  pageSize: number;
+  pageCount: number;
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** Codes that mean "this file is damaged or is not a backup", as opposed to "we could not look". */
+const CONTENT_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.CHECKSUM,
+  ErrorCode.GZIP_NOT_GZIP,
+  ErrorCode.GZIP_TRUNCATED,
+  ErrorCode.GZIP_CRC,
+  ErrorCode.GZIP_SIZE,
+  ErrorCode.GZIP_TRAILING,
+  ErrorCode.GZIP_CORRUPT,
+  ErrorCode.NOT_A_DATABASE,
+]);
+
+/** Whether a BackupError says the file's content is bad (verify reports it) rather than an operational failure. */
+export function isContentError(e: unknown): e is BackupError {
+  return isBackupError(e) && CONTENT_CODES.has(e.code);
+}
+
+/**
+ * Tells a gzip file from a SQLite database by their first bytes. A missing path is EBACKUP_NOT_FOUND,
+ * a directory too; other fs failures are EIO.
+ */
+export async function detectFormat(path: string): Promise<{ format: BackupFormat; size: number }> {
+  let fh;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] "${path}" is not a regular file`, { path });
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw notFoundOrIo(path, e);
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_MAGIC.length);
+    let got: number;
+    try {
+      ({ bytesRead: got } = await fh.read(head, 0, head.length, 0));
+    } catch (e) {
+      throw notFoundOrIo(path, e);
+    }
+    const size = (await fh.stat()).size;
+    if (got === 0) return { format: 'empty', size };
+    if (got >= 2 && head.subarray(0, 2).equals(GZIP_MAGIC)) return { format: 'gzip', size };
+    if (got === SQLITE_MAGIC.length && head.equals(SQLITE_MAGIC)) return { format: 'sqlite', size };
+    return { format: 'unknown', size };
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** Verifies a backup (`.db` or gzip). See the module comment for what is checked and what throws. */
+export async function verify(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { signal } = options;
+  throwIfAborted(signal, `[api] verify "${path}"`);
+  const { format, size } = await detectFormat(path);
+  const result: VerifyResult = {
+    ok: false,
+    messages: [],
+    path,
+    compressed: format === 'gzip',
+    checksum: 'absent',
+    bytes: format === 'sqlite' ? size : 0,
+    pageSize: 0,
+    pageCount: 0,
+  };
+  const fail = (message: string): VerifyResult => ({ ...result, ok: false, messages: [message] });
+
+  // The sidecar first: a mismatch is decisive, and cheaper to find than a gunzip.
+  try {
+    result.checksum = await checkSidecar(path, signal ? { signal } : {});
+  } catch (e) {
+    if (!isBackupError(e, ErrorCode.CHECKSUM)) throw e;
+    result.checksum = 'mismatch';
+    return fail(e.message);
+  }
+  if (format === 'empty') return fail(`[api] "${path}" is empty (0 bytes): not a backup`);
+  if (format === 'unknown') return fail(`[api] "${path}" is neither a gzip file nor a SQLite database`);
+
+  let privateDir: string | undefined;
+  const engine = options.engine ?? new WasmEngine();
+  try {
+    let dbPath = path;
+    if (format === 'gzip') {
+      privateDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
+      dbPath = join(privateDir, 'backup.db');
+      try {
+        const summary = await gunzipFile(path, dbPath, { mode: 0o600, ...(signal ? { signal } : {}) });
+        result.bytes = summary.uncompressedBytes;
+      } catch (e) {
+        if (isContentError(e)) return fail(e.message);
+        throw e;
+      }
+    }
+    try {
+      const check = await engine.integrityCheck(dbPath, { mode: options.mode ?? 'full', ...(signal ? { signal } : {}) });
+      result.pageSize = check.pageSize;
+      result.pageCount = check.pageCount;
+      if (!check.ok) {
+        const what = options.mode === 'quick' ? 'quick_check' : 'integrity_check';
+        return { ...result, ok: false, messages: [`[api] ${what} of "${path}" did not return ok:`, ...check.messages] };
+      }
+      return { ...result, ok: true, messages: check.messages };
+    } catch (e) {
+      if (!isContentError(e)) throw e;
+      // The engine names our temp file; say which backup it came from.
+      return fail(format === 'gzip' ? `[api] "${path}" decompresses to something that is not a SQLite database` : e.message);
+    }
+  } finally {
+    if (!options.engine) await engine.close().catch(() => {});
+    if (privateDir) await rm(privateDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function notFoundOrIo(path: string, e: unknown): BackupError {
+  if (e instanceof BackupError) return e;
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (errno === 'ENOENT' || errno === 'ENOTDIR') {
+    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] backup "${path}" does not exist`, { path, errno, cause: e });
+  }
+  return new BackupError(ErrorCode.IO, `[api] cannot read "${path}": ${(e as Error).message}`, {
+    path,
+    cause: e,
+    ...(errno ? { errno } : {}),
+  });
+}
