@@ -1,0 +1,229 @@
+/**
+ * restore: puts a backup (`.db` or gzip) in place as a live database, safely.
+ *
+ * The application using the database MUST be stopped during a restore: we move its files while it
+ * would have them open, and SQLite offers no way to swap a database under a running connection.
+ *
+ * Order of work (nothing is touched at the target until the new file is known good):
+ *  1. refuse an existing target without `force` (EDEST_EXISTS), before any work;
+ *  2. check the `.sha256` sidecar when present (ECHECKSUM);
+ *  3. decompress / copy to `<target>.tmp-<random>` (0600, fsynced), `integrity_check` it (EINTEGRITY);
+ *  4. move the old database and its `-wal` / `-journal` aside to `<target>.before-restore-<UTC ts>`
+ *     (+ `-wal` / `-journal`: its uncommitted-to-main-file commits live there, never destroyed), and
+ *     delete `<target>-shm`. A stale `-wal` next to a restored file would be replayed into it by the
+ *     next open (SQLite applies any `-wal` it finds), silently merging old pages into the restore;
+ *  5. rename the temp file into place and fsync the directory.
+ * The temp file is removed on every failure or abort. If the final rename fails, the moved files
+ * are put back. A crash between the moves in step 4 can leave the old database and its `-wal` under
+ * different names (db moved, `-wal` not yet): rerunning the restore moves the stray `-wal` aside too.
+ */
+import { open, rename, rm, lstat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { gunzipFile } from '../compress/index.js';
+import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
+import { fsyncDir } from '../engine/fs-util.js';
+import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { tempPathFor } from './atomic-file.js';
+import { checkSidecar } from './sidecar.js';
+import { detectFormat } from './verify.js';
+
+export interface RestoreOptions {
+  /** Replace an existing target (it is moved aside, not deleted). @default false */
+  force?: boolean;
+  /** Engine for the integrity check (not closed by us). @default a WasmEngine created and closed per call */
+  engine?: Engine;
+  signal?: AbortSignal;
+  /** Integrity check of the restored file before it goes into place. @default 'full' */
+  mode?: IntegrityMode;
+}
+
+export interface RestoreResult {
+  /** Absolute path of the restored database. */
+  target: string;
+  /** Size of the restored database. */
+  bytes: number;
+  checksum: 'ok' | 'absent';
+  /** Files moved out of the way (the previous database and its -wal/-journal, or stale ones). */
+  movedAside: string[];
+  /** Files deleted: only a `-shm` (a cache SQLite rebuilds, holding no data). */
+  removed: string[];
+}
+
+/** Infix of moved-aside files: `<target>.before-restore-<UTC ts>`. */
+export const BEFORE_RESTORE_MARKER = '.before-restore-';
+const COPY_CHUNK = 1024 * 1024;
+
+export async function restore(backupFile: string, targetPath: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const { signal } = options;
+  const target = resolve(targetPath);
+  throwIfAborted(signal, `[api] restore to "${target}"`);
+  const existing = await lstatOrUndefined(target);
+  if (existing && !options.force) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
+      path: target,
+    });
+  }
+  if (existing && !existing.isFile()) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" exists and is not a regular file; not replacing it`, { path: target });
+  }
+  const dir = dirname(target);
+  const dirStat = await lstatOrUndefined(dir);
+  if (!dirStat?.isDirectory()) {
+    throw new BackupError(ErrorCode.DEST_DIR, `[api] restore: directory "${dir}" does not exist`, { path: dir });
+  }
+
+  const { format } = await detectFormat(backupFile);
+  if (format !== 'gzip' && format !== 'sqlite') {
+    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[api] restore: "${backupFile}" is neither a gzip file nor a SQLite database`, {
+      path: backupFile,
+    });
+  }
+  const checksum = await checkSidecar(backupFile, signal ? { signal } : {});
+
+  const tmp = tempPathFor(target);
+  const engine = options.engine ?? new WasmEngine();
+  let tmpExists = false;
+  try {
+    // Both writers remove their own partial output on failure; from then on tmp is ours to remove.
+    if (format === 'gzip') await gunzipFile(backupFile, tmp, { mode: 0o600, ...(signal ? { signal } : {}) });
+    else await copyFile(backupFile, tmp, signal);
+    tmpExists = true;
+    const check = await engine.integrityCheck(tmp, { mode: options.mode ?? 'full', ...(signal ? { signal } : {}) });
+    if (!check.ok) {
+      throw new BackupError(ErrorCode.INTEGRITY, `[api] restore: "${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
+        path: backupFile,
+      });
+    }
+    const bytes = (await lstat(tmp)).size;
+    throwIfAborted(signal, `[api] restore to "${target}"`);
+    if (!options.force && (await lstatOrUndefined(target))) {
+      throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" appeared while restoring; pass --force (force: true) to replace it`, {
+        path: target,
+      });
+    }
+    // Past this point we do not stop half way: the remaining steps are a few renames.
+    const moves = await moveAside(target);
+    try {
+      await rename(tmp, target);
+      tmpExists = false;
+      fsyncDir(dir);
+    } catch (e) {
+      await undoMoves(moves.moved);
+      throw ioError(`rename "${tmp}" ->`, target, e);
+    }
+    return { target, bytes, checksum, movedAside: moves.moved.map((m) => m.to), removed: moves.removed };
+  } finally {
+    if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
+    if (!options.engine) await engine.close().catch(() => {});
+  }
+}
+
+interface Move {
+  from: string;
+  to: string;
+}
+
+/**
+ * Moves the database at `target` (if any) and its -wal/-journal to `<target>.before-restore-<ts>`,
+ * deletes `<target>-shm`. A -wal/-journal without a database is moved under the same naming.
+ */
+async function moveAside(target: string): Promise<{ moved: Move[]; removed: string[] }> {
+  const present: string[] = [];
+  for (const suffix of ['', '-wal', '-journal']) {
+    if (await lstatOrUndefined(target + suffix)) present.push(suffix);
+  }
+  const moved: Move[] = [];
+  const removed: string[] = [];
+  if (present.length > 0) {
+    const base = await freeAsideBase(target);
+    try {
+      // The database first: if we crash after it, a stray -wal is left, which a rerun moves aside;
+      // the other way round, the old database would stay in place without its newest commits.
+      for (const suffix of present) {
+        const move = { from: target + suffix, to: base + suffix };
+        await rename(move.from, move.to);
+        moved.push(move);
+      }
+    } catch (e) {
+      await undoMoves(moved);
+      throw ioError('move aside', target, e);
+    }
+  }
+  const shm = `${target}-shm`;
+  try {
+    await unlink(shm);
+    removed.push(shm);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      await undoMoves(moved);
+      throw ioError('delete', shm, e);
+    }
+  }
+  return { moved, removed };
+}
+
+/** `<target>.before-restore-<ts>`, with `-2`, `-3`... if a restore in the same millisecond took it. */
+async function freeAsideBase(target: string): Promise<string> {
+  const ts = new Date().toISOString().replace(/[-:]/g, '');
+  for (let n = 1; ; n++) {
+    const base = `${target}${BEFORE_RESTORE_MARKER}${ts}${n === 1 ? '' : `-${n}`}`;
+    let taken = false;
+    for (const suffix of ['', '-wal', '-journal', '-shm']) if (await lstatOrUndefined(base + suffix)) taken = true;
+    if (!taken) return base;
+  }
+}
+
+async function undoMoves(moved: Move[]): Promise<void> {
+  for (const m of [...moved].reverse()) await rename(m.to, m.from).catch(() => {});
+}
+
+/** Streams `src` into a new file `dest` (0600, exclusive create), fsynced. */
+async function copyFile(src: string, dest: string, signal: AbortSignal | undefined): Promise<void> {
+  let input: FileHandle | undefined;
+  let output: FileHandle | undefined;
+  let created = false;
+  try {
+    input = await open(src, 'r');
+    output = await open(dest, 'wx', 0o600);
+    created = true;
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      throwIfAborted(signal, `[api] restore copy of "${src}"`);
+      const { bytesRead } = await input.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      let at = 0;
+      while (at < bytesRead) at += (await output.write(buf, at, bytesRead - at)).bytesWritten;
+    }
+    await output.sync();
+  } catch (e) {
+    await output?.close().catch(() => {});
+    output = undefined;
+    if (created) await rm(dest, { force: true }).catch(() => {});
+    throw ioError(`copy "${src}" ->`, dest, e);
+  } finally {
+    await input?.close().catch(() => {});
+    await output?.close().catch(() => {});
+  }
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
+    throw ioError('stat', path, e);
+  }
+}
+
+function ioError(what: string, path: string, e: unknown): BackupError {
+  if (e instanceof BackupError) return e;
+  const errno = (e as NodeJS.ErrnoException).code;
+  const why = errno === 'ENOSPC' ? 'disk full' : (e as Error).message;
+  return new BackupError(ErrorCode.IO, `[api] restore: ${what} "${path}" failed: ${why}`, {
+    path,
+    cause: e,
+    ...(errno ? { errno } : {}),
+  });
+}
+
