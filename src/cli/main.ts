@@ -1,19 +1,46 @@
 #!/usr/bin/env node
 /**
- * The `sqlite-backup` command. This first version only verifies a database; the backup job, pull,
- * list, restore and prune commands arrive with the backup-job and CLI issues.
+ * The `sqlite-backup` command: thin over src/api. Exit codes: 0 success; 1 the operation failed
+ * (source missing or not a database, corrupt backup, check failed, ...); 2 usage or config error;
+ * 130/143 interrupted (SIGINT/SIGTERM: the running operation is aborted and cleans up first).
  */
 import { readFileSync } from 'node:fs';
-import { WasmEngine } from '../engine/index.js';
-import { BackupError } from '../errors.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import {
+  backupCommand,
+  listCommand,
+  pruneCommand,
+  restoreCommand,
+  UsageError,
+  verifyCommand,
+  type CommandContext,
+} from './commands.js';
 
-const USAGE = `usage: sqlite-backup <command>
+const USAGE = `usage: sqlite-backup <command> [options]
 
 commands:
-  verify <file> [--quick]   run PRAGMA integrity_check (or quick_check) on a database
-  --version                 print the version
-  --help                    this text
+  backup --config <file>                 snapshot, check, gzip and publish a backup of source_path
+                                         into backup_dir, then apply retention
+  verify <file> [--quick]                check a backup (.db.gz or .db): sha256 sidecar, gzip, integrity_check
+  restore <backup> <target> [--force]    check and decompress a backup into place; --force keeps the
+                                         previous database (with its -wal) as <target>.before-restore-<time>
+  list <dir> [--db <name>] [--json]      the backups in a directory, oldest first
+  prune <dir> [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N]
+                                         apply retention (defaults: keep_last 30; or from --config)
+  --version                              print the version
+  --help                                 this text
+
+verify, restore, list and prune read a config file only when --config <file> is given.
+exit codes: 0 ok, 1 the operation failed, 2 usage or config error, 130 interrupted
 `;
+
+const COMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promise<number>> = {
+  backup: backupCommand,
+  verify: verifyCommand,
+  restore: restoreCommand,
+  list: listCommand,
+  prune: pruneCommand,
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -26,28 +53,37 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  if (!command || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    (command ? process.stdout : process.stderr).write(USAGE);
     return command ? 0 : 2;
   }
-  if (command === 'verify') {
-    const files = rest.filter((a) => !a.startsWith('--'));
-    if (files.length !== 1) {
-      process.stderr.write(`sqlite-backup verify: expected one file\n${USAGE}`);
-      return 2;
-    }
-    const engine = new WasmEngine();
-    try {
-      const r = await engine.integrityCheck(files[0]!, { mode: rest.includes('--quick') ? 'quick' : 'full' });
-      if (r.ok) process.stdout.write(`ok: ${files[0]} (${r.pageCount} pages)\n`);
-      else process.stdout.write(`NOT OK: ${files[0]}\n${r.messages.map((m) => `  ${m}`).join('\n')}\n`);
-      return r.ok ? 0 : 1;
-    } finally {
-      await engine.close();
-    }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`sqlite-backup: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
   }
-  process.stderr.write(`sqlite-backup: unknown command "${command}"\n${USAGE}`);
-  return 2;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal === 'SIGINT' ? 130 : 143;
+    process.stderr.write(`sqlite-backup: ${signal}: stopping and cleaning up\n`);
+    controller.abort(new Error(signal));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(rest, { signal: controller.signal, out: (line) => process.stdout.write(`${line}\n`) });
+  } catch (e) {
+    if (interrupted) return interrupted;
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -55,8 +91,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sqlite-backup ${e.message}\nrun "sqlite-backup --help" for usage\n`);
+      process.exitCode = 2;
+      return;
+    }
     const code = e instanceof BackupError ? ` [${e.code}]` : '';
     process.stderr.write(`sqlite-backup: ${(e as Error).message}${code}\n`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof BackupError && e.code === ErrorCode.CONFIG ? 2 : 1;
   },
 );

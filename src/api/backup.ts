@@ -1,0 +1,267 @@
+/**
+ * backup(config): the job. Snapshot the live source (copy-and-validate, then VACUUM INTO or the
+ * online backup API), integrity_check the snapshot, gzip it under its final timestamped name, write
+ * its .sha256 sidecar, and only then point latest.txt at it: latest.txt is the manifest, and a backup
+ * is published when latest.txt names it. Then prune per retention.
+ *
+ * Every file goes through `<name>.tmp-<random>` -> fsync -> rename -> fsync dir, so a crash at any
+ * point leaves the previous state or the new one. One backup per database at a time (lock file); a
+ * crashed run's temp files are removed by the next run of the same database, and every exit path of
+ * this one removes its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
+import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
+import { removeDatabaseFiles, pathExists } from '../engine/fs-util.js';
+import { readDatabaseHeader } from '../engine/database-file.js';
+import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { TEMP_MARKER } from './atomic-file.js';
+import { requireBackupConfig, type Config } from './config.js';
+import { acquireLock } from './lock.js';
+import { writeLatest } from './manifest.js';
+import { backupFileName, parseBackupName, sanitizeDbName, LATEST_FILE } from './naming.js';
+import { prune } from './retention.js';
+import { writeSidecar } from './sidecar.js';
+
+export type BackupPhase =
+  | 'lock'
+  | 'snapshot'
+  | 'verify'
+  | 'compress'
+  /** The .gz is complete under its final name (not yet published). */
+  | 'compressed'
+  | 'sidecar'
+  /** latest.txt names the new backup. */
+  | 'published'
+  | 'prune'
+  | 'done';
+
+export interface BackupProgress {
+  phase: BackupPhase;
+  /** Bytes processed in this phase so far, and the phase's total when known. */
+  bytesDone?: number;
+  bytesTotal?: number;
+}
+
+export interface BackupOptions {
+  signal?: AbortSignal;
+  /** Called at the start of every phase and repeatedly during long ones. */
+  onProgress?: (progress: BackupProgress) => void;
+  /** Engine to use (not closed by us). @default a WasmEngine created and closed per call */
+  engine?: Engine;
+  /** Tuning of the live copy (attempts, backoff). */
+  liveCopy?: Omit<LiveCopyOptions, 'signal' | 'unsafeSkipValidation'>;
+  /** Clock, for tests. @default () => new Date() */
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  /** File name of the published backup, e.g. `app-20261125T193012.345Z-vacuum.db.gz`. */
+  name: string;
+  path: string;
+  sidecarPath: string;
+  dbName: string;
+  strategy: 'vacuum' | 'online';
+  /** Size of the snapshot (uncompressed database) and of the .gz. */
+  dbBytes: number;
+  gzBytes: number;
+  /** sha256 of the .gz, as written to the sidecar. */
+  sha256: string;
+  integrity: 'full' | 'quick';
+  /** Live-copy attempts it took to get a consistent copy of the source. */
+  copyAttempts: number;
+  /** Backups removed by retention. */
+  pruned: string[];
+  startedAt: Date;
+  timings: { snapshotMs: number; verifyMs: number; compressMs: number; publishMs: number; pruneMs: number; totalMs: number };
+}
+
+/** Runs one backup as configured. Rejects with a typed BackupError; nothing partial is left behind. */
+export async function backup(configArg: Config, options: BackupOptions = {}): Promise<BackupResult> {
+  const config = requireBackupConfig(configArg);
+  const { signal } = options;
+  const progress = (p: BackupProgress): void => options.onProgress?.(p);
+  const now = options.now ?? (() => new Date());
+  const t0 = Date.now();
+  const startedAt = now();
+  const dir = config.backupDir;
+  const dbName = sanitizeDbName(config.sourcePath);
+  throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+  // Before anything is created: a missing source must not leave an empty backup directory behind.
+  readDatabaseHeader(config.sourcePath, 'api');
+
+  await ensureBackupDir(dir);
+  progress({ phase: 'lock' });
+  const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
+  const engine = options.engine ?? new WasmEngine();
+  const snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  try {
+    await removeStaleTemps(dir, dbName);
+
+    progress({ phase: 'snapshot' });
+    const ts = Date.now();
+    const snap = await snapshotLive(engine, config.sourcePath, snapshotPath, {
+      ...options.liveCopy,
+      strategy: config.strategy,
+      pagesPerStep: config.pagesPerStep,
+      sleepMs: config.sleepIntervalMs,
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => progress({ phase: 'snapshot', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
+    });
+    const snapshotMs = Date.now() - ts;
+
+    progress({ phase: 'verify' });
+    const tv = Date.now();
+    const check = await engine.integrityCheck(snapshotPath, {
+      mode: config.verify,
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => progress({ phase: 'verify', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
+    });
+    if (!check.ok) {
+      throw new BackupError(
+        ErrorCode.INTEGRITY,
+        `[api] the snapshot of "${config.sourcePath}" failed ${config.verify === 'quick' ? 'quick_check' : 'integrity_check'}; ` +
+          `nothing was published. The source database itself may be damaged: ${check.messages.slice(0, 5).join('; ')}`,
+        { path: config.sourcePath },
+      );
+    }
+    const verifyMs = Date.now() - tv;
+
+    throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+    progress({ phase: 'compress' });
+    const tc = Date.now();
+    const { name, summary } = await compressToFreeName(snapshotPath, dir, dbName, startedAt, config.strategy, {
+      level: config.compressionLevel as Level, // validated 0-9 by the config loader
+      // Below one chunk there is nothing to parallelise: worker start-up would cost more than gzip.
+      ...(snap.bytes <= CHUNK_SIZE ? { workers: 0 } : {}),
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
+    });
+    const path = join(dir, name);
+    progress({ phase: 'compressed' });
+    const compressMs = Date.now() - tc;
+    await rm(snapshotPath, { force: true });
+
+    const tp = Date.now();
+    let published = false;
+    try {
+      throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+      const sidecarPath = await writeSidecar(path, summary.compressedSha256);
+      progress({ phase: 'sidecar' });
+      throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+      await writeLatest(dir, name);
+      published = true;
+      progress({ phase: 'published' });
+      const publishMs = Date.now() - tp;
+
+      // Published: from here on a failure or an abort no longer undoes the backup.
+      progress({ phase: 'prune' });
+      const tr = Date.now();
+      const pruned = signal?.aborted
+        ? []
+        : (
+            await prune(
+              dir,
+              { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly },
+              { dbName, latestName: name, now: startedAt },
+            )
+          ).removed;
+      const result: BackupResult = {
+        name,
+        path,
+        sidecarPath,
+        dbName,
+        strategy: config.strategy,
+        dbBytes: snap.bytes,
+        gzBytes: summary.compressedBytes,
+        sha256: summary.compressedSha256,
+        integrity: config.verify,
+        copyAttempts: snap.copy.attempts,
+        pruned,
+        startedAt,
+        timings: { snapshotMs, verifyMs, compressMs, publishMs, pruneMs: Date.now() - tr, totalMs: Date.now() - t0 },
+      };
+      progress({ phase: 'done' });
+      return result;
+    } catch (e) {
+      // Not published yet: the .gz must not stay (an unpublished, unsidecarred file would be picked by
+      // a listing fallback); once published, a failing prune is reported but the backup stands.
+      if (!published) {
+        await rm(path, { force: true });
+        await rm(`${path}.sha256`, { force: true });
+      }
+      throw e;
+    }
+  } finally {
+    removeDatabaseFiles(snapshotPath);
+    if (!options.engine) await engine.close();
+    await lock.release();
+  }
+}
+
+async function ensureBackupDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new BackupError(ErrorCode.DEST_DIR, `[api] backup directory "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
+      path: dir,
+      cause: e,
+      ...(errno ? { errno } : {}),
+    });
+  }
+}
+
+/**
+ * gzip the snapshot to the first free name `<db>-<ts>-<strategy>[-n].db.gz`. We hold this database's
+ * lock, so only a file of an earlier run in the same millisecond (or a clock that went back) can clash.
+ */
+async function compressToFreeName(
+  snapshot: string,
+  dir: string,
+  dbName: string,
+  at: Date,
+  strategy: string,
+  gzipOptions: Parameters<typeof gzipFile>[2],
+): Promise<{ name: string; summary: Awaited<ReturnType<typeof gzipFile>> }> {
+  for (let counter = 1; ; counter++) {
+    const name = backupFileName(dbName, at, strategy, counter);
+    const path = join(dir, name);
+    if (pathExists(path) || pathExists(`${path}.sha256`)) continue;
+    try {
+      return { name, summary: await gzipFile(snapshot, path, gzipOptions) };
+    } catch (e) {
+      if (e instanceof BackupError && e.code === ErrorCode.DEST_EXISTS && counter < 1000) continue;
+      throw e;
+    }
+  }
+}
+
+/**
+ * Removes what a crashed run of this database left: its snapshot and private copies, the temp files
+ * of its .gz and sidecars. Safe because we hold the database's lock. A `latest.txt.tmp-*` is shared by
+ * every database of the directory, so it is removed only when an hour old.
+ */
+async function removeStaleTemps(dir: string, dbName: string): Promise<void> {
+  const names = await readdir(dir);
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of names) {
+    const at = name.indexOf(TEMP_MARKER);
+    if (at < 0) continue;
+    const base = name.slice(0, at);
+    let ours = base === `${dbName}.snapshot`;
+    if (!ours) {
+      const backupName = base.endsWith('.sha256') ? base.slice(0, -'.sha256'.length) : base;
+      ours = parseBackupName(backupName)?.dbName === dbName;
+    }
+    if (!ours && base === LATEST_FILE) {
+      const st = await stat(join(dir, name)).catch(() => undefined);
+      ours = st !== undefined && st.mtimeMs < hourAgo;
+    }
+    if (ours) await rm(join(dir, name), { force: true });
+  }
+}
+
