@@ -5,3 +5,43 @@
 export * from './errors.js';
 export * from './engine/index.js';
 export * from './compress/index.js';
+// api: the job and what it is made of
+export { backup, type BackupOptions, type BackupProgress, type BackupPhase, type BackupResult } from './api/backup.js';
+export { createBackupHandler, JOB_TYPE, type BackupHandler, type ConfigSource, type HandleOptions, type Job } from './api/job.js';
+export {
+  loadConfig,
+  parseConfig,
+  requireBackupConfig,
+  requirePullConfig,
+  ConfigError,
+  CONFIG_DEFAULTS,
+  CONFIG_KEYS,
+  CONFIG_SCOPES,
+  parseDuration,
+  formatDuration,
+  type Config,
+  type BackupConfig,
+  type ConfigWithPull,
+  type ConfigProblem,
+  type KeySpec,
+  type ParseConfigOptions,
+  type PullConfig,
+  type PullSettings,
+} from './api/config.js';
+export { verify, type VerifyOptions, type VerifyResult } from './api/verify.js';
+export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
+export { listBackups, pickLatest, type BackupEntry, type ListOptions } from './api/listing.js';
+export { prune, planPrune, type RetentionPolicy, type PruneOptions, type PruneResult, type PrunePlan } from './api/retention.js';
+export {
+  backupFileName,
+  parseBackupName,
+  sanitizeDbName,
+  formatTimestamp,
+  LATEST_FILE,
+  SIDECAR_SUFFIX,
+  type ParsedBackupName,
+  type BackupLayout,
+} from './api/naming.js';
+export { readLatest, writeLatest } from './api/manifest.js';
+export { sha256File, readSidecar, writeSidecar, checkSidecar } from './api/sidecar.js';
+export { acquireLock, type Lock, type AcquireLockOptions } from './api/lock.js';
