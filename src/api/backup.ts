@@ -21,7 +21,7 @@ import { TEMP_MARKER } from './atomic-file.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock } from './lock.js';
 import { writeLatest } from './manifest.js';
-import { backupFileName, parseBackupName, sanitizeDbName, LATEST_FILE } from './naming.js';
+import { backupFileName, parseBackupName, sanitizeDbName, LATEST_FILE, SIDECAR_SUFFIX } from './naming.js';
 import { prune } from './retention.js';
 import { writeSidecar } from './sidecar.js';
 
@@ -190,7 +190,7 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       // a listing fallback); once published, a failing prune is reported but the backup stands.
       if (!published) {
         await rm(path, { force: true });
-        await rm(`${path}.sha256`, { force: true });
+        await rm(`${path}${SIDECAR_SUFFIX}`, { force: true });
       }
       throw e;
     }
@@ -216,8 +216,10 @@ async function ensureBackupDir(dir: string): Promise<void> {
 }
 
 /**
- * gzip the snapshot to the first free name `<db>-<ts>-<strategy>[-n].db.gz`. We hold this database's
- * lock, so only a file of an earlier run in the same millisecond (or a clock that went back) can clash.
+ * gzip the snapshot to a new name `<db>-<ts>-<strategy>[-n].db.gz`. Two runs in the same millisecond
+ * (or after the clock went back) get counters above every existing one of that timestamp, so names
+ * never repeat and (time, counter) order stays the order of the runs, even after retention removed
+ * some of them. We hold this database's lock: nobody else creates its names meanwhile.
  */
 async function compressToFreeName(
   snapshot: string,
@@ -227,14 +229,20 @@ async function compressToFreeName(
   strategy: string,
   gzipOptions: Parameters<typeof gzipFile>[2],
 ): Promise<{ name: string; summary: Awaited<ReturnType<typeof gzipFile>> }> {
-  for (let counter = 1; ; counter++) {
+  let counter = 1;
+  for (const file of await readdir(dir)) {
+    const base = file.endsWith(SIDECAR_SUFFIX) ? file.slice(0, -SIDECAR_SUFFIX.length) : file;
+    const parsed = parseBackupName(base);
+    if (parsed?.dbName === dbName && parsed.time.getTime() === at.getTime()) counter = Math.max(counter, parsed.counter + 1);
+  }
+  for (;; counter++) {
     const name = backupFileName(dbName, at, strategy, counter);
     const path = join(dir, name);
-    if (pathExists(path) || pathExists(`${path}.sha256`)) continue;
+    if (pathExists(path) || pathExists(`${path}${SIDECAR_SUFFIX}`)) continue;
     try {
       return { name, summary: await gzipFile(snapshot, path, gzipOptions) };
     } catch (e) {
-      if (e instanceof BackupError && e.code === ErrorCode.DEST_EXISTS && counter < 1000) continue;
+      if (e instanceof BackupError && e.code === ErrorCode.DEST_EXISTS && counter < 10_000) continue;
       throw e;
     }
   }
@@ -254,7 +262,7 @@ async function removeStaleTemps(dir: string, dbName: string): Promise<void> {
     const base = name.slice(0, at);
     let ours = base === `${dbName}.snapshot`;
     if (!ours) {
-      const backupName = base.endsWith('.sha256') ? base.slice(0, -'.sha256'.length) : base;
+      const backupName = base.endsWith(SIDECAR_SUFFIX) ? base.slice(0, -SIDECAR_SUFFIX.length) : base;
       ours = parseBackupName(backupName)?.dbName === dbName;
     }
     if (!ours && base === LATEST_FILE) {
