@@ -188,6 +188,23 @@ describe('acquireLock', () => {
     assert.deepEqual(readdirSync(dir), [], 'the winner released, no marker left');
   });
 
+  test('a break marker left by a process that died while breaking does not block, and is cleaned up', async () => {
+    const dir = fresh();
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = JSON.stringify({ pid: deadPid, hostname: hostname(), startedAt: new Date().toISOString() });
+    writeFileSync(lockPathFor(dir, 'app'), stale);
+    writeFileSync(`${lockPathFor(dir, 'app')}.tmp-breaking`, stale);
+    const lock = await acquireLock(dir, 'app');
+    assert.deepEqual(readdirSync(dir), ['app.lock']);
+    await lock.release();
+    // A leftover marker alone is removed by the next successful acquire.
+    writeFileSync(`${lockPathFor(dir, 'app')}.tmp-breaking`, stale);
+    const again = await acquireLock(dir, 'app');
+    assert.deepEqual(readdirSync(dir), ['app.lock']);
+    await again.release();
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   test('a lock from another host is never broken, and the message says so', async () => {
     const dir = fresh();
     const path = lockPathFor(dir, 'app');
@@ -213,6 +230,10 @@ describe('acquireLock', () => {
     const lock = await acquireLock(dir, 'app');
     assert.equal(JSON.parse(readFileSync(path, 'utf8')).pid, process.pid);
     await lock.release();
+  });
+
+  test('a database name that could escape the directory is refused', async () => {
+    await assert.rejects(acquireLock(fresh(), '../app'), RangeError);
   });
 
   test('release does not remove a lock that is no longer ours', async () => {

@@ -3,26 +3,24 @@
  * `{"pid":…,"hostname":"…","startedAt":"<ISO>"}`. One backup of a database at a time.
  *
  * Staleness, decided only when we can be sure:
- * - same host, pid dead (`kill(pid, 0)` -> ESRCH), or the lock is older than the last boot (by more
- *   than 10 minutes, in case the clock was adjusted), or it
- *   carries our own pid without being one of our locks (a restarted container reuses low pids):
- *   stale, replaced;
+ * - same host and pid dead (`kill(pid, 0)` -> ESRCH), or the lock predates the last boot by over 10
+ *   minutes (slack for clock adjustments), or it carries our own pid but is not one of our locks (a
+ *   restarted container reuses low pids): stale, replaced;
  * - another host: never broken automatically (its pids mean nothing here); the error says so;
  * - unparsable (a writer crashed between creating and writing it, or a foreign file): held while
- *   younger than `unparsableStaleMs` (1 hour; creating and writing it takes microseconds, so a young
- *   one may be mid-write), stale after that.
- * A live pid that was reused by an unrelated process keeps the lock "held": the error names the pid
- * so a person can check it. Locks of dead processes on other hosts must be removed by hand.
+ *   younger than `unparsableStaleMs` (1 hour; a young one may be mid-write), stale after that.
+ * A dead holder's pid reused by an unrelated live process keeps the lock "held": the error names the
+ * pid so a person can check. Hosts sharing a lock directory must have distinct hostnames.
  *
- * Takeover race: two processes may find the same stale lock, and "re-read, then unlink" alone
- * lets the slower one unlink the fresh lock the faster one just created. So breaking a stale lock is
+ * Takeover race: two processes may find the same stale lock, and "re-read, then unlink" alone lets
+ * the slower one unlink the fresh lock the faster one just created. So breaking a stale lock is
  * serialised by a second O_EXCL file, `<lock>.tmp-breaking`: only its holder re-reads the lock and
  * unlinks it if it is still the very file judged stale (inode, mtime and content: file systems reuse
  * a freed inode at once). Creating the new lock needs no marker: O_EXCL lets exactly one win. The
- * marker lives for a few milliseconds and is removed in `finally`. Residual race: if a process dies
- * while holding the marker, the marker is itself stale (dead pid, or unparsable for over a minute)
- * and is removed by re-read-then-unlink, where two processes racing could both enter; that needs a
- * crash inside those milliseconds plus two contenders right then.
+ * marker lives for milliseconds. Residual race: a marker left by a process that died while holding
+ * it is itself stale (dead pid, or unparsable for over a minute) and is removed by re-read-then-
+ * unlink, where two racing processes could both enter: a crash in those milliseconds plus two
+ * contenders right then.
  */
 import { open, unlink } from 'node:fs/promises';
 import { hostname as osHostname, uptime } from 'node:os';
@@ -33,15 +31,11 @@ import { fsyncDir } from '../engine/fs-util.js';
 import { TEMP_MARKER } from './atomic-file.js';
 
 export const LOCK_SUFFIX = '.lock';
-/** @see AcquireLockOptions.pollMs */
 export const DEFAULT_LOCK_POLL_MS = 200;
-/** @see AcquireLockOptions.unparsableStaleMs */
 export const DEFAULT_UNPARSABLE_STALE_MS = 60 * 60 * 1000;
 const MAX_LOCK_BYTES = 4096;
-/** The break marker is written in microseconds and lives for milliseconds. */
-const MARKER_UNPARSABLE_STALE_MS = 60_000;
-/** See judge(): tolerance for wall-clock adjustments when comparing a lock's time with the boot time. */
-const BOOT_SLACK_MS = 10 * 60_000;
+const MARKER_UNPARSABLE_STALE_MS = 60_000; // the break marker lives for milliseconds
+const BOOT_SLACK_MS = 10 * 60_000; // see judge()
 
 export interface AcquireLockOptions {
   /** How long to wait for a live holder to release. @default 0 (fail at once) */
@@ -67,11 +61,7 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/**
- * Contents of the lock (and marker) files this process has created and not released, counted (two
- * acquires in one millisecond write the same text): a file with our pid that is not one of them is
- * a leftover of an earlier process that had our pid, so it is stale.
- */
+/** Texts of lock/marker files this process holds (counted: two can be equal). Our pid in any other: stale. */
 const held = new Map<string, number>();
 const hold = (text: string): void => void held.set(text, (held.get(text) ?? 0) + 1);
 const unhold = (text: string): void => {
@@ -80,7 +70,9 @@ const unhold = (text: string): void => {
   else held.delete(text);
 };
 
+/** `<dir>/<dbName>.lock`; `dbName` is a backup base name (`[A-Za-z0-9._-]`, see naming). */
 export function lockPathFor(dir: string, dbName: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(dbName)) throw new RangeError(`not a valid database name for a lock: ${JSON.stringify(dbName)}`);
   return join(dir, `${dbName}${LOCK_SUFFIX}`);
 }
 
@@ -89,6 +81,7 @@ export async function acquireLock(dir: string, dbName: string, options: AcquireL
   const { signal } = options;
   const pollMs = Math.max(1, options.pollMs ?? DEFAULT_LOCK_POLL_MS);
   const waitMs = Math.max(0, options.waitMs ?? 0);
+  const unparsableStaleMs = options.unparsableStaleMs ?? DEFAULT_UNPARSABLE_STALE_MS;
   const deadline = Date.now() + waitMs;
   const pause = async (ms: number): Promise<void> => {
     try {
@@ -100,15 +93,19 @@ export async function acquireLock(dir: string, dbName: string, options: AcquireL
   for (;;) {
     throwIfAborted(signal, `[api] lock "${path}"`);
     const mine = await createExclusive(path);
-    if (mine) return toLock(path, mine);
+    if (mine) {
+      // A marker left by a process that died while breaking would otherwise stay in the directory.
+      await clearStaleMarker(markerPathFor(path));
+      return toLock(path, mine);
+    }
     const seen = await readLock(path);
     if (!seen) continue; // released between our create and our read: try again at once
-    if (judge(seen, options.unparsableStaleMs ?? DEFAULT_UNPARSABLE_STALE_MS) === 'stale') {
+    if (judge(seen, unparsableStaleMs) === 'stale') {
       // Busy marker: another process is breaking this lock right now; look again shortly.
       if (!(await breakStale(path, seen))) await pause(5);
       continue;
     }
-    if (Date.now() >= deadline) throw lockedError(path, seen, waitMs, options.unparsableStaleMs ?? DEFAULT_UNPARSABLE_STALE_MS);
+    if (Date.now() >= deadline) throw lockedError(path, seen, waitMs, unparsableStaleMs);
     await pause(Math.min(pollMs, Math.max(1, deadline - Date.now())));
   }
 }
@@ -123,9 +120,7 @@ interface Created {
 async function createExclusive(path: string): Promise<Created | undefined> {
   const info: LockInfo = { pid: process.pid, hostname: osHostname(), startedAt: new Date().toISOString() };
   const text = `${JSON.stringify(info)}\n`;
-  // Registered before the file exists: another acquire in this process that reads it must see it
-  // as held, not as "our pid but not our lock".
-  hold(text);
+  hold(text); // before the file exists: a concurrent acquire in this process must see it as held
   let fh;
   try {
     fh = await open(path, 'wx', 0o600);
@@ -140,7 +135,7 @@ async function createExclusive(path: string): Promise<Created | undefined> {
     const st = await fh.stat({ bigint: true });
     await fh.close();
     fsyncDir(dirname(path));
-    return { info, text, file: { raw: text, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), info } };
+    return { info, text, file: { raw: text, ino: st.ino, mtimeNs: st.mtimeNs, info } };
   } catch (e) {
     unhold(text);
     await fh.close().catch(() => {});
@@ -179,16 +174,9 @@ function toLock(path: string, created: Created): Lock {
  * marker is held by a live process (the caller retries), true otherwise.
  */
 async function breakStale(path: string, seen: SeenLock): Promise<boolean> {
-  const markerPath = `${path}${TEMP_MARKER}breaking`;
+  const markerPath = markerPathFor(path);
   const marker = await createExclusive(markerPath);
-  if (!marker) {
-    const other = await readLock(markerPath);
-    if (other && judge(other, MARKER_UNPARSABLE_STALE_MS) === 'stale') {
-      await removeIfSame(markerPath, other);
-      return true;
-    }
-    return !other;
-  }
+  if (!marker) return clearStaleMarker(markerPath);
   try {
     await removeIfSame(path, seen);
   } finally {
@@ -203,7 +191,6 @@ interface SeenLock {
   ino: bigint;
   /** Nanoseconds: with the inode and content, tells a file from a new one that reused its inode. */
   mtimeNs: bigint;
-  mtimeMs: number;
   info?: LockInfo;
 }
 
@@ -222,7 +209,7 @@ async function readLock(path: string): Promise<SeenLock | undefined> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const raw = buf.subarray(0, bytesRead).toString('utf8');
     const info = parseInfo(raw);
-    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, mtimeMs: Number(st.mtimeMs), ...(info ? { info } : {}) };
+    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, ...(info ? { info } : {}) };
   } catch (e) {
     throw ioError('read', path, e);
   } finally {
@@ -240,20 +227,17 @@ function parseInfo(raw: string): LockInfo | undefined {
     ) {
       return { pid: v.pid!, hostname: v.hostname, startedAt: v.startedAt };
     }
-  } catch {
-    // not JSON: handled as unparsable
-  }
+  } catch {} // not JSON: unparsable
   return undefined;
 }
 
 function judge(seen: SeenLock, unparsableStaleMs: number): 'held' | 'stale' {
   const { info } = seen;
-  if (!info) return Date.now() - seen.mtimeMs > unparsableStaleMs ? 'stale' : 'held';
+  if (!info) return Date.now() - msOf(seen) > unparsableStaleMs ? 'stale' : 'held';
   if (info.hostname !== osHostname()) return 'held';
   if (info.pid === process.pid) return held.has(seen.raw) ? 'held' : 'stale';
-  // Written before this machine booted: its process is gone whatever now runs under that pid. The
-  // boot time is derived from the wall clock, so a forward clock jump bigger than the slack while a
-  // backup runs would make its lock look older than the boot: the slack is generous.
+  // Written before this machine booted: its process is gone, whatever now runs under that pid. Boot
+  // time comes from the wall clock: the slack keeps a clock jump during a backup from breaking it.
   const bootedAt = Date.now() - uptime() * 1000;
   if (Date.parse(info.startedAt) < bootedAt - BOOT_SLACK_MS) return 'stale';
   return pidAlive(info.pid) ? 'held' : 'stale';
@@ -269,19 +253,29 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function sameFile(a: SeenLock, b: SeenLock): boolean {
-  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.raw === b.raw;
+const markerPathFor = (lockPath: string): string => `${lockPath}${TEMP_MARKER}breaking`;
+
+/** Removes a break marker whose writer died; true when no marker is left. */
+async function clearStaleMarker(markerPath: string): Promise<boolean> {
+  const other = await readLock(markerPath);
+  if (!other) return true;
+  if (judge(other, MARKER_UNPARSABLE_STALE_MS) === 'held') return false;
+  await removeIfSame(markerPath, other);
+  return true;
 }
+
+const sameFile = (a: SeenLock, b: SeenLock): boolean => a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.raw === b.raw;
+const msOf = (seen: SeenLock): number => Number(seen.mtimeNs / 1_000_000n);
 
 function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableStaleMs: number): BackupError {
   const waited = waitMs > 0 ? ` (waited ${waitMs} ms)` : '';
   const { info } = seen;
   if (!info) {
-    const since = new Date(seen.mtimeMs).toISOString();
+    const since = new Date(msOf(seen)).toISOString();
     return new BackupError(
       ErrorCode.LOCKED,
       `[api] "${path}" exists but is unreadable (written ${since}); it is treated as held until ` +
-        `${new Date(seen.mtimeMs + unparsableStaleMs).toISOString()}, ` +
+        `${new Date(msOf(seen) + unparsableStaleMs).toISOString()}, ` +
         `or remove it by hand if no backup is running${waited}`,
       { path },
     );

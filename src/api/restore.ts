@@ -85,9 +85,15 @@ export async function restore(backupFile: string, targetPath: string, options: R
   let tmpExists = false;
   try {
     // Both writers remove their own partial output on failure; from then on tmp is ours to remove.
-    if (format === 'gzip') await gunzipFile(backupFile, tmp, { mode: 0o600, ...(signal ? { signal } : {}) });
-    else await copyFile(backupFile, tmp, signal);
-    tmpExists = true;
+    if (format === 'gzip') {
+      const summary = await gunzipFile(backupFile, tmp, { mode: 0o600, ...(signal ? { signal } : {}) });
+      tmpExists = true;
+      // The gunzip hashed what it read: the file may have been replaced since the sidecar check.
+      if (checksum === 'ok') await checkSidecar(backupFile, { knownHex: summary.compressedSha256 });
+    } else {
+      await copyFile(backupFile, tmp, signal);
+      tmpExists = true;
+    }
     const check = await engine.integrityCheck(tmp, { mode: options.mode ?? 'full', ...(signal ? { signal } : {}) });
     if (!check.ok) {
       throw new BackupError(ErrorCode.INTEGRITY, `[api] restore: "${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
@@ -105,11 +111,16 @@ export async function restore(backupFile: string, targetPath: string, options: R
     const moves = await moveAside(target);
     try {
       await rename(tmp, target);
-      tmpExists = false;
-      fsyncDir(dir);
     } catch (e) {
       await undoMoves(moves.moved);
       throw ioError(`rename "${tmp}" ->`, target, e);
+    }
+    tmpExists = false;
+    // The restore is in place; a failure here only means it may not survive a power cut yet.
+    try {
+      fsyncDir(dir);
+    } catch (e) {
+      throw ioError('fsync directory', dir, e);
     }
     return { target, bytes, checksum, movedAside: moves.moved.map((m) => m.to), removed: moves.removed };
   } finally {

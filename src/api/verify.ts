@@ -127,7 +127,10 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
       try {
         const summary = await gunzipFile(path, dbPath, { mode: 0o600, ...(signal ? { signal } : {}) });
         result.bytes = summary.uncompressedBytes;
+        // The gunzip hashed what it read: the file may have been replaced since the sidecar check.
+        if (result.checksum === 'ok') await checkSidecar(path, { knownHex: summary.compressedSha256 });
       } catch (e) {
+        if (isBackupError(e, ErrorCode.CHECKSUM)) result.checksum = 'mismatch';
         if (isContentError(e)) return fail(e.message);
         throw e;
       }
