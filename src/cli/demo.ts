@@ -1,23 +1,23 @@
 /**
  * `npm start`: the whole job on an embedded sample database, no server needed. Creates ./demo/,
- * writes a sample database, backs it up (snapshot, integrity check, gzip, sha256 sidecar), lists and
- * verifies the backup, restores it, and says what it did and where the files are. The backup
- * directory protocol of the real job (atomic publish, latest.txt, retention) comes with the job.
+ * writes a sample database and a config file, runs the real backup job on it (validated snapshot,
+ * integrity check, gzip, sha256 sidecar, latest.txt, retention), lists and verifies the backup,
+ * restores it, and says what it did and where the files are.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { WasmEngine } from '../engine/index.js';
-import { gunzipFile, gzipFile } from '../compress/index.js';
+import { backup } from '../api/backup.js';
+import { loadConfig } from '../api/config.js';
+import { listBackups, pickLatest } from '../api/listing.js';
+import { restore } from '../api/restore.js';
+import { verify } from '../api/verify.js';
 import { writeSampleDatabase } from './sample-database.js';
 
 const MARKER = '.sqlite-backup-demo';
 
 function say(step: string, text: string): void {
   process.stdout.write(`${step.padEnd(8)} ${text}\n`);
-}
-
-function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '.$1Z');
 }
 
 async function main(): Promise<void> {
@@ -37,45 +37,38 @@ async function main(): Promise<void> {
   const counts = await writeSampleDatabase(source);
   say('sample', `${rel(source)}: ${counts.customers} customers, ${counts.orders} orders (${statSync(source).size} bytes)`);
 
+  // The same config file a real deployment uses (the Go original's keys, plus ours).
+  const configPath = join(root, 'backup.toml');
+  writeFileSync(configPath, 'source_path = "sample.db"\nbackup_dir = "backups"\nkeep_last = 7\n', { mode: 0o600 });
+  say('config', `${rel(configPath)}: source_path = "sample.db", backup_dir = "backups", keep_last = 7`);
+
   const engine = new WasmEngine();
   const backups = join(root, 'backups');
   try {
-    // backup: snapshot -> integrity_check -> gzip (sha256 computed on the way) -> sidecar
-    const base = `sample-${timestamp()}-vacuum.db`;
-    const snapshotPath = join(backups, `.tmp-${base}`);
-    const snap = await engine.vacuumInto(source, snapshotPath);
-    const check = await engine.integrityCheck(snap.dest);
-    if (!check.ok) throw new Error(`snapshot failed its integrity check: ${check.messages.join('; ')}`);
-    const gz = join(backups, `${base}.gz`);
-    const packed = await gzipFile(snapshotPath, gz);
-    rmSync(snapshotPath);
-    writeFileSync(`${gz}.sha256`, `${packed.compressedSha256}  ${base}.gz\n`, { mode: 0o600 });
+    // backup: validated live copy -> VACUUM INTO -> integrity_check -> gzip + sha256 -> sidecar -> latest.txt
+    const r = await backup(await loadConfig(configPath), { engine });
     say(
       'backup',
-      `VACUUM INTO + integrity_check ok + gzip: ${rel(gz)} (${snap.bytes} -> ${packed.compressedBytes} bytes, ` +
-        `sha256 ${packed.compressedSha256.slice(0, 16)}...)`,
+      `${rel(r.path)}: ${r.dbBytes} -> ${r.gzBytes} bytes, integrity_check ok, sha256 ${r.sha256.slice(0, 16)}..., ` +
+        `published in latest.txt (${r.timings.totalMs} ms)`,
     );
 
-    for (const f of readdirSync(backups).sort()) {
-      const st = statSync(join(backups, f));
-      say('list', `${f}  ${st.size} bytes  mode ${(st.mode & 0o777).toString(8)}`);
+    for (const e of await listBackups(backups)) {
+      const mode = (statSync(e.path).mode & 0o777).toString(8);
+      say('list', `${e.name}  ${e.size} bytes  mode ${mode}${e.isLatest ? '  <- latest.txt' : ''}${e.hasChecksum ? '  + .sha256' : ''}`);
     }
 
-    // verify: gunzip checks CRC-32 and length; the sha256 must match the sidecar; then integrity_check
-    const unpacked = join(backups, `.tmp-verify-${base}`);
-    const expected = readFileSync(`${gz}.sha256`, 'utf8').split(/\s+/)[0];
-    const got = await gunzipFile(gz, unpacked);
-    const verified = await engine.integrityCheck(unpacked, { mode: 'full' });
-    rmSync(unpacked);
-    const shaOk = got.compressedSha256 === expected;
-    say('verify', `${rel(gz)}: sha256 ${shaOk ? 'matches' : 'MISMATCH'}, gzip CRC ok, integrity_check ${verified.ok ? 'ok' : 'FAILED'}`);
+    // verify: sidecar sha256, gzip CRC-32 and length, then integrity_check of the decompressed database
+    const latest = await pickLatest(backups);
+    if (!latest) throw new Error('no backup found');
+    const v = await verify(latest.path, { engine });
+    say('verify', `${rel(latest.path)}: sha256 ${v.checksum}, gzip ok, integrity_check ${v.ok ? 'ok' : `FAILED: ${v.messages.join('; ')}`}`);
 
-    // restore: decompress into a new database file, check it
+    // restore: checked, decompressed next to the target, integrity-checked, renamed into place
     const restored = join(root, 'restored.db');
-    await gunzipFile(gz, restored);
-    const restoredCheck = await engine.integrityCheck(restored);
-    say('restore', `${rel(restored)}: ${restoredCheck.pageCount} pages, integrity_check ${restoredCheck.ok ? 'ok' : 'FAILED'}`);
-    if (!shaOk || !verified.ok || !restoredCheck.ok) process.exitCode = 1;
+    const back = await restore(latest.path, restored, { engine });
+    say('restore', `${rel(back.target)}: ${back.bytes} bytes, integrity_check ok`);
+    if (!v.ok) process.exitCode = 1;
   } finally {
     await engine.close();
   }
