@@ -43,5 +43,15 @@ export {
   type BackupLayout,
 } from './api/naming.js';
 export { readLatest, writeLatest } from './api/manifest.js';
-export { sha256File, readSidecar, writeSidecar, checkSidecar } from './api/sidecar.js';
-export { acquireLock, type Lock, type AcquireLockOptions } from './api/lock.js';
+export {
+  sha256File,
+  readSidecar,
+  writeSidecar,
+  checkSidecar,
+  formatSidecar,
+  sidecarPathFor,
+  type Sidecar,
+  type CheckSidecarOptions,
+} from './api/sidecar.js';
+export { detectFormat, type BackupFormat } from './api/verify.js';
+export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOptions } from './api/lock.js';

@@ -8,9 +8,7 @@ import { open, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
-
-/** Suffix of a sidecar: `<file>.sha256`. */
-export const SIDECAR_SUFFIX = '.sha256';
+import { SIDECAR_SUFFIX } from './naming.js';
 
 /** Read size for hashing. */
 const HASH_CHUNK = 1024 * 1024;
