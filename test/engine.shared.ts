@@ -293,6 +293,37 @@ export function testEngine(opts: EngineSuiteOptions): void {
         assert.ok(r.messages.length <= 2, JSON.stringify(r.messages));
       });
     });
+
+    describe('copyLive (the copy-and-validate step of live snapshots)', () => {
+      it('WAL source: a private copy with its -wal that native sqlite3 reads as the source; source untouched', async (t) => {
+        if (!peers(t)) return;
+        const d = fresh('copylive-wal');
+        const src = join(d, 'src.db');
+        createWalWithUncheckpointedFrames(src);
+        const before = fingerprint(src);
+        const dest = join(fresh('copylive-out'), 'copy.db');
+        const r = await engine.copyLive(src, dest);
+        assert.equal(r.journalMode, 'wal');
+        assert.equal(r.attempts, 1);
+        assert.equal(statSync(dest).mode & 0o777, 0o600);
+        assert.equal(statSync(`${dest}-wal`).mode & 0o777, 0o600);
+        assert.deepEqual(fingerprint(src), before);
+        assert.equal(nativeDump(dest, scratch), nativeDump(src, scratch));
+      });
+      it('rollback source: the db file alone; an existing destination is refused and kept', async (t) => {
+        if (!peers(t)) return;
+        const d = fresh('copylive-rollback');
+        const src = join(d, 'src.db');
+        createWithCli(src, { rows: 100 });
+        const dest = join(d, 'copy.db');
+        const r = await engine.copyLive(src, dest);
+        assert.equal(r.journalMode, 'rollback');
+        assert.equal(r.walBytes, 0);
+        assert.equal(nativeDump(dest, scratch), nativeDump(src, scratch));
+        await assert.rejects(engine.copyLive(src, dest), (e: unknown) => isBackupError(e, 'EDEST_EXISTS'));
+        assert.equal(nativeDump(dest, scratch), nativeDump(src, scratch));
+      });
+    });
   });
 }
 

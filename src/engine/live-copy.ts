@@ -135,6 +135,8 @@ export function copyLiveDatabase(source: string, dest: string, params: LiveCopyP
   const rejected: Partial<Record<RejectReason, number>> = {};
   const hotJournals: LiveState['journal'][] = [];
   const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+  // Only files this call created are ever removed: never a destination that was there before.
+  const owned = new Set<string>();
   let backoff = params.initialBackoffMs;
   try {
     for (let attempt = 1; ; attempt++) {
@@ -147,8 +149,8 @@ export function copyLiveDatabase(source: string, dest: string, params: LiveCopyP
       if (before.journalHot && !params.unsafeSkipValidation) {
         verdict = { ok: false, reason: 'hot-journal' };
       } else {
-        dbBytes = copyFile(source, dest, buffer, hooks);
-        if (walCopied) walBytes = copyFile(`${source}-wal`, `${dest}-wal`, buffer, hooks, { mayVanish: true });
+        dbBytes = copyFile(source, dest, buffer, hooks, owned);
+        if (walCopied) walBytes = copyFile(`${source}-wal`, `${dest}-wal`, buffer, hooks, owned, { mayVanish: true });
         if (walBytes < 0) verdict = { ok: false, reason: 'wal-restarted' }; // deleted since we read its header
         else verdict = params.unsafeSkipValidation ? { ok: true } : judgeCopy(before, observeLiveState(source, 'after'), walCopied);
       }
@@ -165,13 +167,13 @@ export function copyLiveDatabase(source: string, dest: string, params: LiveCopyP
       }
       rejected[verdict.reason] = (rejected[verdict.reason] ?? 0) + 1;
       if (verdict.reason === 'hot-journal') hotJournals.push(before.journal);
-      removeCopy(dest);
+      removeOwned(owned);
       if (attempt >= params.maxAttempts) throw giveUp(source, attempt, rejected, hotJournals, Date.now() - started);
       hooks.sleep(backoff * (0.5 + Math.random() / 2));
       backoff = Math.min(backoff * 2, params.maxBackoffMs);
     }
   } catch (e) {
-    removeCopy(dest);
+    removeOwned(owned);
     throw e;
   }
 }
@@ -206,7 +208,14 @@ function giveUp(
 }
 
 /** Copies `from` into a new file `to` (0600) until EOF, returning the bytes copied (-1: `from` is gone). */
-function copyFile(from: string, to: string, buffer: Buffer, hooks: CopyHooks, { mayVanish = false } = {}): number {
+function copyFile(
+  from: string,
+  to: string,
+  buffer: Buffer,
+  hooks: CopyHooks,
+  owned: Set<string>,
+  { mayVanish = false } = {},
+): number {
   let input: number;
   try {
     input = openSync(from, 'r');
@@ -218,6 +227,7 @@ function copyFile(from: string, to: string, buffer: Buffer, hooks: CopyHooks, { 
   try {
     try {
       output = openSync(to, 'wx', 0o600);
+      owned.add(to);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new BackupError(ErrorCode.DEST_EXISTS, `[live] "${to}" already exists; refusing to overwrite it`, { path: to });
@@ -247,9 +257,9 @@ function copyFile(from: string, to: string, buffer: Buffer, hooks: CopyHooks, { 
   }
 }
 
-function removeCopy(dest: string): void {
-  unlinkQuiet(dest);
-  unlinkQuiet(`${dest}-wal`);
+function removeOwned(owned: Set<string>): void {
+  for (const path of owned) unlinkQuiet(path);
+  owned.clear();
 }
 
 function ioError(e: unknown, op: string, path: string): BackupError {
