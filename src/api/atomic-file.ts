@@ -13,19 +13,24 @@ import { fsyncDir } from '../engine/fs-util.js';
 /** Marker in every temp file name we create, so listings and pruning can recognise (and skip) them. */
 export const TEMP_MARKER = '.tmp-';
 
-/** `<dir>/<name>.tmp-<12 hex>`: a fresh temp path next to `finalPath`. */
-export function tempPathFor(finalPath: string): string {
-  return join(dirname(finalPath), `${basename(finalPath)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+/** `<dir>/<base>.tmp-<12 hex>`: a fresh temp path next to `finalPath` (base: its name by default). */
+export function tempPathFor(finalPath: string, base = basename(finalPath)): string {
+  return join(dirname(finalPath), `${base}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
 }
 
 export interface AtomicWriteOptions {
   /** @default 0o600 */
   mode?: number;
+  /**
+   * Name the temp file `<tempBase>.tmp-<random>` instead of `<file name>.tmp-<random>`: lets a
+   * shared file's temp (latest.txt) say whose it is, so that owner can clean it up after a crash.
+   */
+  tempBase?: string;
 }
 
 /** Atomically replaces (or creates) `path` with `data`. Errors are EIO naming the path. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
-  const tmp = tempPathFor(path);
+  const tmp = tempPathFor(path, options.tempBase);
   let step = 'create';
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o600);

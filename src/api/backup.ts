@@ -19,9 +19,9 @@ import { readDatabaseHeader } from '../engine/database-file.js';
 import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { TEMP_MARKER } from './atomic-file.js';
 import { requireBackupConfig, type Config } from './config.js';
-import { acquireLock } from './lock.js';
-import { writeLatest } from './manifest.js';
-import { backupFileName, parseBackupName, sanitizeDbName, LATEST_FILE, SIDECAR_SUFFIX } from './naming.js';
+import { acquireLock, LOCK_SUFFIX } from './lock.js';
+import { LATEST_TEMP_SUFFIX, writeLatest } from './manifest.js';
+import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
 import { prune } from './retention.js';
 import { writeSidecar } from './sidecar.js';
 
@@ -250,26 +250,23 @@ async function compressToFreeName(
 
 /**
  * Removes what a crashed run of this database left: its snapshot and private copies, the temp files
- * of its .gz and sidecars. Safe because we hold the database's lock. A `latest.txt.tmp-*` is shared by
- * every database of the directory, so it is removed only when an hour old.
+ * of its .gz, sidecars, latest.txt and lock. Safe because we hold the database's lock: no other run
+ * of this database is writing them. (A lock temp of a concurrent acquire that is just being linked
+ * fails that acquire's link, which then looks again and finds the lock held.)
  */
 async function removeStaleTemps(dir: string, dbName: string): Promise<void> {
-  const names = await readdir(dir);
-  const hourAgo = Date.now() - 3_600_000;
-  for (const name of names) {
+  for (const name of await readdir(dir)) {
     const at = name.indexOf(TEMP_MARKER);
     if (at < 0) continue;
     const base = name.slice(0, at);
-    let ours = base === `${dbName}.snapshot`;
+    let ours = base === `${dbName}.snapshot` || base === `${dbName}${LOCK_SUFFIX}`;
     if (!ours) {
-      const backupName = base.endsWith(SIDECAR_SUFFIX) ? base.slice(0, -SIDECAR_SUFFIX.length) : base;
+      const backupName = [SIDECAR_SUFFIX, LATEST_TEMP_SUFFIX].reduce(
+        (b, suffix) => (b.endsWith(suffix) ? b.slice(0, -suffix.length) : b),
+        base,
+      );
       ours = parseBackupName(backupName)?.dbName === dbName;
-    }
-    if (!ours && base === LATEST_FILE) {
-      const st = await stat(join(dir, name)).catch(() => undefined);
-      ours = st !== undefined && st.mtimeMs < hourAgo;
     }
     if (ours) await rm(join(dir, name), { force: true });
   }
 }
-

@@ -22,7 +22,8 @@
  * unlink, where two racing processes could both enter: a crash in those milliseconds plus two
  * contenders right then.
  */
-import { open, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, unlink } from 'node:fs/promises';
 import { hostname as osHostname, uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,11 +117,55 @@ interface Created {
   file: SeenLock;
 }
 
-/** Creates `path` with O_EXCL holding our LockInfo, fsynced. undefined if it exists. */
+/**
+ * Creates `path` holding our LockInfo, fsynced; undefined if it exists. The content is written to a
+ * temp file first and hard-linked to `path` (link fails if `path` exists): the lock never exists
+ * empty, so a process killed while taking it leaves no unreadable lock that would block backups for
+ * an hour - at most a temp file, which the next backup of the database removes. File systems without
+ * hard links fall back to O_EXCL create + write.
+ */
 async function createExclusive(path: string): Promise<Created | undefined> {
   const info: LockInfo = { pid: process.pid, hostname: osHostname(), startedAt: new Date().toISOString() };
   const text = `${JSON.stringify(info)}\n`;
   hold(text); // before the file exists: a concurrent acquire in this process must see it as held
+  const tmp = `${path}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+  let linked = true;
+  let st;
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+      st = await fh.stat({ bigint: true });
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, path);
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException).code;
+      if (errno === 'EEXIST' || errno === 'ENOENT') {
+        // Held by someone else, or our temp was cleaned away under us: the caller looks again.
+        unhold(text);
+        return undefined;
+      }
+      if (errno !== 'EPERM' && errno !== 'ENOTSUP' && errno !== 'EOPNOTSUPP' && errno !== 'ENOSYS') throw e;
+      linked = false;
+    }
+  } catch (e) {
+    unhold(text);
+    await unlink(tmp).catch(() => {});
+    throw ioError('create', path, e);
+  } finally {
+    if (linked) await unlink(tmp).catch(() => {});
+  }
+  if (!linked) return createExclusiveNoLink(path, info, text);
+  fsyncDir(dirname(path));
+  return { info, text, file: { raw: text, ino: st!.ino, mtimeNs: st!.mtimeNs, info } };
+}
+
+/** createExclusive for file systems without hard links: O_EXCL create, then write. */
+async function createExclusiveNoLink(path: string, info: LockInfo, text: string): Promise<Created | undefined> {
   let fh;
   try {
     fh = await open(path, 'wx', 0o600);

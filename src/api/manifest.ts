@@ -88,6 +88,9 @@ export async function readLatest(dir: string): Promise<string | undefined> {
   return name;
 }
 
+/** latest.txt is written through `<backup name>.latest.tmp-<random>`. */
+export const LATEST_TEMP_SUFFIX = '.latest';
+
 /**
  * Points latest.txt in `dir` at `name`: exactly the name, no newline, written atomically (0600).
  * Write it last, after the backup and its sidecar are in place and verified. Throws
@@ -113,5 +116,7 @@ export async function writeLatest(dir: string, name: string): Promise<void> {
       path: target,
     });
   }
-  await writeFileAtomic(path, name);
+  // The temp file carries the backup's name: latest.txt is shared by every database of the
+  // directory, and only then can the next run of this database tell a crashed run's temp is its own.
+  await writeFileAtomic(path, name, { tempBase: `${name}${LATEST_TEMP_SUFFIX}` });
 }
