@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { backup } from '../api/backup.js';
+import { backup, type BackupProgress } from '../api/backup.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
 import { listBackups } from '../api/listing.js';
 import { restore } from '../api/restore.js';
@@ -23,6 +23,8 @@ export class UsageError extends Error {
 export interface CommandContext {
   signal: AbortSignal;
   out: (line: string) => void;
+  /** Progress and notes: stderr, so stdout stays the result. */
+  err: (line: string) => void;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -53,11 +55,26 @@ function mib(bytes: number): string {
   return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** Progress lines on stderr, at most one per `intervalMs` (progress_log_interval, as in the Go job). */
+function progressPrinter(intervalMs: number, ctx: CommandContext): ((p: BackupProgress) => void) | undefined {
+  if (intervalMs <= 0) return undefined;
+  const started = Date.now();
+  let last = started;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    const pct = p.bytesDone !== undefined && p.bytesTotal ? ` ${Math.min(100, Math.round((100 * p.bytesDone) / p.bytesTotal))}%` : '';
+    const bytes = p.bytesDone !== undefined && p.bytesTotal ? ` (${mib(p.bytesDone)} of ${mib(p.bytesTotal)})` : '';
+    ctx.err(`[${((now - started) / 1000).toFixed(1)}s] ${p.phase}${pct}${bytes}`);
+  };
+}
+
 export async function backupCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values } = parse('backup', argv, { config: { type: 'string', short: 'c' } }, []);
   if (typeof values.config !== 'string') throw new UsageError('backup: --config <file> is required');
   const config = await loadConfig(values.config);
-  const r = await backup(config, { signal: ctx.signal });
+  const r = await backup(config, { signal: ctx.signal, onProgress: progressPrinter(config.progressLogIntervalMs, ctx) });
   ctx.out(`published ${r.path}`);
   ctx.out(`  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`);
   if (r.copyAttempts > 1) ctx.out(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);

@@ -76,7 +76,11 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await run(rest, { signal: controller.signal, out: (line) => process.stdout.write(`${line}\n`) });
+    return await run(rest, {
+      signal: controller.signal,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
   } catch (e) {
     if (interrupted) return interrupted;
     throw e;
