@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   backup,
@@ -23,7 +23,14 @@ import {
 } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
-import { createLarge, createWalWithUncheckpointedFrames, createWithCli, fingerprint, nativeDump } from './helpers/databases.js';
+import {
+  corruptBtreePage,
+  createLarge,
+  createWalWithUncheckpointedFrames,
+  createWithCli,
+  fingerprint,
+  nativeDump,
+} from './helpers/databases.js';
 
 const NAME = /^app-\d{8}T\d{6}\.\d{3}Z-(vacuum|online)(-\d+)?\.db\.gz$/;
 
@@ -126,10 +133,7 @@ describe('backup job', () => {
     const first = await backup(config(dir, 'strategy = "online"'), { engine });
     // Scribble over a page of the index (the table stays readable): the online backup copies the
     // page as it is, and only the integrity check of the snapshot can notice.
-    const root = Number(sqlite3(src, "SELECT rootpage FROM sqlite_schema WHERE name = 't_x'").stdout.trim());
-    const fd = openSync(src, 'r+');
-    writeSync(fd, Buffer.alloc(300, 0x55), 0, 300, root * 4096 - 300); // the cell content area, at the page's end
-    closeSync(fd);
+    corruptBtreePage(src, 't_x', { fromEnd: 300 });
     await assert.rejects(backup(config(dir, 'strategy = "online"'), { engine }), (e: unknown) => {
       assert.ok(isBackupError(e, ErrorCode.INTEGRITY), String(e));
       assert.match((e as Error).message, /nothing was published/);

@@ -12,20 +12,10 @@ import { verify } from '../src/api/verify.js';
 import { gzipFile } from '../src/compress/index.js';
 import { WasmEngine } from '../src/engine/index.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';
-import { createWithCli, nativeCheck } from './helpers/databases.js';
+import { createWithCli, nativeCheck, corruptBtreePage } from './helpers/databases.js';
 import { makeData, runBytes } from './helpers/gzip.js';
-import { python, requirePeer, run, sqlite3 } from './helpers/peers.js';
+import { requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
-
-/** Overwrites 64 bytes inside the b-tree page of `name` (past its header): a real on-disk corruption. */
-function corruptBtreePage(db: string, name: string): void {
-  const root = Number(sqlite3(db, `SELECT rootpage FROM sqlite_master WHERE name = '${name}';`).stdout.trim());
-  const pageSize = Number(sqlite3(db, 'PRAGMA page_size;').stdout.trim());
-  python(
-    `import sys\nwith open(sys.argv[1], 'r+b') as f:\n  f.seek(int(sys.argv[2]))\n  f.write(bytes([0xA5]) * 64)`,
-    [db, String((root - 1) * pageSize + 12)],
-  );
-}
 
 describe('sha256 sidecars', () => {
   const dir = tempDir();

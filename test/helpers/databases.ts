@@ -126,3 +126,19 @@ export function fingerprint(dbPath: string): Record<string, FileFingerprint> {
   }
   return out;
 }
+
+/**
+ * Overwrites bytes inside the root b-tree page of table or index `name`: a real on-disk corruption.
+ * By default 64 bytes just past the page header; `fromEnd` instead hits the cell content area at the
+ * page's end (always in use, also on interior pages with lots of free space).
+ */
+export function corruptBtreePage(db: string, name: string, { fromEnd = 0 } = {}): void {
+  const root = Number(sqlite3(db, `SELECT rootpage FROM sqlite_master WHERE name = '${name}';`).stdout.trim());
+  const pageSize = Number(sqlite3(db, 'PRAGMA page_size;').stdout.trim());
+  const offset = fromEnd > 0 ? root * pageSize - fromEnd : (root - 1) * pageSize + 12;
+  const length = fromEnd > 0 ? fromEnd : 64;
+  python(
+    `import sys\nwith open(sys.argv[1], 'r+b') as f:\n  f.seek(int(sys.argv[2]))\n  f.write(bytes([0xA5]) * int(sys.argv[3]))`,
+    [db, String(offset), String(length)],
+  );
+}
