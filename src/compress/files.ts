@@ -69,7 +69,7 @@ async function transformFile(
     if (!overwrite) await refuseExisting(dest);
     tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
     output = await open(tmp, 'wx', mode).catch((e: unknown) => {
-      throw ioError('create', tmp!, e);
+      throw ioError('create (temp file)', dest, e);
     });
     if (process.platform !== 'win32') await output.chmod(mode); // exact mode, whatever the umask
     const stream = makeStream(readChunks(input, readSize), st.size);
@@ -77,13 +77,13 @@ async function transformFile(
     let writing: Promise<void> | undefined;
     for await (const chunk of stream) {
       await writing;
-      writing = writeAll(output, chunk, tmp);
+      writing = writeAll(output, chunk, dest); // errors name the file the user asked for, not our temp
       writing.catch(() => {}); // awaited above or below
     }
     await writing;
     const summary = await stream.summary;
     await output.sync().catch((e: unknown) => {
-      throw ioError('fsync', tmp!, e);
+      throw ioError('fsync', dest, e);
     });
     const out = output;
     output = undefined;
@@ -143,7 +143,7 @@ async function syncDir(dir: string): Promise<void> {
 function ioError(what: string, path: string, e: unknown): BackupError {
   if (e instanceof BackupError) return e;
   const errno = errnoOf(e);
-  const detail = `${what} failed: ${e instanceof Error ? e.message : String(e)}`;
+  const detail = `${what} failed${errno === 'ENOSPC' ? ' (disk full)' : ''}: ${e instanceof Error ? e.message : String(e)}`;
   const err = gzipError(ErrorCode.IO, path, detail, e);
   return errno ? new BackupError(ErrorCode.IO, err.message, { path, errno, cause: e }) : err;
 }
