@@ -38,6 +38,13 @@ export const ErrorCode = {
   INTEGRITY: 'EINTEGRITY',
   /** No backup file where one was expected (missing file, empty directory, latest.txt names nothing). */
   BACKUP_NOT_FOUND: 'EBACKUP_NOT_FOUND',
+  // transport
+  /** The server's host key is unknown, changed, revoked, or does not match the pinned fingerprint. */
+  HOST_KEY: 'EHOST_KEY',
+  /** Could not connect, the connection timed out, or it dropped during a transfer. */
+  CONNECT: 'ECONNECT',
+  /** The server refused every authentication method we offered (key, agent). */
+  AUTH: 'EAUTH',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
