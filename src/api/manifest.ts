@@ -11,29 +11,8 @@ import { BackupError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { LATEST_FILE, parseBackupName } from './naming.js';
 
-/** Longest file name most file systems allow (bytes). A longer manifest is not a file name. */
-const MAX_NAME_BYTES = 255;
-
-/**
- * Why `name` is not a plain file name in one directory (`undefined` when it is one): empty, too
- * long, a path (`/`, `\`), `..` anywhere, NUL or another control character (so never multi-line),
- * `:` (a Windows drive or alternate data stream), or surrounding whitespace.
- */
-export function plainFileNameProblem(name: string): string | undefined {
-  if (name === '') return 'it is empty';
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `it is longer than ${MAX_NAME_BYTES} bytes`;
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it contains a line break, NUL or another control character';
-  if (/[/\\]/.test(name)) return 'it contains a path separator';
-  if (name.includes('..')) return 'it contains ".."';
-  if (name === '.') return 'it is "."';
-  if (name.includes(':')) return 'it contains ":"';
-  if (name.trim() !== name) return 'it starts or ends with whitespace';
-  return undefined;
-}
-
-export function isPlainFileName(name: string): boolean {
-  return plainFileNameProblem(name) === undefined;
-}
+export { plainFileNameProblem, isPlainFileName } from '../transport/names.js';
+import { MAX_NAME_BYTES, plainFileNameProblem, isPlainFileName } from '../transport/names.js';
 
 function ioError(what: string, path: string, e: unknown): BackupError {
   const errno = (e as NodeJS.ErrnoException).code;
