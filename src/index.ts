@@ -55,3 +55,6 @@ export {
 } from './api/sidecar.js';
 export { detectFormat, type BackupFormat } from './api/verify.js';
 export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOptions } from './api/lock.js';
+export { pull, type PullOptions, type PullProgress, type PullPhase, type PullResult } from './api/pull.js';
+export { LocalTransport } from './transport/local.js';
+export type { Transport, RemoteFile, ReadOptions } from './transport/types.js';

@@ -26,6 +26,8 @@ export interface PullSettings {
   /** Absolute. */
   localDir?: string;
   connectTimeoutMs: number;
+  /** Absolute. After a pull, restore the verified backup to this database path. */
+  restoreTo?: string;
 }
 
 /** A [pull] table that has everything a pull needs. */
@@ -189,6 +191,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'Pin the server key by fingerprint (`ssh-keygen -lf <key>.pub`).', read: fingerprint },
   { key: 'pull.remote_dir', prop: 'remoteDir', type: 'remote path', default: 'required for pull', description: 'Backup directory on the server, used as written.', read: text },
   { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
+  { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
   { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long.', read: duration(true) },
 ];
 

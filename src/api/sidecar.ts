@@ -13,7 +13,7 @@ import { SIDECAR_SUFFIX } from './naming.js';
 /** Read size for hashing. */
 const HASH_CHUNK = 1024 * 1024;
 /** A sidecar is one short line; anything bigger is not one of ours (and is not read whole). */
-const MAX_SIDECAR_BYTES = 4096;
+export const MAX_SIDECAR_BYTES = 4096;
 
 export interface HashOptions {
   signal?: AbortSignal;
@@ -109,10 +109,15 @@ export async function readSidecar(filePath: string): Promise<Sidecar | undefined
     if (errno === 'ENOENT') return undefined;
     throw fsError('read', path, e);
   }
-  const text = raw.toString('utf8').replace(/\r?\n$/, '');
-  if (/[\r\n]/.test(text)) throw malformed(path, 'more than one line');
+  return parseSidecar(raw.toString('utf8'), path);
+}
+
+/** Parses a sidecar's text (from a file or a remote server); `where` names it in errors. */
+export function parseSidecar(raw: string, where: string): Sidecar {
+  const text = raw.replace(/\r?\n$/, '');
+  if (/[\r\n]/.test(text)) throw malformed(where, 'more than one line');
   const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(text);
-  if (!m) throw malformed(path, `expected "<64 hex digits>  <file name>", got ${JSON.stringify(text.slice(0, 100))}`);
+  if (!m) throw malformed(where, `expected "<64 hex digits>  <file name>", got ${JSON.stringify(text.slice(0, 100))}`);
   return { hex: m[1]!.toLowerCase(), fileName: m[2]! };
 }
 

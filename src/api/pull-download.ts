@@ -1,0 +1,133 @@
+/**
+ * Downloads one remote backup into `<local_dir>/<name>.part`, resuming an earlier interrupted
+ * download only when the remote file is provably the same one: `<name>.part.json` records the remote
+ * size and mtime when the download started, and a resume needs both unchanged (otherwise the part
+ * is thrown away - splicing two different files would be caught by the checks, but is pointless).
+ * The whole file is hashed at the end either way; the caller checks that hash.
+ */
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortError, BackupError, ErrorCode, isBackupError } from '../errors.js';
+import type { RemoteFile, Transport } from '../transport/types.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { sha256File } from './sidecar.js';
+
+export const PART_SUFFIX = '.part';
+
+interface PartMeta {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface DownloadOptions {
+  attempts: number;
+  signal?: AbortSignal;
+  onBytes?: (done: number) => void;
+  /** A fresh transport after a dropped connection; without it a drop ends the download. */
+  reconnect?: (() => Promise<Transport>) | undefined;
+}
+
+export interface DownloadResult {
+  partPath: string;
+  sha256: string;
+  resumedFrom: number;
+}
+
+/** Removes a part file and its metadata. */
+export async function removePart(partPath: string): Promise<void> {
+  await rm(partPath, { force: true });
+  await rm(`${partPath}.json`, { force: true });
+}
+
+async function readMeta(partPath: string): Promise<PartMeta | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(`${partPath}.json`, 'utf8')) as PartMeta;
+    return typeof meta.size === 'number' && typeof meta.mtimeMs === 'number' ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of `partPath` that may be kept for `remote`, or 0 (and the part removed) when it may not. */
+async function resumableBytes(partPath: string, remote: RemoteFile): Promise<number> {
+  const meta = await readMeta(partPath);
+  const size = (await stat(partPath).catch(() => undefined))?.size;
+  if (meta && size !== undefined && meta.name === remote.name && meta.size === remote.size && meta.mtimeMs === remote.mtimeMs && size <= remote.size) {
+    return size;
+  }
+  await removePart(partPath);
+  return 0;
+}
+
+export async function downloadToPart(
+  transportArg: Transport,
+  remote: RemoteFile,
+  localDir: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const partPath = join(localDir, `${remote.name}${PART_SUFFIX}`);
+  const resumedFrom = await resumableBytes(partPath, remote);
+  if (resumedFrom === 0) {
+    await writeFileAtomic(`${partPath}.json`, JSON.stringify({ name: remote.name, size: remote.size, mtimeMs: remote.mtimeMs }));
+  }
+  let transport = transportArg;
+  let fh: FileHandle;
+  try {
+    fh = await open(partPath, resumedFrom === 0 ? 'wx' : 'r+', 0o600);
+  } catch (e) {
+    throw fsError('open', partPath, e);
+  }
+  let offset = resumedFrom;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const chunk of transport.read(remote.name, { start: offset, ...(options.signal ? { signal: options.signal } : {}) })) {
+          await writeAll(fh, chunk, offset, partPath);
+          offset += chunk.length;
+          options.onBytes?.(offset);
+          if (offset > remote.size) break;
+        }
+        break;
+      } catch (e) {
+        const dropped = isBackupError(e, ErrorCode.CONNECT);
+        if (!dropped || !options.reconnect || attempt >= options.attempts || options.signal?.aborted) throw e;
+        // Keep what we have and go on from there over a new connection.
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+        transport = await options.reconnect();
+      }
+    }
+    await fh.sync().catch((e: unknown) => {
+      throw fsError('fsync', partPath, e);
+    });
+  } finally {
+    await fh.close();
+  }
+  if (options.signal?.aborted) throw new AbortError(`[pull] download of "${remote.name}" aborted`, { path: partPath });
+  // The remote file changed under us (it grew, or shrank): what we have is not that file.
+  const now = await transport.stat(remote.name);
+  if (offset !== remote.size || !now || now.size !== remote.size || now.mtimeMs !== remote.mtimeMs) {
+    await removePart(partPath);
+    throw new BackupError(
+      ErrorCode.IO,
+      `[pull] "${remote.name}" changed on ${transport.location} while it was downloaded (${offset} of ${remote.size} bytes); try again`,
+      { path: partPath },
+    );
+  }
+  return { partPath, sha256: await sha256File(partPath), resumedFrom };
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  try {
+    while (done < chunk.length) done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+  } catch (e) {
+    throw fsError('write', path, e);
+  }
+}
+
+function fsError(op: string, path: string, e: unknown): BackupError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
+  return new BackupError(ErrorCode.IO, `[pull] ${op} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+}

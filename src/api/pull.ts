@@ -1,0 +1,270 @@
+/**
+ * pull(config): fetch the newest backup from a backup directory elsewhere (SFTP, or any Transport),
+ * prove it good, and only then publish it locally the way the backup job publishes: the .gz, its
+ * .sha256, and latest.txt last. The previously pulled copy is untouched until the new one passed
+ * every check; partial downloads live in `<name>.part` (resumable while the remote file is unchanged).
+ *
+ * Checks, in order: the name (a plain backup file name - a hostile server's latest.txt must not make
+ * us write outside local_dir), the size, the sha256 against the remote .sha256 when there is one (never
+ * trust a transfer: ssh2-sftp-client users report corrupted fastGet downloads), the gzip CRC-32 and
+ * length of every member, and PRAGMA integrity_check.
+ */
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WasmEngine, type Engine } from '../engine/index.js';
+import { fsyncDir } from '../engine/fs-util.js';
+import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
+import { plainFileNameProblem } from '../transport/names.js';
+import type { RemoteFile, Transport } from '../transport/types.js';
+import { requirePullConfig, type Config } from './config.js';
+import { acquireLock } from './lock.js';
+import { readLatest, writeLatest } from './manifest.js';
+import { compareBackups, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
+import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
+import { openPullTransport } from './pull-transport.js';
+import { restore } from './restore.js';
+import { prune } from './retention.js';
+import { MAX_SIDECAR_BYTES, parseSidecar, readSidecar, writeSidecar } from './sidecar.js';
+import { verify } from './verify.js';
+
+export type PullPhase = 'connect' | 'find' | 'download' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
+
+export interface PullProgress {
+  phase: PullPhase;
+  bytesDone?: number;
+  bytesTotal?: number;
+}
+
+export interface PullOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: PullProgress) => void;
+  /** Engine for the integrity check (not closed by us). @default a WasmEngine per call */
+  engine?: Engine;
+  /** Where to pull from instead of the [pull] SFTP server (a mounted share, tests). Not closed by us. */
+  transport?: Transport;
+  /**
+   * Restore the pulled backup here (overrides `pull.restore_to`): after a pull that brought a new
+   * backup (the previous database is moved aside as `<target>.before-restore-<time>`), or when the
+   * target does not exist yet.
+   */
+  restoreTo?: string;
+  /** Download attempts when the connection drops; each resumes where the last stopped. @default 3 */
+  attempts?: number;
+}
+
+export interface PullResult {
+  /** `pulled`: a new backup is verified and published locally; `up-to-date`: we already had it. */
+  status: 'pulled' | 'up-to-date';
+  name: string;
+  /** The local copy. */
+  path: string;
+  /** Bytes of the .gz. */
+  bytes: number;
+  sha256: string;
+  /** Whether the remote side had a .sha256 sidecar that the download was checked against. */
+  remoteChecksum: 'ok' | 'absent';
+  /** Bytes reused from an earlier interrupted download (0 when it started from scratch). */
+  resumedFrom: number;
+  /** Where the backup was restored, when asked. */
+  restoredTo?: string;
+  /** Local backups removed by retention. */
+  pruned: string[];
+  durationMs: number;
+}
+
+/** Longest latest.txt we read from a server: one file name (255 bytes) and a line ending. */
+const MAX_LATEST_BYTES = 260;
+
+export async function pull(configArg: Config, options: PullOptions = {}): Promise<PullResult> {
+  const config = requirePullConfig(configArg);
+  const { signal } = options;
+  const started = Date.now();
+  const progress = (p: PullProgress): void => options.onProgress?.(p);
+  const localDir = config.pull.localDir;
+  await ensureDir(localDir);
+  const lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
+  const engine = options.engine ?? new WasmEngine();
+  let transport = options.transport;
+  try {
+    throwIfAborted(signal, '[pull]');
+    progress({ phase: 'connect' });
+    transport ??= await openPullTransport(config.pull, signal);
+    progress({ phase: 'find' });
+    const remote = await findLatest(transport, signal);
+    const remoteSidecar = await readRemoteSidecar(transport, remote.name, signal);
+    const path = join(localDir, remote.name);
+    await removeOtherParts(localDir, remote.name);
+
+    const restoreTo = options.restoreTo ?? config.pull.restoreTo;
+    const have = await alreadyHave(localDir, remote, remoteSidecar?.hex);
+    if (have) {
+      // Nothing new. A restore target that does not exist yet still gets the database.
+      const restoredTo = restoreTo && !(await stat(restoreTo).catch(() => undefined)) ? restoreTo : undefined;
+      if (restoredTo) {
+        progress({ phase: 'restore' });
+        await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}) });
+      }
+      progress({ phase: 'done' });
+      return {
+        ...(restoredTo ? { restoredTo } : {}),
+        status: 'up-to-date',
+        name: remote.name,
+        path,
+        bytes: remote.size,
+        sha256: have,
+        remoteChecksum: remoteSidecar ? 'ok' : 'absent',
+        resumedFrom: 0,
+        pruned: [],
+        durationMs: Date.now() - started,
+      };
+    }
+
+    progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });
+    const download = await downloadToPart(transport, remote, localDir, {
+      attempts: options.attempts ?? 3,
+      ...(signal ? { signal } : {}),
+      onBytes: (done) => progress({ phase: 'download', bytesDone: done, bytesTotal: remote.size }),
+      reconnect: options.transport ? undefined : async () => {
+        await transport!.close();
+        transport = await openPullTransport(config.pull, signal);
+        return transport;
+      },
+    });
+    const part = download.partPath;
+
+    progress({ phase: 'verify' });
+    try {
+      if (remoteSidecar && remoteSidecar.hex !== download.sha256) {
+        throw new BackupError(
+          ErrorCode.CHECKSUM,
+          `[pull] "${remote.name}" from ${transport.location} has sha256 ${download.sha256}, but its .sha256 says ` +
+            `${remoteSidecar.hex}: the transfer or the remote file is damaged; nothing was published`,
+          { path: part },
+        );
+      }
+      const check = await verify(part, { engine, mode: config.verify, ...(signal ? { signal } : {}) });
+      if (!check.ok) {
+        throw new BackupError(
+          ErrorCode.INTEGRITY,
+          `[pull] "${remote.name}" from ${transport.location} failed verification (${check.messages.slice(0, 3).join('; ')}); nothing was published`,
+          { path: part },
+        );
+      }
+    } catch (e) {
+      // A download that fails a check is never kept or resumed.
+      if (!isBackupError(e, ErrorCode.ABORTED)) await removePart(part);
+      throw e;
+    }
+
+    progress({ phase: 'publish' });
+    await rename(part, path);
+    fsyncDir(localDir);
+    await removePart(part); // its resume metadata
+    await writeSidecar(path, download.sha256);
+    await writeLatest(localDir, remote.name);
+
+    progress({ phase: 'prune' });
+    const pruned = (
+      await prune(localDir, { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly }, { latestName: remote.name })
+    ).removed;
+
+    if (restoreTo) {
+      progress({ phase: 'restore' });
+      await restore(path, restoreTo, { engine, force: true, mode: config.verify, ...(signal ? { signal } : {}) });
+    }
+    progress({ phase: 'done' });
+    return {
+      status: 'pulled',
+      name: remote.name,
+      path,
+      bytes: remote.size,
+      sha256: download.sha256,
+      remoteChecksum: remoteSidecar ? 'ok' : 'absent',
+      resumedFrom: download.resumedFrom,
+      ...(restoreTo ? { restoredTo: restoreTo } : {}),
+      pruned,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    if (!options.transport) await transport?.close();
+    if (!options.engine) await engine.close();
+    await lock.release();
+  }
+}
+
+/** The remote backup to pull: latest.txt when it names an existing backup, else the newest name. */
+async function findLatest(transport: Transport, signal: AbortSignal | undefined): Promise<RemoteFile> {
+  const text = await transport.readText(LATEST_FILE, MAX_LATEST_BYTES, signal ? { signal } : {});
+  if (text !== undefined) {
+    const name = text.replace(/\r?\n$/, '').trim();
+    const problem = plainFileNameProblem(name) ?? (parseBackupName(name) ? undefined : 'it is not a backup file name');
+    if (problem) {
+      throw new BackupError(
+        ErrorCode.BACKUP_NOT_FOUND,
+        `[pull] ${transport.location}/${LATEST_FILE} names ${JSON.stringify(name.slice(0, 100))}: refused, ${problem}`,
+        { path: LATEST_FILE },
+      );
+    }
+    const file = await transport.stat(name, signal ? { signal } : {});
+    if (file) return file;
+  }
+  const candidates = (await transport.list(signal ? { signal } : {}))
+    .map((f) => ({ f, parsed: parseBackupName(f.name) }))
+    .filter((c) => c.parsed !== undefined)
+    .sort((a, b) => compareBackups(a.parsed!, b.parsed!));
+  const newest = candidates.at(-1);
+  if (!newest) {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup in ${transport.location}`, { path: transport.location });
+  }
+  return newest.f;
+}
+
+async function readRemoteSidecar(transport: Transport, name: string, signal: AbortSignal | undefined) {
+  const text = await transport.readText(`${name}${SIDECAR_SUFFIX}`, MAX_SIDECAR_BYTES, signal ? { signal } : {});
+  if (text === undefined) return undefined;
+  const sidecar = parseSidecar(text, `${transport.location}/${name}${SIDECAR_SUFFIX}`);
+  if (sidecar.fileName !== name) {
+    throw new BackupError(ErrorCode.CHECKSUM, `[pull] the remote ${name}${SIDECAR_SUFFIX} is for ${JSON.stringify(sidecar.fileName)}`, {
+      path: name,
+    });
+  }
+  return sidecar;
+}
+
+/** The sha256 of our verified copy of `remote`, when local_dir already publishes it; else undefined. */
+async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: string | undefined): Promise<string | undefined> {
+  let latest: string | undefined;
+  try {
+    latest = await readLatest(localDir);
+  } catch {
+    return undefined;
+  }
+  if (latest !== remote.name) return undefined;
+  const st = await stat(join(localDir, remote.name)).catch(() => undefined);
+  const sidecar = await readSidecar(join(localDir, remote.name)).catch(() => undefined);
+  if (!st || st.size !== remote.size || !sidecar) return undefined;
+  if (remoteHex !== undefined && remoteHex !== sidecar.hex) return undefined;
+  return sidecar.hex;
+}
+
+/** `.part` files of other backups are leftovers of runs whose backup is no longer the newest. */
+async function removeOtherParts(localDir: string, keep: string): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (const f of await readdir(localDir)) {
+    const base = f.endsWith('.json') ? f.slice(0, -'.json'.length) : f;
+    if (base.endsWith(PART_SUFFIX) && base !== `${keep}${PART_SUFFIX}`) await rm(join(localDir, f), { force: true });
+  }
+}
+
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new BackupError(ErrorCode.DEST_DIR, `[pull] local_dir "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
+      path: dir,
+      cause: e,
+      ...(errno ? { errno } : {}),
+    });
+  }
+}
