@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { backup, type BackupProgress } from '../api/backup.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
 import { listBackups } from '../api/listing.js';
+import { pull } from '../api/pull.js';
 import { restore } from '../api/restore.js';
 import { prune } from '../api/retention.js';
 import { verify } from '../api/verify.js';
@@ -154,5 +155,22 @@ export async function pruneCommand(argv: string[], ctx: CommandContext): Promise
   const verb = dryRun ? 'would remove' : 'removed';
   ctx.out(`${verb} ${r.removed.length}, kept ${r.kept.length} (keep_last=${policy.keepLast}, keep_daily=${policy.keepDaily}, keep_weekly=${policy.keepWeekly})`);
   for (const name of r.removed) ctx.out(`  ${verb} ${name}`);
+  return 0;
+}
+
+export async function pullCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values } = parse('pull', argv, { config: { type: 'string', short: 'c' }, 'restore-to': { type: 'string' } }, []);
+  if (typeof values.config !== 'string') throw new UsageError('pull: --config <file> is required');
+  const config = await loadConfig(values.config);
+  const restoreTo = typeof values['restore-to'] === 'string' ? resolve(values['restore-to']) : undefined;
+  const r = await pull(config, { signal: ctx.signal, ...(restoreTo ? { restoreTo } : {}) });
+  if (r.status === 'up-to-date') ctx.out(`up to date: ${r.path} is already the latest verified backup`);
+  else {
+    const sidecar = r.remoteChecksum === 'ok' ? 'sha256 matches the server\'s sidecar' : 'no sidecar on the server';
+    const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
+    ctx.out(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
+  }
+  if (r.restoredTo) ctx.out(`restored it to ${r.restoredTo}`);
+  if (r.pruned.length > 0) ctx.out(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
   return 0;
 }

@@ -10,6 +10,7 @@ import {
   backupCommand,
   listCommand,
   pruneCommand,
+  pullCommand,
   restoreCommand,
   UsageError,
   verifyCommand,
@@ -21,6 +22,9 @@ const USAGE = `usage: sqlite-backup <command> [options]
 commands:
   backup --config <file>                 snapshot, check, gzip and publish a backup of source_path
                                          into backup_dir, then apply retention
+  pull --config <file> [--restore-to <db>]
+                                         fetch the newest backup from [pull] over SFTP, verify it
+                                         (host key, sha256, gzip, integrity_check), publish it in local_dir
   verify <file> [--quick]                check a backup (.db.gz or .db): sha256 sidecar, gzip, integrity_check
   restore <backup> <target> [--force]    check and decompress a backup into place; --force keeps the
                                          previous database (with its -wal) as <target>.before-restore-<time>
@@ -40,6 +44,7 @@ const COMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promise<
   restore: restoreCommand,
   list: listCommand,
   prune: pruneCommand,
+  pull: pullCommand,
 };
 
 function version(): string {
