@@ -128,6 +128,9 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       );
     }
     const verifyMs = Date.now() - tv;
+    // Our own engine is done: stopping its worker now returns its wasm memory before the gzip
+    // workers start (peak RSS is the larger of the two phases, not their sum).
+    if (!options.engine) await engine.close();
 
     throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
     progress({ phase: 'compress' });
