@@ -58,3 +58,19 @@ export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOpt
 export { pull, type PullOptions, type PullProgress, type PullPhase, type PullResult } from './api/pull.js';
 export { LocalTransport } from './transport/local.js';
 export type { Transport, RemoteFile, ReadOptions } from './transport/types.js';
+export {
+  createHostKeyCheck,
+  normalizeFingerprint,
+  type HostKeyPolicy,
+  type HostKeyCheck,
+  type HostKeyFailure,
+  type PresentedKey,
+} from './transport/host-key.js';
+export {
+  parseKnownHosts,
+  loadKnownHosts,
+  keysForHost,
+  fingerprintSha256,
+  hostKeyAlgorithmsFor,
+  type KnownHostsEntry,
+} from './transport/known-hosts.js';
