@@ -1,0 +1,90 @@
+/**
+ * A pipelined reader: keeps up to `concurrency` read requests of `chunkBytes` in flight and yields
+ * their data in file order. Each SFTP request costs a round trip, so one request at a time moves
+ * one chunk per RTT: through a 20 ms RTT link, 32 MiB took 11.8 s with 1 request in flight and
+ * 0.9 s with 64 (scp: 1.1 s). Memory stays bounded at concurrency x chunkBytes, and requests are
+ * only issued as far ahead as the consumer pulls, so hashing and gunzip run during the download.
+ *
+ * Knows nothing about SFTP: `read` is one positioned read that may return fewer bytes than asked
+ * (0 at end of file).
+ */
+
+export type PositionedRead = (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
+
+export interface PipelinedReadOptions {
+  /** First byte to read. */
+  start: number;
+  /** Size when the file was opened: requests are sent up to here at full concurrency, then one at a time until EOF. */
+  sizeHint: number;
+  concurrency: number;
+  chunkBytes: number;
+  signal?: AbortSignal;
+  /** The error to throw when `signal` fires. */
+  abortError: () => Error;
+}
+
+interface Slot {
+  position: number;
+  buf: Buffer;
+  filled: number;
+  eof: boolean;
+  done: Promise<void>;
+}
+
+export async function* pipelinedRead(read: PositionedRead, options: PipelinedReadOptions): AsyncGenerator<Uint8Array> {
+  const { concurrency, chunkBytes, signal } = options;
+  let sizeHint = options.sizeHint;
+  let next = options.start;
+  const queue: Slot[] = [];
+
+  const issue = (): void => {
+    const slot: Slot = { position: next, buf: Buffer.allocUnsafe(chunkBytes), filled: 0, eof: false, done: Promise.resolve() };
+    slot.done = fill(read, slot);
+    // A slot we never reach (abort, early stop, an earlier failure) must not become an unhandled rejection.
+    slot.done.catch(() => {});
+    queue.push(slot);
+    next += chunkBytes;
+  };
+
+  const { promise: aborted, dispose } = abortPromise(signal, options.abortError);
+  try {
+    for (;;) {
+      if (signal?.aborted) throw options.abortError();
+      // Full window inside the known size; past it, one probe at a time until a read says EOF.
+      while (queue.length < concurrency && (next < sizeHint || queue.length === 0)) issue();
+      const head = queue[0]!;
+      await (aborted ? Promise.race([head.done, aborted]) : head.done);
+      queue.shift();
+      const end = head.position + head.filled;
+      // The file grew past what fstat said: go back to full concurrency until EOF.
+      if (end > sizeHint && head.filled === chunkBytes) sizeHint = Infinity;
+      if (head.filled > 0) yield head.filled === chunkBytes ? head.buf : head.buf.subarray(0, head.filled);
+      if (head.eof) return;
+    }
+  } finally {
+    dispose();
+  }
+}
+
+/** Fills one slot, re-asking for the rest after a short read; stops at EOF (a read of 0 bytes). */
+async function fill(read: PositionedRead, slot: Slot): Promise<void> {
+  while (slot.filled < slot.buf.length) {
+    const n = await read(slot.buf, slot.filled, slot.buf.length - slot.filled, slot.position + slot.filled);
+    if (n === 0) {
+      slot.eof = true;
+      return;
+    }
+    slot.filled += n;
+  }
+}
+
+function abortPromise(signal: AbortSignal | undefined, error: () => Error): { promise?: Promise<never>; dispose: () => void } {
+  if (!signal) return { dispose: () => {} };
+  let onAbort = (): void => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(error());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => {});
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}

@@ -1,0 +1,230 @@
+/**
+ * One SSH connection with its SFTP channel, opened through ssh2-sftp-client. We use the wrapper to
+ * connect and to end, and ssh2's own SFTP object (`client.sftp`) for everything else: the wrapper
+ * has no pipelined read returning a stream (see sftp-read.ts), and its per-call listeners would
+ * hide the connection-loss signal we need.
+ *
+ * A session knows when its connection is gone: every pending request is rejected with
+ * SessionLostError at once (ssh2 would otherwise never call back a request written to a dead
+ * channel), and the transport drops the session and reconnects on the next call.
+ */
+import { createRequire } from 'node:module';
+
+/** ssh2's SFTP status codes that we act on. */
+export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
+
+/** File attributes as ssh2 gives them (times in whole seconds). */
+export interface RawStats {
+  mode?: number;
+  size?: number;
+  mtime?: number;
+}
+
+export interface RawDirEntry {
+  filename: string;
+  attrs: RawStats;
+}
+
+type Callback<T> = (err: (Error & { code?: unknown }) | undefined | null, value: T) => void;
+
+/** The part of ssh2's SFTPWrapper we call (ssh2 ships no type declarations; we add no @types). */
+export interface RawSftp {
+  realpath(path: string, cb: Callback<string>): void;
+  readdir(path: string, cb: Callback<RawDirEntry[]>): void;
+  lstat(path: string, cb: Callback<RawStats>): void;
+  open(path: string, flags: 'r', cb: Callback<Buffer>): void;
+  fstat(handle: Buffer, cb: Callback<RawStats>): void;
+  read(handle: Buffer, buf: Buffer, off: number, len: number, position: number, cb: Callback<number>): void;
+  close(handle: Buffer, cb: Callback<void>): void;
+  on(event: 'error' | 'close', listener: (err?: Error) => void): void;
+}
+
+interface RawSshClient {
+  on(event: 'error', listener: (err: Error & { level?: string; code?: string }) => void): void;
+  on(event: 'close' | 'end' | 'connect', listener: () => void): void;
+  setNoDelay(noDelay: boolean): void;
+  destroy(): void;
+}
+
+interface WrapperClient {
+  client: RawSshClient;
+  connect(config: Record<string, unknown>): Promise<RawSftp>;
+  end(): Promise<unknown>;
+}
+
+type WrapperCtor = new (name: string, callbacks: Record<'error' | 'end' | 'close', (err?: Error) => void>) => WrapperClient;
+
+// ssh2-sftp-client is CommonJS without types: load it through require and type the part we use.
+const SftpClient = createRequire(import.meta.url)('ssh2-sftp-client') as WrapperCtor;
+
+/** The connection under a request is gone (closed, reset, keepalive timeout, channel closed). */
+export class SessionLostError extends Error {
+  constructor(readonly reason: string, options?: { cause?: unknown }) {
+    super(`connection lost (${reason})`, options);
+    this.name = 'SessionLostError';
+  }
+}
+
+/** An error ssh2 reported while opening the connection, with what we observed around it. */
+export class ConnectAttemptError extends Error {
+  constructor(
+    message: string,
+    readonly raw: (Error & { level?: string; code?: unknown }) | undefined,
+    readonly hostKeyRefused: boolean,
+    readonly timedOut: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ConnectAttemptError';
+  }
+}
+
+export interface SessionConfig {
+  host: string;
+  port: number;
+  username: string;
+  privateKey?: Buffer;
+  passphrase?: string;
+  agent?: string;
+  hostVerifier: (keyBlob: Buffer) => boolean;
+  serverHostKeyAlgorithms?: string[];
+  timeoutMs: number;
+  keepaliveIntervalMs: number;
+}
+
+export class SftpSession {
+  private lostError: SessionLostError | undefined;
+  private readonly pending = new Set<(e: Error) => void>();
+
+  private constructor(
+    private readonly wrapper: WrapperClient,
+    readonly sftp: RawSftp,
+  ) {}
+
+  get lost(): boolean {
+    return this.lostError !== undefined;
+  }
+
+  /**
+   * Opens a connection and its SFTP channel within `timeoutMs` (TCP connect, handshake, auth and
+   * subsystem). Throws ConnectAttemptError, never a half-open session.
+   */
+  static async open(config: SessionConfig): Promise<SftpSession> {
+    // The wrapper's default callbacks print to the console; ours only record.
+    const noop = (): void => {};
+    const wrapper = new SftpClient('restinpieces-sqlite-backup', { error: noop, end: noop, close: noop });
+    let raw: (Error & { level?: string; code?: unknown }) | undefined;
+    let refused = false;
+    let verifierError: unknown;
+    let session: SftpSession | undefined;
+    wrapper.client.on('error', (e) => {
+      raw ??= e;
+      session?.markLost(e.message, e);
+    });
+    wrapper.client.on('close', () => session?.markLost('closed'));
+    // Nagle's algorithm holds back each small request until the previous one is acknowledged, and
+    // the server delays that ACK by 40 ms: every lstat/open/close round trip waited for it.
+    wrapper.client.on('connect', () => wrapper.client.setNoDelay(true));
+    wrapper.client.on('end', () => session?.markLost('ended by the server'));
+
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`no SFTP session within ${config.timeoutMs} ms`));
+      }, config.timeoutMs);
+    });
+    try {
+      const sftp = await Promise.race([
+        wrapper.connect({
+          host: config.host,
+          port: config.port,
+          username: config.username,
+          privateKey: config.privateKey,
+          passphrase: config.passphrase,
+          agent: config.agent,
+          tryKeyboard: false,
+          readyTimeout: config.timeoutMs,
+          keepaliveInterval: config.keepaliveIntervalMs,
+          keepaliveCountMax: 3,
+          ...(config.serverHostKeyAlgorithms ? { algorithms: { serverHostKey: config.serverHostKeyAlgorithms } } : {}),
+          // A throwing verifier refuses (an exception here would surface inside ssh2's key exchange).
+          hostVerifier: (key: Buffer): boolean => {
+            let ok = false;
+            try {
+              ok = config.hostVerifier(key) === true;
+            } catch (e) {
+              verifierError = e;
+            }
+            refused = !ok;
+            return ok;
+          },
+        }),
+        deadline,
+      ]);
+      session = new SftpSession(wrapper, sftp);
+      const s = session;
+      sftp.on('error', (e) => s.markLost(e?.message ?? 'SFTP channel error', e));
+      sftp.on('close', () => s.markLost('SFTP channel closed'));
+      return session;
+    } catch (e) {
+      wrapper.client.destroy();
+      const message = timedOut ? `timed out after ${config.timeoutMs} ms` : (raw ?? (e as Error)).message;
+      throw new ConnectAttemptError(message, raw ?? (e as Error), refused, timedOut, { cause: verifierError ?? e });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs one ssh2 SFTP call; rejects with SessionLostError if the connection is or goes away. */
+  call<T>(start: (cb: Callback<T>) => void): Promise<T> {
+    if (this.lostError) return Promise.reject(this.lostError);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.add(reject);
+      try {
+        start((err, value) => {
+          this.pending.delete(reject);
+          if (err) reject(typeof err.code === 'number' ? err : this.lostFrom(err));
+          else resolve(value);
+        });
+      } catch (e) {
+        this.pending.delete(reject);
+        reject(e);
+      }
+    });
+  }
+
+  /** Sends a request without waiting for its answer (closing a handle we stopped reading). */
+  fireAndForget(start: (cb: Callback<void>) => void): void {
+    this.call(start).catch(() => {});
+  }
+
+  /** Ends the connection (wrapper `end()`, which waits for the socket to close); destroys it if that hangs. */
+  async end(timeoutMs = 5000): Promise<void> {
+    this.markLost('closed by us');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.wrapper.end().catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.wrapper.client.destroy();
+    }
+  }
+
+  private lostFrom(err: Error): SessionLostError {
+    // ssh2 fails every open request with a plain Error (no numeric SFTP status) when the channel dies.
+    this.markLost(err.message, err);
+    return this.lostError!;
+  }
+
+  private markLost(reason: string, cause?: unknown): void {
+    if (this.lostError) return;
+    this.lostError = new SessionLostError(reason, { cause });
+    for (const reject of this.pending) reject(this.lostError);
+    this.pending.clear();
+  }
+}

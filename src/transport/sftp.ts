@@ -1,0 +1,347 @@
+/**
+ * SftpTransport: a backup directory on an SFTP server (OpenSSH or any SFTP v3 server), read with
+ * many outstanding requests. Like Litestream's SFTP replica client: the connection is opened lazily
+ * on first use and cached; it is dropped only when it is lost (then the next call reconnects), and
+ * close() ends it. The host key is always checked: `hostVerifier` is required.
+ */
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import type { ReadOptions, RemoteFile, Transport } from './types.js';
+import { checkTransportName, isPlainFileName } from './names.js';
+import { pipelinedRead } from './sftp-read.js';
+import { SftpSession, type RawStats } from './sftp-session.js';
+import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
+
+export const SFTP_KIND = 'sftp';
+export const DEFAULT_SFTP_PORT = 22;
+/** Litestream's DefaultDialTimeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_READ_CONCURRENCY = 64;
+export const DEFAULT_READ_CHUNK_BYTES = 65_536;
+export const DEFAULT_CONNECT_RETRIES = 2;
+export const DEFAULT_RETRY_DELAY_MS = 250;
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+
+export interface SftpTransportOptions {
+  host: string;
+  /** @default 22 */
+  port?: number;
+  username: string;
+  /** An OpenSSH/PEM private key, or the path of its file (read at connect time). */
+  privateKey?: Buffer | string;
+  /** Passphrase of an encrypted private key. Never shown in messages. */
+  passphrase?: string;
+  /** ssh-agent socket path (e.g. process.env.SSH_AUTH_SOCK). Tried after the key, if both are given. */
+  agent?: string;
+  /**
+   * POSIX directory holding the backups. Relative paths are relative to the SFTP login directory
+   * (the server's `realpath('.')`, usually the home directory).
+   */
+  remoteDir: string;
+  /**
+   * Decides whether the server's host key (raw SSH key blob) is trusted. Required: there is no
+   * accept-everything default (see createHostKeyCheck in host-key.ts).
+   */
+  hostVerifier: (keyBlob: Buffer) => boolean;
+  /**
+   * When the verifier refused, the error to throw instead of the generic EHOST_KEY (the verifier's
+   * owner knows why, e.g. HostKeyCheck.error()).
+   */
+  hostKeyError?: () => Error | undefined;
+  /** ssh2 `algorithms.serverHostKey`, in preference order (the algorithms of known keys first). */
+  serverHostKeyAlgorithms?: string[];
+  /** Limit for one connection attempt: TCP connect, handshake, authentication, SFTP subsystem (ssh2's readyTimeout). @default 30000 */
+  connectTimeoutMs?: number;
+  /** Connect attempts after the first, only after transient failures (refused, reset, timeout), never after auth or host key failures. @default 2 */
+  retries?: number;
+  /** Wait before the first retry; doubles each time. @default 250 */
+  retryDelayMs?: number;
+  /** SSH keepalive interval: a silently dead connection fails after 3 unanswered keepalives. @default 10000 */
+  keepaliveIntervalMs?: number;
+  /** Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes. @default 64 */
+  readConcurrency?: number;
+  /** Bytes per read request (OpenSSH serves up to 255 KiB). @default 65536 */
+  readChunkBytes?: number;
+}
+
+interface Connected {
+  session: SftpSession;
+  /** Absolute remote directory. */
+  dir: string;
+}
+
+export class SftpTransport implements Transport {
+  readonly kind = SFTP_KIND;
+  readonly location: string;
+  private readonly options: Readonly<SftpTransportOptions>;
+  private readonly where: Where;
+  private connecting: Promise<Connected> | undefined;
+
+  constructor(options: SftpTransportOptions) {
+    if (typeof options.hostVerifier !== 'function') {
+      throw new TypeError('SftpTransport needs a hostVerifier: host keys are always checked');
+    }
+    const port = options.port ?? DEFAULT_SFTP_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1-65535, got ${port}`);
+    for (const key of ['readConcurrency', 'readChunkBytes', 'connectTimeoutMs'] as const) {
+      const v = options[key];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${key} must be a positive integer, got ${v}`);
+    }
+    if (options.remoteDir === '' || options.remoteDir.includes('\0')) throw new RangeError('remoteDir must be a non-empty path');
+    this.options = { ...options, port };
+    const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
+    const dirPart = options.remoteDir.startsWith('/') ? options.remoteDir : `/~/${options.remoteDir}`;
+    this.location = `sftp://${options.username}@${hostPart}:${port}${dirPart}`;
+    this.where = { host: options.host, port, username: options.username, location: this.location };
+  }
+
+  async list(options: { signal?: AbortSignal } = {}): Promise<RemoteFile[]> {
+    return this.withConnection('list', undefined, options.signal, async ({ session, dir }) => {
+      let entries;
+      try {
+        entries = await session.call<{ filename: string; attrs: RawStats }[]>((cb) => session.sftp.readdir(dir, cb));
+      } catch (e) {
+        if (isNotFound(e)) return [];
+        throw e;
+      }
+      return entries
+        .filter((e) => isPlainFileName(e.filename) && isRegular(e.attrs))
+        .map((e) => remoteFile(e.filename, e.attrs))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  }
+
+  async stat(name: string, options: { signal?: AbortSignal } = {}): Promise<RemoteFile | undefined> {
+    checkTransportName(name, this.location);
+    return this.withConnection('stat', name, options.signal, async ({ session, dir }) => {
+      const attrs = await this.lstat(session, posix.join(dir, name));
+      return attrs && isRegular(attrs) ? remoteFile(name, attrs) : undefined;
+    });
+  }
+
+  async *read(name: string, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+    checkTransportName(name, this.location);
+    const { signal } = options;
+    const start = options.start ?? 0;
+    if (!(Number.isSafeInteger(start) && start >= 0)) throw new RangeError(`start must be an integer >= 0, got ${start}`);
+    const { session, handle, size, path } = await this.withConnection('open', name, signal, (c) => this.openFile(c, name));
+    let finished = false;
+    try {
+      yield* pipelinedRead(
+        (buf, off, len, position) => session.call<number>((cb) => session.sftp.read(handle, buf, off, len, position, cb)),
+        {
+          start,
+          sizeHint: size,
+          concurrency: this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
+          chunkBytes: this.options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+          ...(signal ? { signal } : {}),
+          abortError: () => new AbortError(`[sftp] read of "${path}" on ${this.where.host} aborted`, { path, host: this.where.host, cause: signal?.reason }),
+        },
+      );
+      finished = true;
+    } catch (e) {
+      throw errorFor(e, 'read', path, this.where);
+    } finally {
+      if (finished) {
+        await session.call<void>((cb) => session.sftp.close(handle, cb)).catch(() => {});
+      } else {
+        // Stopped early (abort, error, consumer left): the requests still in flight would delay a
+        // waited-for close by up to concurrency x chunk bytes; the server handles them, then the close.
+        session.fireAndForget((cb) => session.sftp.close(handle, cb));
+      }
+    }
+  }
+
+  async readText(name: string, maxBytes: number, options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    checkTransportName(name, this.location);
+    return this.withConnection('read', name, options.signal, async (c) => {
+      let opened;
+      try {
+        opened = await this.openFile(c, name);
+      } catch (e) {
+        if (e instanceof BackupError && e.code === ErrorCode.BACKUP_NOT_FOUND) return undefined;
+        throw e;
+      }
+      const { session, handle } = opened;
+      try {
+        const buf = Buffer.alloc(maxBytes);
+        let filled = 0;
+        while (filled < maxBytes) {
+          const n = await session.call<number>((cb) => session.sftp.read(handle, buf, filled, maxBytes - filled, filled, cb));
+          if (n === 0) break;
+          filled += n;
+        }
+        return buf.toString('utf8', 0, filled);
+      } finally {
+        await session.call<void>((cb) => session.sftp.close(handle, cb)).catch(() => {});
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const connecting = this.connecting;
+    this.connecting = undefined;
+    if (!connecting) return;
+    const connected = await connecting.catch(() => undefined);
+    await connected?.session.end();
+  }
+
+  /**
+   * The cached connection, opened on first use. A connection found lost before this call starts is
+   * replaced at once (nothing was in flight); one lost during the call fails the call, and the next
+   * call reconnects. A failed connect is not cached.
+   */
+  private connection(): Promise<Connected> {
+    const current = this.connecting;
+    if (current) {
+      return current.then((c) => {
+        if (!c.session.lost) return c;
+        if (this.connecting === current) this.connecting = undefined;
+        return this.connection();
+      });
+    }
+    const fresh = this.connect();
+    this.connecting = fresh;
+    fresh.catch(() => {
+      if (this.connecting === fresh) this.connecting = undefined;
+    });
+    return fresh;
+  }
+
+  /** The connection, then `fn`; errors mapped to BackupErrors. */
+  private async withConnection<T>(op: string, name: string | undefined, signal: AbortSignal | undefined, fn: (c: Connected) => Promise<T>): Promise<T> {
+    throwIfAborted(signal, `[sftp] ${op} on ${this.where.host}`);
+    // The connect itself is shared: one caller's abort stops its wait, not the connect.
+    const connected = await raceAbort(this.connection(), signal, `[sftp] ${op} on ${this.where.host}`);
+    const path = name === undefined ? connected.dir : posix.join(connected.dir, name);
+    try {
+      return await raceAbort(fn(connected), signal, `[sftp] ${op} of "${path}"`);
+    } catch (e) {
+      throw errorFor(e, op, path, this.where);
+    }
+  }
+
+  private async connect(): Promise<Connected> {
+    const o = this.options;
+    const privateKey = await this.privateKey();
+    const retries = o.retries ?? DEFAULT_CONNECT_RETRIES;
+    const timeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    for (let attempt = 0; ; attempt++) {
+      let session: SftpSession;
+      try {
+        session = await SftpSession.open({
+          host: o.host,
+          port: this.where.port,
+          username: o.username,
+          ...(privateKey ? { privateKey } : {}),
+          ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+          ...(o.agent ? { agent: o.agent } : {}),
+          hostVerifier: o.hostVerifier,
+          ...(o.serverHostKeyAlgorithms ? { serverHostKeyAlgorithms: o.serverHostKeyAlgorithms } : {}),
+          timeoutMs,
+          keepaliveIntervalMs: o.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+        });
+      } catch (e) {
+        const attempts = attempt + 1;
+        if (attempt < retries && isTransientConnectError(e)) {
+          await sleep((o.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) * 2 ** attempt);
+          continue;
+        }
+        throw connectError(e, this.where, describeAuth(o), attempts, o.hostKeyError);
+      }
+      try {
+        const home = await session.call<string>((cb) => session.sftp.realpath('.', cb));
+        // posix only: a Windows client must not turn /srv/backups into \srv\backups (the Go client did).
+        return { session, dir: posix.resolve(home, o.remoteDir) };
+      } catch (e) {
+        await session.end();
+        throw errorFor(e, 'realpath', '.', this.where);
+      }
+    }
+  }
+
+  private async privateKey(): Promise<Buffer | undefined> {
+    const key = this.options.privateKey;
+    if (key === undefined || Buffer.isBuffer(key)) return key;
+    try {
+      return await readFile(key);
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException).code;
+      throw new BackupError(ErrorCode.AUTH, `[sftp] cannot read the private key file "${key}" (${errno ?? (e as Error).message})`, {
+        path: key,
+        host: this.options.host,
+        cause: e,
+        ...(errno ? { errno } : {}),
+      });
+    }
+  }
+
+  private async openFile({ session, dir }: Connected, name: string): Promise<{ session: SftpSession; handle: Buffer; size: number; path: string }> {
+    const path = posix.join(dir, name);
+    const attrs = await this.lstat(session, path);
+    // Like LocalTransport: only regular files; a symlink could point out of the backup directory.
+    if (!attrs || !isRegular(attrs)) {
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[sftp] "${path}" does not exist on ${this.where.host}:${this.where.port}`, {
+        path,
+        host: this.where.host,
+        errno: 'ENOENT',
+      });
+    }
+    let handle: Buffer;
+    try {
+      handle = await session.call<Buffer>((cb) => session.sftp.open(path, 'r', cb));
+    } catch (e) {
+      // Deleted between lstat and open: the same answer as if lstat had not found it.
+      throw errorFor(e, 'open', path, this.where);
+    }
+    try {
+      const st = await session.call<RawStats>((cb) => session.sftp.fstat(handle, cb));
+      return { session, handle, size: st.size ?? attrs.size ?? 0, path };
+    } catch (e) {
+      session.fireAndForget((cb) => session.sftp.close(handle, cb));
+      throw e;
+    }
+  }
+
+  private async lstat(session: SftpSession, path: string): Promise<RawStats | undefined> {
+    try {
+      return await session.call<RawStats>((cb) => session.sftp.lstat(path, cb));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+
+function isRegular(attrs: RawStats): boolean {
+  return attrs.mode !== undefined && (attrs.mode & S_IFMT) === S_IFREG;
+}
+
+function remoteFile(name: string, attrs: RawStats): RemoteFile {
+  return { name, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
+}
+
+async function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return p;
+  throwIfAborted(signal, what);
+  let onAbort = (): void => {};
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortError(`${what} aborted`, { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

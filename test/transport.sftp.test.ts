@@ -1,0 +1,338 @@
+/**
+ * SftpTransport against a real OpenSSH sshd on loopback: the shared Transport contract, then what
+ * only a network transport has - login-relative paths, host key refusal, authentication (key file,
+ * passphrase, agent), dropped connections, refused and silent ports, and read throughput.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isBackupError, ErrorCode, BackupError } from '../src/errors.js';
+import { SftpTransport, type SftpTransportOptions } from '../src/transport/sftp.js';
+import { createHostKeyCheck } from '../src/transport/host-key.js';
+import { makeKey, scpFrom, sshdSkipReason, startSshd, type Sshd } from './helpers/sshd.js';
+import { run } from './helpers/peers.js';
+import { collect, sha256, testTransport } from './transport.shared.js';
+
+/** A verifier that accepts exactly this server's host keys. */
+function trust(s: Sshd): (key: Buffer) => boolean {
+  const blobs = s.hostKeys.map((k) => Buffer.from(k.publicLine.split(' ')[1]!, 'base64'));
+  return (key) => blobs.some((b) => b.equals(key));
+}
+
+const code = (c: string) => (e: unknown) => isBackupError(e) && e.code === c;
+
+describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () => {
+  let sshd: Sshd;
+  const transports: SftpTransport[] = [];
+  let n = 0;
+  before(async () => {
+    sshd = await startSshd();
+  });
+  after(async () => {
+    for (const t of transports) await t.close();
+    await sshd?.stop();
+  });
+
+  const transport = (extra: Partial<SftpTransportOptions> = {}, server: Sshd = sshd): SftpTransport => {
+    const t = new SftpTransport({
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      privateKey: server.userKey.privatePath,
+      remoteDir: '/nonexistent',
+      hostVerifier: trust(server),
+      ...extra,
+    });
+    transports.push(t);
+    return t;
+  };
+
+  /** A fresh backup directory under the login dir; returns its local path and login-relative path. */
+  const makeDir = (files: Record<string, Buffer>): { dir: string; relative: string } => {
+    const relative = `case-${++n}/backups`;
+    const dir = join(sshd.sftpRoot, relative);
+    mkdirSync(dir, { recursive: true });
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+    return { dir, relative };
+  };
+
+  testTransport({
+    name: 'SftpTransport (OpenSSH internal-sftp, ed25519 user key)',
+    async create(files) {
+      const { dir } = makeDir(files);
+      return {
+        transport: transport({ remoteDir: dir }),
+        dir,
+        modify: (name, data) => writeFileSync(join(dir, name), data),
+        remove: (name) => rmSync(join(dir, name)),
+      };
+    },
+  });
+
+  describe('SFTP specifics', () => {
+    it('a relative remoteDir resolves against the login directory; location says where', async () => {
+      const { dir, relative } = makeDir({ 'latest.txt': Buffer.from('x.db.gz') });
+      const t = transport({ remoteDir: `./${relative}/../backups` });
+      assert.equal(t.location, `sftp://${sshd.username}@127.0.0.1:${sshd.port}/~/./${relative}/../backups`);
+      assert.equal(await t.readText('latest.txt', 100), 'x.db.gz');
+      const abs = transport({ remoteDir: dir });
+      assert.equal(abs.location, `sftp://${sshd.username}@127.0.0.1:${sshd.port}${dir}`);
+      assert.deepEqual((await abs.list()).map((f) => f.name), ['latest.txt']);
+    });
+
+    it('a host key the verifier refuses: EHOST_KEY (or the owner\'s error), no retry, nothing read', async () => {
+      const { dir } = makeDir({ 'a.bin': Buffer.from('secret') });
+      const seen: Buffer[] = [];
+      const refuse = (key: Buffer): boolean => (seen.push(key), false);
+      const t = transport({ remoteDir: dir, hostVerifier: refuse, retries: 3 });
+      const chunks: Uint8Array[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const c of t.read('a.bin')) chunks.push(c);
+        })(),
+        (e) => code(ErrorCode.HOST_KEY)(e) && (e as BackupError).host === '127.0.0.1' && new RegExp(`127\\.0\\.0\\.1:${sshd.port}`).test((e as Error).message),
+      );
+      assert.equal(chunks.length, 0);
+      assert.equal(seen.length, 1, 'host key refusal is not retried');
+      assert.ok(trust(sshd)(seen[0]!), 'the verifier saw the server key blob');
+
+      const mine = new BackupError(ErrorCode.HOST_KEY, 'the owner knows why');
+      const owned = transport({ remoteDir: dir, hostVerifier: () => false, hostKeyError: () => mine });
+      await assert.rejects(owned.list(), (e) => e === mine);
+      const throwing = transport({ remoteDir: dir, hostVerifier: () => { throw new Error('verifier bug'); } });
+      await assert.rejects(throwing.stat('a.bin'), code(ErrorCode.HOST_KEY));
+    });
+
+    it('known_hosts through createHostKeyCheck: the right key connects, another key is refused with its message', async () => {
+      const { dir } = makeDir({ 'a.bin': Buffer.from('abc') });
+      const good = join(sshd.dir, `known_hosts-${n}`);
+      writeFileSync(good, `${sshd.knownHostsLine('ecdsa')}\n`);
+      const check = await createHostKeyCheck({ host: sshd.host, port: sshd.port, knownHostsPath: good });
+      const t = transport({ remoteDir: dir, hostVerifier: (k) => check.verify(k), hostKeyError: () => check.error(), serverHostKeyAlgorithms: check.algorithms });
+      assert.equal(await t.readText('a.bin', 10), 'abc');
+      assert.equal(check.presented?.type, 'ecdsa-sha2-nistp256', 'the listed key type was negotiated');
+
+      const other = makeKey(join(sshd.dir, `other-${n}`), 'ecdsa');
+      const bad = join(sshd.dir, `known_hosts-bad-${n}`);
+      writeFileSync(bad, `[127.0.0.1]:${sshd.port} ${other.publicLine}\n`);
+      const badCheck = await createHostKeyCheck({ host: sshd.host, port: sshd.port, knownHostsPath: bad });
+      const refused = transport({ remoteDir: dir, hostVerifier: (k) => badCheck.verify(k), hostKeyError: () => badCheck.error(), serverHostKeyAlgorithms: badCheck.algorithms });
+      await assert.rejects(refused.readText('a.bin', 10), (e) => code(ErrorCode.HOST_KEY)(e) && /CHANGED/.test((e as Error).message));
+    });
+
+    it('a server that only offers ecdsa host keys', async (t) => {
+      const ecdsaOnly = await startSshd({ t, hostKeyTypes: ['ed25519', 'ecdsa'], hostKeyAlgorithms: ['ecdsa-sha2-nistp256'] });
+      const dir = join(ecdsaOnly.sftpRoot, 'b');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'latest.txt'), 'ok');
+      const kh = join(ecdsaOnly.dir, 'known_hosts');
+      writeFileSync(kh, `${ecdsaOnly.knownHostsLine('ecdsa')}\n`);
+      const check = await createHostKeyCheck({ host: ecdsaOnly.host, port: ecdsaOnly.port, knownHostsPath: kh });
+      const tr = transport({ remoteDir: 'b', hostVerifier: (k) => check.verify(k), hostKeyError: () => check.error(), serverHostKeyAlgorithms: check.algorithms }, ecdsaOnly);
+      assert.equal(await tr.readText('latest.txt', 10), 'ok');
+      await tr.close();
+      // Only the ed25519 key is known: the server cannot show it, so its ecdsa key is refused.
+      writeFileSync(kh, `${ecdsaOnly.knownHostsLine('ed25519')}\n`);
+      const check2 = await createHostKeyCheck({ host: ecdsaOnly.host, port: ecdsaOnly.port, knownHostsPath: kh });
+      const tr2 = transport({ remoteDir: 'b', hostVerifier: (k) => check2.verify(k), hostKeyError: () => check2.error(), serverHostKeyAlgorithms: check2.algorithms }, ecdsaOnly);
+      await assert.rejects(tr2.list(), code(ErrorCode.HOST_KEY));
+    });
+
+    it('a key the server does not accept: EAUTH naming host, user and the key file', async () => {
+      const wrong = makeKey(join(sshd.dir, `wrong-${++n}`), 'ed25519');
+      const t = transport({ remoteDir: '.', privateKey: wrong.privatePath });
+      const started = performance.now();
+      await assert.rejects(t.list(), (e) => {
+        const m = (e as Error).message;
+        return code(ErrorCode.AUTH)(e) && m.includes('127.0.0.1') && m.includes(`"${sshd.username}"`) && m.includes(wrong.privatePath);
+      });
+      assert.ok(performance.now() - started < 3000, 'authentication failures are not retried');
+      const missing = transport({ remoteDir: '.', privateKey: join(sshd.dir, 'no-such-key') });
+      await assert.rejects(missing.list(), (e) => code(ErrorCode.AUTH)(e) && (e as BackupError).errno === 'ENOENT');
+    });
+
+    it('a passphrase-protected key: the right passphrase works; a wrong or missing one is EAUTH without the secret', async (t) => {
+      const secret = 'correct horse battery staple';
+      const locked = await startSshd({ t, hostKeyTypes: ['ed25519'], userKeyPassphrase: secret });
+      const opts = { remoteDir: '.', privateKey: locked.userKey.privatePath };
+      writeFileSync(join(locked.sftpRoot, 'latest.txt'), 'yes');
+      assert.equal(await transport({ ...opts, passphrase: secret }, locked).readText('latest.txt', 10), 'yes');
+      const wrongPass = 'not the passphrase';
+      await assert.rejects(transport({ ...opts, passphrase: wrongPass }, locked).list(), (e) => {
+        const m = String((e as Error).message) + String((e as Error).stack);
+        return code(ErrorCode.AUTH)(e) && m.includes(locked.userKey.privatePath) && !m.includes(wrongPass) && !m.includes(secret);
+      });
+      await assert.rejects(transport(opts, locked).list(), code(ErrorCode.AUTH));
+      // Given as a Buffer, the key itself never appears in the message.
+      await assert.rejects(transport({ remoteDir: '.', privateKey: Buffer.from('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n') }, locked).list(), (e) => code(ErrorCode.AUTH)(e) && !(e as Error).message.includes('AAAA'));
+    });
+
+    it('ssh-agent: a key in the agent logs in; an empty agent is EAUTH saying the agent was tried', async (t) => {
+      const sock = join(sshd.dir, `agent-${++n}.sock`);
+      const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+      t.after(() => {
+        agent.kill('SIGTERM');
+      });
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+      const { dir } = makeDir({ 'latest.txt': Buffer.from('agent') });
+      await assert.rejects(transport({ remoteDir: dir, privateKey: undefined, agent: sock }).list(), (e) => code(ErrorCode.AUTH)(e) && (e as Error).message.includes(`ssh-agent at "${sock}"`));
+      run('ssh-add', ['-q', sshd.userKey.privatePath], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      assert.equal(await transport({ remoteDir: dir, privateKey: undefined, agent: sock }).readText('latest.txt', 10), 'agent');
+    });
+
+    it('a connection dropped during a large read: ECONNECT naming host and file; the next read reconnects', async () => {
+      const data = randomBytes(24 * 1024 * 1024);
+      const { dir } = makeDir({ 'large.bin': data });
+      const t = transport({ remoteDir: dir });
+      let bytes = 0;
+      let dropped = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const c of t.read('large.bin')) {
+            bytes += c.length;
+            if (!dropped && bytes >= 1024 * 1024) dropped = sshd.dropConnections();
+          }
+        })(),
+        (e) =>
+          code(ErrorCode.CONNECT)(e) &&
+          (e as BackupError).host === '127.0.0.1' &&
+          (e as BackupError).path === join(dir, 'large.bin') &&
+          /127\.0\.0\.1/.test((e as Error).message) &&
+          /large\.bin/.test((e as Error).message),
+      );
+      assert.ok(dropped > 0, 'there was a connection to drop');
+      assert.ok(bytes < data.length);
+      assert.equal(sha256(await collect(t.read('large.bin'))), sha256(data));
+      // Dropped while idle: noticed before the next call, which reconnects without failing.
+      sshd.dropConnections();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual((await t.list()).map((f) => f.name), ['large.bin']);
+    });
+
+    it('a closed port: ECONNECT quickly, after the bounded retries', async () => {
+      const port = await closedPort();
+      const t = transport({ port, retries: 2, retryDelayMs: 50 });
+      const started = performance.now();
+      await assert.rejects(t.list(), (e) => code(ErrorCode.CONNECT)(e) && /ECONNREFUSED|refused/i.test((e as Error).message) && /3 attempts/.test((e as Error).message));
+      const ms = performance.now() - started;
+      assert.ok(ms >= 150 && ms < 3000, `took ${ms} ms`);
+    });
+
+    it('a server that never answers: ECONNECT after connectTimeoutMs, retried', async () => {
+      const sockets: Socket[] = [];
+      const silent = createServer((s) => sockets.push(s));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      try {
+        const port = (silent.address() as { port: number }).port;
+        const t = transport({ port, connectTimeoutMs: 300, retries: 1, retryDelayMs: 10 });
+        const started = performance.now();
+        await assert.rejects(t.list(), (e) => code(ErrorCode.CONNECT)(e) && /timed out/.test((e as Error).message));
+        const ms = performance.now() - started;
+        assert.ok(ms >= 600 && ms < 3000, `took ${ms} ms`);
+        assert.equal(sockets.length, 2, 'one retry after a timeout');
+      } finally {
+        for (const s of sockets) s.destroy();
+        silent.close();
+      }
+    });
+
+    it('reads that stop early close their remote handles', async () => {
+      const data = randomBytes(8 * 1024 * 1024);
+      const { dir } = makeDir({ 'large.bin': data });
+      const t = transport({ remoteDir: dir });
+      for (let i = 0; i < 10; i++) {
+        for await (const c of t.read('large.bin')) {
+          assert.equal(c.length, 65536);
+          break;
+        }
+      }
+      const ac = new AbortController();
+      await assert.rejects(async () => {
+        for await (const _ of t.read('large.bin', { signal: ac.signal })) ac.abort();
+      }, code(ErrorCode.ABORTED));
+      // The server answers requests in order: once list() returns, every earlier close was handled.
+      await t.list();
+      assert.equal(sshd.openHandles(join(dir, 'large.bin')), 0);
+      await collect(t.read('large.bin'));
+      assert.equal(sshd.openHandles(join(dir, 'large.bin')), 0);
+    });
+
+    it('throughput: requests are pipelined (10 ms RTT: 64 in flight vs 1), and near scp on loopback', async (t) => {
+      const data = randomBytes(4 * 1024 * 1024);
+      const { dir, relative } = makeDir({ 'big.bin': data });
+      const proxy = await delayProxy(sshd.port, 5);
+      try {
+        const timed = async (readConcurrency: number): Promise<number> => {
+          const tr = transport({ port: proxy.port, remoteDir: dir, readConcurrency, hostVerifier: trust(sshd) });
+          await tr.list(); // connect outside the timing
+          const started = performance.now();
+          assert.equal(sha256(await collect(tr.read('big.bin'))), sha256(data));
+          const ms = performance.now() - started;
+          await tr.close();
+          return ms;
+        };
+        const one = await timed(1);
+        const many = await timed(64);
+        t.diagnostic(`4 MiB through a 10 ms RTT proxy: 1 request in flight ${one.toFixed(0)} ms, 64 in flight ${many.toFixed(0)} ms`);
+        assert.ok(one >= 64 * 10, `64 round trips take at least 640 ms (took ${one} ms)`);
+        assert.ok(many * 3 < one, `pipelining pays: ${many} ms vs ${one} ms`);
+      } finally {
+        await proxy.close();
+      }
+      // Loopback, 32 MiB: against scp from the same server (a diagnostic, loosely bounded).
+      const big = randomBytes(32 * 1024 * 1024);
+      writeFileSync(join(dir, 'big.bin'), big);
+      const tr = transport({ remoteDir: dir });
+      await tr.list();
+      let started = performance.now();
+      assert.equal(sha256(await collect(tr.read('big.bin'))), sha256(big));
+      const ours = performance.now() - started;
+      const kh = join(sshd.dir, `known_hosts-scp-${n}`);
+      writeFileSync(kh, sshd.hostKeys.map((k) => `[127.0.0.1]:${sshd.port} ${k.publicLine}`).join('\n') + '\n');
+      started = performance.now();
+      scpFrom(sshd, kh, `${relative}/big.bin`, join(sshd.dir, 'scp.bin'));
+      const scp = performance.now() - started;
+      t.diagnostic(`32 MiB on loopback: SftpTransport.read ${ours.toFixed(0)} ms, scp ${scp.toFixed(0)} ms`);
+      assert.ok(ours < 5000, `read took ${ours} ms`);
+    });
+  });
+});
+
+/** A TCP proxy to 127.0.0.1:target that delays every chunk by `delayMs` each way (a slow link). */
+async function delayProxy(target: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: target });
+    for (const s of [client, upstream]) {
+      s.setNoDelay(true);
+      sockets.add(s);
+      s.on('error', () => {});
+    }
+    const pipe = (from: Socket, to: Socket): void => {
+      from.on('data', (d) => setTimeout(() => to.destroyed || to.write(d), delayMs));
+      from.on('close', () => setTimeout(() => to.destroy(), delayMs));
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
