@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress] [--runs N]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|pull] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
  *
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
  */
 import { benchCompress } from './compress.js';
+import { benchPull } from './pull.js';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
@@ -21,7 +22,7 @@ const RSS_BUDGET_BYTES = 150 * 1048576;
 
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|pull] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]',
   );
   process.exit(2);
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
   const sizeMB = Number(args.size);
   const runs = Number(args.runs);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
-  if (args.only !== undefined && args.only !== 'engine' && args.only !== 'compress') usage();
+  if (args.only !== undefined && !['engine', 'compress', 'pull'].includes(args.only)) usage();
   const json = args.json;
   // Progress goes to stderr, so `--json > out.json` stays clean.
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
 
   const db = await ensureBenchDatabase({ sizeMB, log });
 
-  if (args.only !== 'compress') {
+  if (args.only === undefined || args.only === 'engine') {
     const base: EngineBenchOptions = {
       runs,
       log,
@@ -134,11 +135,26 @@ async function main(): Promise<void> {
     }
   }
 
-  if (args.only !== 'engine') {
+  if (args.only === undefined || args.only === 'compress') {
     // benchCompress prints its own table through `log`: to stdout for humans, to stderr with --json.
     const human = (line: string): void => console.log(line);
     output.compress = await benchCompress({ file: db, runs, log: json ? log : human });
     if (!json) console.log('');
+  }
+
+  if (args.only === undefined || args.only === 'pull') {
+    const r = await benchPull(db, { runs, log });
+    output.pull = r;
+    if (!json) {
+      console.log(
+        `pull over SFTP from a loopback sshd (${fmtMB(r.gzBytes)} .gz; download + sha256 + gzip check + integrity_check), median of ${r.runs}:\n` +
+          formatTable([
+            ['ours', 'scp + gzip -d + sqlite3 integrity_check', 'ours/native', 'target'],
+            [fmtMs(r.oursMs), fmtMs(r.nativeMs), fmtRatio(r.ratio), `<= ${r.target}x ${r.ratio <= r.target ? 'ok' : 'MISSED'}`],
+          ]) +
+          '\n',
+      );
+    }
   }
 
   if (notes.length) output.notes = notes;

@@ -21,7 +21,7 @@ import { acquireLock } from './lock.js';
 import { readLatest, writeLatest } from './manifest.js';
 import { compareBackups, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
-import { openPullTransport } from './pull-transport.js';
+import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
 import { restore } from './restore.js';
 import { prune } from './retention.js';
 import { MAX_SIDECAR_BYTES, parseSidecar, readSidecar, writeSidecar } from './sidecar.js';
@@ -50,6 +50,13 @@ export interface PullOptions {
   restoreTo?: string;
   /** Download attempts when the connection drops; each resumes where the last stopped. @default 3 */
   attempts?: number;
+  /**
+   * Accept whatever host key the server presents. Only to take a first look at a server whose
+   * fingerprint you will then pin; every run warns loudly (through `warn`). @default false
+   */
+  insecureSkipHostKeyCheck?: boolean;
+  /** Where warnings go. @default process.emitWarning */
+  warn?: (message: string) => void;
 }
 
 export interface PullResult {
@@ -88,7 +95,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   try {
     throwIfAborted(signal, '[pull]');
     progress({ phase: 'connect' });
-    transport ??= await openPullTransport(config.pull, signal);
+    transport ??= await openPullTransport(config.pull, signal, transportOptions(options));
     progress({ phase: 'find' });
     const remote = await findLatest(transport, signal);
     const remoteSidecar = await readRemoteSidecar(transport, remote.name, signal);
@@ -126,7 +133,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       onBytes: (done) => progress({ phase: 'download', bytesDone: done, bytesTotal: remote.size }),
       reconnect: options.transport ? undefined : async () => {
         await transport!.close();
-        transport = await openPullTransport(config.pull, signal);
+        transport = await openPullTransport(config.pull, signal, transportOptions(options));
         return transport;
       },
     });
@@ -190,6 +197,13 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     if (!options.engine) await engine.close();
     await lock.release();
   }
+}
+
+function transportOptions(options: PullOptions): PullTransportOptions {
+  return {
+    ...(options.insecureSkipHostKeyCheck ? { insecureSkipHostKeyCheck: true } : {}),
+    ...(options.warn ? { warn: options.warn } : {}),
+  };
 }
 
 /** The remote backup to pull: latest.txt when it names an existing backup, else the newest name. */

@@ -159,11 +159,21 @@ export async function pruneCommand(argv: string[], ctx: CommandContext): Promise
 }
 
 export async function pullCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values } = parse('pull', argv, { config: { type: 'string', short: 'c' }, 'restore-to': { type: 'string' } }, []);
+  const { values } = parse(
+    'pull',
+    argv,
+    { config: { type: 'string', short: 'c' }, 'restore-to': { type: 'string' }, 'insecure-skip-host-key-check': { type: 'boolean' } },
+    [],
+  );
   if (typeof values.config !== 'string') throw new UsageError('pull: --config <file> is required');
   const config = await loadConfig(values.config);
   const restoreTo = typeof values['restore-to'] === 'string' ? resolve(values['restore-to']) : undefined;
-  const r = await pull(config, { signal: ctx.signal, ...(restoreTo ? { restoreTo } : {}) });
+  const insecure = values['insecure-skip-host-key-check'] === true;
+  const r = await pull(config, {
+    signal: ctx.signal,
+    ...(restoreTo ? { restoreTo } : {}),
+    ...(insecure ? { insecureSkipHostKeyCheck: true, warn: (m: string) => ctx.err(`WARNING: ${m}`) } : {}),
+  });
   if (r.status === 'up-to-date') ctx.out(`up to date: ${r.path} is already the latest verified backup`);
   else {
     const sidecar = r.remoteChecksum === 'ok' ? 'sha256 matches the server\'s sidecar' : 'no sidecar on the server';

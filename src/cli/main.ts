@@ -22,7 +22,7 @@ const USAGE = `usage: sqlite-backup <command> [options]
 commands:
   backup --config <file>                 snapshot, check, gzip and publish a backup of source_path
                                          into backup_dir, then apply retention
-  pull --config <file> [--restore-to <db>]
+  pull --config <file> [--restore-to <db>] [--insecure-skip-host-key-check]
                                          fetch the newest backup from [pull] over SFTP, verify it
                                          (host key, sha256, gzip, integrity_check), publish it in local_dir
   verify <file> [--quick]                check a backup (.db.gz or .db): sha256 sidecar, gzip, integrity_check
