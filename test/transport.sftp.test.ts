@@ -144,13 +144,17 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
 
     it('a key the server does not accept: EAUTH naming host, user and the key file', async () => {
       const wrong = makeKey(join(sshd.dir, `wrong-${++n}`), 'ed25519');
-      const t = transport({ remoteDir: '.', privateKey: wrong.privatePath });
-      const started = performance.now();
-      await assert.rejects(t.list(), (e) => {
-        const m = (e as Error).message;
-        return code(ErrorCode.AUTH)(e) && m.includes('127.0.0.1') && m.includes(`"${sshd.username}"`) && m.includes(wrong.privatePath);
-      });
-      assert.ok(performance.now() - started < 3000, 'authentication failures are not retried');
+      const proxy = await delayProxy(sshd.port, 0);
+      try {
+        const t = transport({ port: proxy.port, remoteDir: '.', privateKey: wrong.privatePath, retries: 3, retryDelayMs: 10 });
+        await assert.rejects(t.list(), (e) => {
+          const m = (e as Error).message;
+          return code(ErrorCode.AUTH)(e) && m.includes('127.0.0.1') && m.includes(`"${sshd.username}"`) && m.includes(wrong.privatePath);
+        });
+        assert.equal(proxy.connections(), 1, 'authentication failures are not retried');
+      } finally {
+        await proxy.close();
+      }
       const missing = transport({ remoteDir: '.', privateKey: join(sshd.dir, 'no-such-key') });
       await assert.rejects(missing.list(), (e) => code(ErrorCode.AUTH)(e) && (e as BackupError).errno === 'ENOENT');
     });
@@ -182,6 +186,19 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       await assert.rejects(transport({ remoteDir: dir, privateKey: undefined, agent: sock }).list(), (e) => code(ErrorCode.AUTH)(e) && (e as Error).message.includes(`ssh-agent at "${sock}"`));
       run('ssh-add', ['-q', sshd.userKey.privatePath], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
       assert.equal(await transport({ remoteDir: dir, privateKey: undefined, agent: sock }).readText('latest.txt', 10), 'agent');
+    });
+
+    it('small requests are not held back by Nagle + delayed ACK (40 ms each without TCP_NODELAY)', async () => {
+      const { dir } = makeDir({ 'latest.txt': Buffer.from('a.db.gz') });
+      const t = transport({ remoteDir: dir });
+      await t.list();
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await t.stat('latest.txt'))?.size, 7);
+        assert.equal(await t.readText('latest.txt', 100), 'a.db.gz');
+      }
+      const ms = performance.now() - started;
+      assert.ok(ms < 1500, `20 stat + 20 readText took ${ms} ms (about 6 s with Nagle on)`);
     });
 
     it('a connection dropped during a large read: ECONNECT naming host and file; the next read reconnects', async () => {
@@ -283,8 +300,8 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       } finally {
         await proxy.close();
       }
-      // Loopback, 32 MiB: against scp from the same server (a diagnostic, loosely bounded).
-      const big = randomBytes(32 * 1024 * 1024);
+      // Loopback, 16 MiB: against scp from the same server (a diagnostic, loosely bounded).
+      const big = randomBytes(16 * 1024 * 1024);
       writeFileSync(join(dir, 'big.bin'), big);
       const tr = transport({ remoteDir: dir });
       await tr.list();
@@ -296,16 +313,33 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       started = performance.now();
       scpFrom(sshd, kh, `${relative}/big.bin`, join(sshd.dir, 'scp.bin'));
       const scp = performance.now() - started;
-      t.diagnostic(`32 MiB on loopback: SftpTransport.read ${ours.toFixed(0)} ms, scp ${scp.toFixed(0)} ms`);
+      t.diagnostic(`16 MiB on loopback: SftpTransport.read ${ours.toFixed(0)} ms, scp ${scp.toFixed(0)} ms`);
       assert.ok(ours < 5000, `read took ${ours} ms`);
     });
   });
 });
 
+describe('SftpTransport options', () => {
+  const base: SftpTransportOptions = { host: 'example.org', username: 'backup', remoteDir: '/srv/backups', hostVerifier: () => false };
+  it('a host verifier is required; out-of-range numbers are refused', () => {
+    const { hostVerifier: _, ...noVerifier } = base;
+    assert.throws(() => new SftpTransport(noVerifier as SftpTransportOptions), TypeError);
+    for (const bad of [{ port: 0 }, { port: 70000 }, { readConcurrency: 0 }, { readChunkBytes: 64 << 20 }, { retries: -1 }, { remoteDir: '' }]) {
+      assert.throws(() => new SftpTransport({ ...base, ...bad }), RangeError, JSON.stringify(bad));
+    }
+  });
+  it('location: sftp://user@host:port/dir, /~/ for a login-relative dir, brackets for IPv6', () => {
+    assert.equal(new SftpTransport(base).location, 'sftp://backup@example.org:22/srv/backups');
+    assert.equal(new SftpTransport({ ...base, host: '::1', port: 2222, remoteDir: 'backups' }).location, 'sftp://backup@[::1]:2222/~/backups');
+  });
+});
+
 /** A TCP proxy to 127.0.0.1:target that delays every chunk by `delayMs` each way (a slow link). */
-async function delayProxy(target: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+async function delayProxy(target: number, delayMs: number): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server = createServer((client) => {
+    connections++;
     const upstream = connect({ host: '127.0.0.1', port: target });
     for (const s of [client, upstream]) {
       s.setNoDelay(true);
@@ -322,6 +356,7 @@ async function delayProxy(target: number, delayMs: number): Promise<{ port: numb
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as { port: number }).port,
+    connections: () => connections,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));

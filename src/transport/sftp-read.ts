@@ -9,6 +9,8 @@
  * (0 at end of file).
  */
 
+import { AbortError, throwIfAborted } from '../errors.js';
+
 export type PositionedRead = (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
 
 export interface PipelinedReadOptions {
@@ -87,4 +89,22 @@ function abortPromise(signal: AbortSignal | undefined, error: () => Error): { pr
   });
   promise.catch(() => {});
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}
+
+/** `p`, or an AbortError as soon as `signal` fires (p goes on; its outcome is ignored). */
+export async function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return p;
+  throwIfAborted(signal, what);
+  let onAbort = (): void => {};
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortError(`${what} aborted`, { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -4,66 +4,40 @@
  * on first use and cached; it is dropped only when it is lost (then the next call reconnects), and
  * close() ends it. The host key is always checked: `hostVerifier` is required.
  */
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import type { ReadOptions, RemoteFile, Transport } from './types.js';
 import { checkTransportName, isPlainFileName } from './names.js';
-import { pipelinedRead } from './sftp-read.js';
+import { pipelinedRead, raceAbort } from './sftp-read.js';
 import { SftpSession, type RawStats } from './sftp-session.js';
 import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
 
-export const SFTP_KIND = 'sftp';
-export const DEFAULT_SFTP_PORT = 22;
-/** Litestream's DefaultDialTimeout. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-export const DEFAULT_READ_CONCURRENCY = 64;
-export const DEFAULT_READ_CHUNK_BYTES = 65_536;
-export const DEFAULT_CONNECT_RETRIES = 2;
-export const DEFAULT_RETRY_DELAY_MS = 250;
-export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+import {
+  DEFAULT_CONNECT_RETRIES,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_READ_CHUNK_BYTES,
+  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_RETRY_DELAY_MS,
+  DEFAULT_SFTP_PORT,
+  SFTP_KIND,
+  readPrivateKey,
+  sftpLocation,
+  validateSftpOptions,
+  type SftpTransportOptions,
+} from './sftp-options.js';
 
-export interface SftpTransportOptions {
-  host: string;
-  /** @default 22 */
-  port?: number;
-  username: string;
-  /** An OpenSSH/PEM private key, or the path of its file (read at connect time). */
-  privateKey?: Buffer | string;
-  /** Passphrase of an encrypted private key. Never shown in messages. */
-  passphrase?: string;
-  /** ssh-agent socket path (e.g. process.env.SSH_AUTH_SOCK). Tried after the key, if both are given. */
-  agent?: string;
-  /**
-   * POSIX directory holding the backups. Relative paths are relative to the SFTP login directory
-   * (the server's `realpath('.')`, usually the home directory).
-   */
-  remoteDir: string;
-  /**
-   * Decides whether the server's host key (raw SSH key blob) is trusted. Required: there is no
-   * accept-everything default (see createHostKeyCheck in host-key.ts).
-   */
-  hostVerifier: (keyBlob: Buffer) => boolean;
-  /**
-   * When the verifier refused, the error to throw instead of the generic EHOST_KEY (the verifier's
-   * owner knows why, e.g. HostKeyCheck.error()).
-   */
-  hostKeyError?: () => Error | undefined;
-  /** ssh2 `algorithms.serverHostKey`, in preference order (the algorithms of known keys first). */
-  serverHostKeyAlgorithms?: string[];
-  /** Limit for one connection attempt: TCP connect, handshake, authentication, SFTP subsystem (ssh2's readyTimeout). @default 30000 */
-  connectTimeoutMs?: number;
-  /** Connect attempts after the first, only after transient failures (refused, reset, timeout), never after auth or host key failures. @default 2 */
-  retries?: number;
-  /** Wait before the first retry; doubles each time. @default 250 */
-  retryDelayMs?: number;
-  /** SSH keepalive interval: a silently dead connection fails after 3 unanswered keepalives. @default 10000 */
-  keepaliveIntervalMs?: number;
-  /** Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes. @default 64 */
-  readConcurrency?: number;
-  /** Bytes per read request (OpenSSH serves up to 255 KiB). @default 65536 */
-  readChunkBytes?: number;
-}
+export {
+  DEFAULT_CONNECT_RETRIES,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_READ_CHUNK_BYTES,
+  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_RETRY_DELAY_MS,
+  DEFAULT_SFTP_PORT,
+  SFTP_KIND,
+  type SftpTransportOptions,
+} from './sftp-options.js';
 
 interface Connected {
   session: SftpSession;
@@ -79,20 +53,10 @@ export class SftpTransport implements Transport {
   private connecting: Promise<Connected> | undefined;
 
   constructor(options: SftpTransportOptions) {
-    if (typeof options.hostVerifier !== 'function') {
-      throw new TypeError('SftpTransport needs a hostVerifier: host keys are always checked');
-    }
+    validateSftpOptions(options);
     const port = options.port ?? DEFAULT_SFTP_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1-65535, got ${port}`);
-    for (const key of ['readConcurrency', 'readChunkBytes', 'connectTimeoutMs'] as const) {
-      const v = options[key];
-      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${key} must be a positive integer, got ${v}`);
-    }
-    if (options.remoteDir === '' || options.remoteDir.includes('\0')) throw new RangeError('remoteDir must be a non-empty path');
     this.options = { ...options, port };
-    const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const dirPart = options.remoteDir.startsWith('/') ? options.remoteDir : `/~/${options.remoteDir}`;
-    this.location = `sftp://${options.username}@${hostPart}:${port}${dirPart}`;
+    this.location = sftpLocation(options);
     this.where = { host: options.host, port, username: options.username, location: this.location };
   }
 
@@ -125,7 +89,12 @@ export class SftpTransport implements Transport {
     const { signal } = options;
     const start = options.start ?? 0;
     if (!(Number.isSafeInteger(start) && start >= 0)) throw new RangeError(`start must be an integer >= 0, got ${start}`);
-    const { session, handle, size, path } = await this.withConnection('open', name, signal, (c) => this.openFile(c, name));
+    const opening = this.withConnection('open', name, undefined, (c) => this.openFile(c, name));
+    const { session, handle, size, path } = await raceAbort(opening, signal, `[sftp] read of "${name}" on ${this.where.host}`).catch((e) => {
+      // Aborted while opening: close the handle once the open completes.
+      opening.then((o) => o.session.fireAndForget((cb) => o.session.sftp.close(o.handle, cb)), () => {});
+      throw e;
+    });
     let finished = false;
     try {
       yield* pipelinedRead(
@@ -224,7 +193,7 @@ export class SftpTransport implements Transport {
 
   private async connect(): Promise<Connected> {
     const o = this.options;
-    const privateKey = await this.privateKey();
+    const privateKey = await readPrivateKey(o);
     const retries = o.retries ?? DEFAULT_CONNECT_RETRIES;
     const timeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     for (let attempt = 0; ; attempt++) {
@@ -258,22 +227,6 @@ export class SftpTransport implements Transport {
         await session.end();
         throw errorFor(e, 'realpath', '.', this.where);
       }
-    }
-  }
-
-  private async privateKey(): Promise<Buffer | undefined> {
-    const key = this.options.privateKey;
-    if (key === undefined || Buffer.isBuffer(key)) return key;
-    try {
-      return await readFile(key);
-    } catch (e) {
-      const errno = (e as NodeJS.ErrnoException).code;
-      throw new BackupError(ErrorCode.AUTH, `[sftp] cannot read the private key file "${key}" (${errno ?? (e as Error).message})`, {
-        path: key,
-        host: this.options.host,
-        cause: e,
-        ...(errno ? { errno } : {}),
-      });
     }
   }
 
@@ -323,23 +276,6 @@ function isRegular(attrs: RawStats): boolean {
 
 function remoteFile(name: string, attrs: RawStats): RemoteFile {
   return { name, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
-}
-
-async function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return p;
-  throwIfAborted(signal, what);
-  let onAbort = (): void => {};
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        onAbort = () => reject(new AbortError(`${what} aborted`, { cause: signal.reason }));
-        signal.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
 }
 
 function sleep(ms: number): Promise<void> {
