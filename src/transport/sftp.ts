@@ -124,6 +124,7 @@ export class SftpTransport implements Transport {
 
   async readText(name: string, maxBytes: number, options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     checkTransportName(name, this.location);
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) throw new RangeError(`maxBytes must be an integer >= 0, got ${maxBytes}`);
     return this.withConnection('read', name, options.signal, async (c) => {
       let opened;
       try {
