@@ -3,14 +3,14 @@
  * download only when the remote file is provably the same one: `<name>.part.json` records the remote
  * size and mtime when the download started, and a resume needs both unchanged (otherwise the part
  * is thrown away - splicing two different files would be caught by the checks, but is pointless).
- * The whole file is hashed at the end either way; the caller checks that hash.
+ * The whole file is hashed either way (a kept prefix is re-read); the caller checks that hash.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, BackupError, ErrorCode, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { sha256File } from './sidecar.js';
 
 export const PART_SUFFIX = '.part';
 
@@ -79,11 +79,15 @@ export async function downloadToPart(
     throw fsError('open', partPath, e);
   }
   let offset = resumedFrom;
+  // The whole file is hashed on the way: the kept prefix first, then every byte as it is written.
+  const hash = createHash('sha256');
+  if (resumedFrom > 0) await hashPrefix(fh, resumedFrom, hash, partPath);
   try {
     for (let attempt = 1; ; attempt++) {
       try {
         for await (const chunk of transport.read(remote.name, { start: offset, ...(options.signal ? { signal: options.signal } : {}) })) {
           await writeAll(fh, chunk, offset, partPath);
+          hash.update(chunk);
           offset += chunk.length;
           options.onBytes?.(offset);
           if (offset > remote.size) break;
@@ -114,7 +118,22 @@ export async function downloadToPart(
       { path: partPath },
     );
   }
-  return { partPath, sha256: await sha256File(partPath), resumedFrom };
+  return { partPath, sha256: hash.digest('hex'), resumedFrom };
+}
+
+async function hashPrefix(fh: FileHandle, length: number, hash: Hash, path: string): Promise<void> {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let position = 0; position < length; ) {
+    let n: number;
+    try {
+      ({ bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, length - position), position));
+    } catch (e) {
+      throw fsError('read', path, e);
+    }
+    if (n === 0) throw fsError('read', path, new Error('the partial download shrank while it was resumed'));
+    hash.update(buf.subarray(0, n));
+    position += n;
+  }
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number, path: string): Promise<void> {
