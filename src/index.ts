@@ -74,3 +74,4 @@ export {
   hostKeyAlgorithmsFor,
   type KnownHostsEntry,
 } from './transport/known-hosts.js';
+export { SftpTransport, type SftpTransportOptions } from './transport/sftp.js';
