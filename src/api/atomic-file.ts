@@ -5,7 +5,7 @@
  * temp file is removed.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
 import { fsyncDir } from '../engine/fs-util.js';
@@ -52,6 +52,25 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
     throw new BackupError(ErrorCode.IO, `[api] cannot write "${path}": ${step} failed (${why})`, {
       path,
+      cause: e,
+      ...(errno ? { errno } : {}),
+    });
+  }
+}
+
+/**
+ * Creates `dir` (and its parents) 0700 if missing; an existing directory keeps its mode. Anything
+ * that keeps it from being used is EDEST_DIR, with `label` saying which directory (`[api] backup
+ * directory`, `[pull] local_dir`).
+ */
+export async function ensurePrivateDir(dir: string, label: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new BackupError(ErrorCode.DEST_DIR, `${label} "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
+      path: dir,
       cause: e,
       ...(errno ? { errno } : {}),
     });

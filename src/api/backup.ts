@@ -10,14 +10,14 @@
  * this one removes its own.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
 import { removeDatabaseFiles, pathExists } from '../engine/fs-util.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
 import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
-import { TEMP_MARKER } from './atomic-file.js';
+import { ensurePrivateDir, TEMP_MARKER } from './atomic-file.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock, LOCK_SUFFIX } from './lock.js';
 import { LATEST_TEMP_SUFFIX, writeLatest } from './manifest.js';
@@ -92,7 +92,7 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
   // Before anything is created: a missing source must not leave an empty backup directory behind.
   readDatabaseHeader(config.sourcePath, 'api');
 
-  await ensureBackupDir(dir);
+  await ensurePrivateDir(dir, '[api] backup directory');
   progress({ phase: 'lock' });
   const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
   const engine = options.engine ?? new WasmEngine();
@@ -201,20 +201,6 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
     removeDatabaseFiles(snapshotPath);
     if (!options.engine) await engine.close();
     await lock.release();
-  }
-}
-
-async function ensureBackupDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.DEST_DIR, `[api] backup directory "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
-      path: dir,
-      cause: e,
-      ...(errno ? { errno } : {}),
-    });
   }
 }
 

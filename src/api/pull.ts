@@ -9,7 +9,7 @@
  * trust a transfer: ssh2-sftp-client users report corrupted fastGet downloads), the gzip CRC-32 and
  * length of every member, and PRAGMA integrity_check.
  */
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
 import { fsyncDir } from '../engine/fs-util.js';
@@ -17,6 +17,7 @@ import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors
 import { plainFileNameProblem } from '../transport/names.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
+import { ensurePrivateDir } from './atomic-file.js';
 import { acquireLock } from './lock.js';
 import { readLatest, writeLatest } from './manifest.js';
 import { compareBackups, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
@@ -88,7 +89,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   const started = Date.now();
   const progress = (p: PullProgress): void => options.onProgress?.(p);
   const localDir = config.pull.localDir;
-  await ensureDir(localDir);
+  await ensurePrivateDir(localDir, '[pull] local_dir');
   const lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
   const engine = options.engine ?? new WasmEngine();
   let transport = options.transport;
@@ -263,22 +264,8 @@ async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: stri
 
 /** `.part` files of other backups are leftovers of runs whose backup is no longer the newest. */
 async function removeOtherParts(localDir: string, keep: string): Promise<void> {
-  const { readdir } = await import('node:fs/promises');
   for (const f of await readdir(localDir)) {
     const base = f.endsWith('.json') ? f.slice(0, -'.json'.length) : f;
     if (base.endsWith(PART_SUFFIX) && base !== `${keep}${PART_SUFFIX}`) await rm(join(localDir, f), { force: true });
-  }
-}
-
-async function ensureDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.DEST_DIR, `[pull] local_dir "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
-      path: dir,
-      cause: e,
-      ...(errno ? { errno } : {}),
-    });
   }
 }

@@ -47,26 +47,35 @@ export function readDatabaseHeader(path: string, layer = 'engine'): DatabaseHead
       ...(err.code ? { errno: err.code } : {}),
     });
   }
+  const header = Buffer.alloc(100);
+  const got = withFd(path, (fd) => readFully(fd, header, 0));
+  return parseDatabaseHeader(header.subarray(0, got), size, path, layer);
+}
+
+/**
+ * Checks and decodes the first bytes of a database file (`head`: up to 100 bytes, `size`: the file's
+ * size) read by the caller, however it read them. Throws ENOTADB naming the path.
+ */
+export function parseDatabaseHeader(head: Buffer, size: number, path: string, layer = 'engine'): DatabaseHeader {
   if (size === 0) {
     throw new BackupError(ErrorCode.NOT_A_DATABASE, `[${layer}] "${path}" is empty (0 bytes): not a SQLite database`, {
       path,
     });
   }
-  const header = Buffer.alloc(100);
-  const got = withFd(path, (fd) => readFully(fd, header, 0));
-  if (got < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+  const got = Math.min(head.length, 100);
+  if (got < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
     throw new BackupError(
       ErrorCode.NOT_A_DATABASE,
       `[${layer}] "${path}" is not a SQLite database (${got < 100 ? `only ${got} bytes` : 'no SQLite header'})`,
       { path },
     );
   }
-  const rawPageSize = header.readUInt16BE(16);
+  const rawPageSize = head.readUInt16BE(16);
   return {
     size,
     pageSize: rawPageSize === 1 ? 65536 : rawPageSize,
-    walMode: header[18] === 2 && header[19] === 2,
-    changeCounter: header.readUInt32BE(24),
+    walMode: head[18] === 2 && head[19] === 2,
+    changeCounter: head.readUInt32BE(24),
   };
 }
 

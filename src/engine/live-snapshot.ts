@@ -4,10 +4,10 @@
  * over the live files, which we cannot lock. The private copy is removed on every path.
  */
 import { basename, join, resolve } from 'node:path';
-import { rm } from 'node:fs/promises';
 import type { Engine, EngineProgress, LiveCopyOptions, OnlineBackupOptions, SnapshotResult, SnapshotStrategy } from './types.js';
 import { privateCopyPath, type LiveCopyResult } from './live-copy.js';
 import { checkNewDestination } from './database-file.js';
+import { removeDatabaseFiles } from './fs-util.js';
 
 export interface LiveSnapshotOptions extends LiveCopyOptions {
   /** @default 'vacuum' */
@@ -61,6 +61,6 @@ export async function snapshotLive(
           });
     return { ...result, sourceJournalMode: copy.journalMode, strategy, copy };
   } finally {
-    await Promise.all(['', '-wal', '-journal', '-shm'].map((s) => rm(privateCopy + s, { force: true })));
+    removeDatabaseFiles(privateCopy);
   }
 }

@@ -6,7 +6,7 @@
 import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { BackupError, ErrorCode } from '../errors.js';
-import { JOURNAL_MAGIC, SQLITE_MAGIC } from './database-file.js';
+import { JOURNAL_MAGIC, parseDatabaseHeader } from './database-file.js';
 import { readFully } from './fs-util.js';
 
 export const WAL_HEADER_BYTES = 32;
@@ -84,10 +84,7 @@ export function observeLiveState(path: string, when: 'before' | 'after'): LiveSt
   }
   if (!db) throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[live] database "${path}" does not exist`, { path, errno: 'ENOENT' });
   if (!db.st.isFile()) throw new BackupError(ErrorCode.NOT_A_DATABASE, `[live] "${path}" is not a regular file`, { path });
-  if (db.head.length < 100 || db.head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
-    const why = db.head.length === 0 ? 'is empty (0 bytes)' : db.head.length < 100 ? `has only ${db.head.length} bytes` : 'has no SQLite header';
-    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[live] "${path}" ${why}: not a SQLite database`, { path });
-  }
+  const header = parseDatabaseHeader(db.head, Number(db.st.size), path, 'live');
   const wal = readHead(`${path}-wal`, WAL_HEADER_BYTES);
   const walHeader =
     wal && wal.head.length === WAL_HEADER_BYTES && WAL_MAGIC.includes(wal.head.readUInt32BE(0)) ? wal.head : undefined;
@@ -95,8 +92,8 @@ export function observeLiveState(path: string, when: 'before' | 'after'): LiveSt
   return {
     observedAtNs,
     db: identity(db.st),
-    headerWal: db.head[18] === 2 && db.head[19] === 2,
-    changeCounter: db.head.readUInt32BE(24),
+    headerWal: header.walMode,
+    changeCounter: header.changeCounter,
     walHeader,
     journalHot: journal !== undefined && journal.head.equals(JOURNAL_MAGIC),
     journal: journal ? identity(journal.st) : undefined,
