@@ -123,7 +123,7 @@ describe('defaults', () => {
 
   it('[pull] defaults: port 22, 30s connect timeout, ~/.ssh/known_hosts unless a fingerprint is pinned', () => {
     const pull = parse('[pull]\nhost = "h"\n').pull!;
-    assert.deepEqual(pull, { host: 'h', port: 22, connectTimeoutMs: 30_000, knownHosts: join(homedir(), '.ssh/known_hosts') });
+    assert.deepEqual(pull, { host: 'h', port: 22, connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, knownHosts: join(homedir(), '.ssh/known_hosts') });
     const pinned = parse(`[pull]\nhost_key_sha256 = "SHA256:${'A'.repeat(43)}"\n`).pull!;
     assert.equal(pinned.knownHosts, undefined);
   });
@@ -138,7 +138,7 @@ describe('defaults', () => {
     const config = parse(`lock_timeout = "2s"\nverify = "quick"\ncompression_level = 9\nkeep_daily = 7\nkeep_weekly = 4
 [pull]\nuser = "u"\nport = 2222\nprivate_key_path = "/k"\nknown_hosts = "/kh"\nremote_dir = "r"\nlocal_dir = "/l"\nconnect_timeout = "1m30s"\n`);
     assert.deepEqual([config.lockTimeoutMs, config.verify, config.compressionLevel, config.keepDaily, config.keepWeekly], [2000, 'quick', 9, 7, 4]);
-    assert.deepEqual(config.pull, { user: 'u', port: 2222, privateKeyPath: '/k', knownHosts: '/kh', remoteDir: 'r', localDir: '/l', connectTimeoutMs: 90_000 });
+    assert.deepEqual(config.pull, { user: 'u', port: 2222, privateKeyPath: '/k', knownHosts: '/kh', remoteDir: 'r', localDir: '/l', connectTimeoutMs: 90_000, idleTimeoutMs: 60_000 });
   });
 });
 

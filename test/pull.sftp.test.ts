@@ -56,6 +56,16 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     writeFileSync(file, `${lines.join('\n')}\n`);
     return `known_hosts = ${JSON.stringify(file)}`;
   }
+  /** A 24 MB backup (stored, level 0) in remoteDir: big enough to interrupt mid-transfer. */
+  let big: string | undefined;
+  async function bigBackup(): Promise<string> {
+    if (big) return big;
+    createLarge(join(root, 'big.db'), 24);
+    const serverConfig = parseConfig(`source_path = "big.db"\nbackup_dir = ${JSON.stringify(remoteDir)}\ncompression_level = 0\n`, { baseDir: root });
+    big = (await backup(serverConfig, { engine })).name;
+    names.push(big);
+    return big;
+  }
   const hostKey = (type: string) => sshd().hostKeys.find((k) => k.type === type)!;
 
   it('known_hosts with the ecdsa key only: accepted (the ecdsa algorithm is offered first); a second run is a no-op', async (t) => {
@@ -122,11 +132,7 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
 
   it('a connection dropped mid-transfer: the .part is kept, and the next pull resumes it', async (t) => {
     if (!requireSshd(t)) return;
-    const big = join(root, 'big.db');
-    createLarge(big, 24);
-    const serverConfig = parseConfig(`source_path = "big.db"\nbackup_dir = ${JSON.stringify(remoteDir)}\ncompression_level = 0\n`, { baseDir: root });
-    const bigName = (await backup(serverConfig, { engine })).name;
-    names.push(bigName);
+    const bigName = await bigBackup();
     const c = client(`host_key_sha256 = "${hostKey('ed25519').fingerprint}"`);
     let dropped = 0;
     await assert.rejects(
@@ -189,6 +195,39 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     } finally {
       if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
       else process.env.SSH_AUTH_SOCK = saved;
+    }
+  });
+
+  it('a server that stops answering mid-transfer: idle_timeout gives it up, and the pull resumes over a new connection', async (t) => {
+    if (!requireSshd(t)) return;
+    const bigName = await bigBackup();
+    // A fresh local dir, so the whole file is downloaded; an idle limit of 1 s instead of 60.
+    const c = client(`host_key_sha256 = "${hostKey('ed25519').fingerprint}"`, 'idle_timeout = "1s"');
+    writeFileSync(join(remoteDir, 'latest.txt'), bigName);
+    let stalled: number[] = [];
+    const reasons: string[] = [];
+    try {
+      const r = await pull(c.config, {
+        engine,
+        onProgress: (p) => {
+          if (p.phase === 'download' && (p.bytesDone ?? 0) > 4 << 20 && stalled.length === 0) stalled = sshd().stallConnections();
+          if (p.phase === 'reconnect') reasons.push(p.reason ?? '');
+        },
+      });
+      assert.ok(stalled.length > 0, 'the server was frozen');
+      assert.equal(r.status, 'pulled');
+      // The idle limit, not ssh keepalives (30 s and more), is what noticed: its message says so.
+      assert.equal(reasons.length, 1, reasons.join(' | '));
+      assert.match(reasons[0]!, /no data for 1 s/);
+      assert.deepEqual(readFileSync(join(c.dir, 'local', bigName)), readFileSync(join(remoteDir, bigName)));
+    } finally {
+      for (const p of stalled) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
     }
   });
 

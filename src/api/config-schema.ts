@@ -26,6 +26,8 @@ export interface PullSettings {
   /** Absolute. */
   localDir?: string;
   connectTimeoutMs: number;
+  /** A download that receives nothing for this long is treated as a dropped connection (and resumed). */
+  idleTimeoutMs: number;
   /** Absolute. After a pull, restore the verified backup to this database path. */
   restoreTo?: string;
 }
@@ -76,6 +78,7 @@ export const CONFIG_DEFAULTS = {
     /** Used only when host_key_sha256 is not given. */
     knownHosts: '~/.ssh/known_hosts',
     connectTimeoutMs: 30_000,
+    idleTimeoutMs: 60_000,
   },
 } as const satisfies Omit<Config, 'pull'> & { pull: Partial<PullSettings> };
 
@@ -193,6 +196,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
   { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
   { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long.', read: duration(true) },
+  { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes.', read: duration(true) },
 ];
 
 /** Keys that would hold a secret. Rejected with an explanation instead of "unknown key". */

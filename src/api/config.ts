@@ -176,7 +176,12 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
     else {
       const settings: Table = {};
       read(doc.pull, PULL_KEYS, 'pull.', settings);
-      pull = { port: CONFIG_DEFAULTS.pull.port, connectTimeoutMs: CONFIG_DEFAULTS.pull.connectTimeoutMs, ...settings };
+      pull = {
+        port: CONFIG_DEFAULTS.pull.port,
+        connectTimeoutMs: CONFIG_DEFAULTS.pull.connectTimeoutMs,
+        idleTimeoutMs: CONFIG_DEFAULTS.pull.idleTimeoutMs,
+        ...settings,
+      };
       // Without a pinned fingerprint the server key must be in known_hosts: never trust an unknown host.
       if (pull.knownHosts === undefined && pull.hostKeySha256 === undefined) {
         pull.knownHosts = localPath(CONFIG_DEFAULTS.pull.knownHosts, baseDir);

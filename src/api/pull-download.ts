@@ -4,6 +4,7 @@
  * size and mtime when the download started, and a resume needs both unchanged (otherwise the part
  * is thrown away - splicing two different files would be caught by the checks, but is pointless).
  * The whole file is hashed either way (a kept prefix is re-read); the caller checks that hash.
+ * A `consume` callback sees the same bytes as they arrive, so decompression overlaps the transfer.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
@@ -25,7 +26,13 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   onBytes?: (done: number) => void;
   /** A fresh transport after a dropped connection; without it a drop ends the download. */
-  reconnect?: (() => Promise<Transport>) | undefined;
+  reconnect?: ((reason: string) => Promise<Transport>) | undefined;
+  /**
+   * Gets every byte of the file in order while it downloads (a resumed part's kept prefix first),
+   * e.g. to decompress it on the way. Pulling drives the download; bytes it does not pull are still
+   * downloaded and hashed after it returns. If it throws, the download stops with that error.
+   */
+  consume?: (bytes: AsyncIterable<Uint8Array>) => Promise<void>;
 }
 
 export interface DownloadResult {
@@ -81,8 +88,10 @@ export async function downloadToPart(
   let offset = resumedFrom;
   // The whole file is hashed on the way: the kept prefix first, then every byte as it is written.
   const hash = createHash('sha256');
-  if (resumedFrom > 0) await hashPrefix(fh, resumedFrom, hash, partPath);
-  try {
+
+  /** Every byte of the file in order, each one written to the part and hashed before it is handed on. */
+  async function* fileBytes(): AsyncGenerator<Uint8Array> {
+    if (resumedFrom > 0) yield* readPrefix(fh, resumedFrom, hash, partPath);
     for (let attempt = 1; ; attempt++) {
       try {
         for await (const chunk of transport.read(remote.name, { start: offset, ...(options.signal ? { signal: options.signal } : {}) })) {
@@ -90,20 +99,35 @@ export async function downloadToPart(
           hash.update(chunk);
           offset += chunk.length;
           options.onBytes?.(offset);
-          if (offset > remote.size) break;
+          yield chunk;
+          if (offset > remote.size) return;
         }
-        break;
+        return;
       } catch (e) {
         const dropped = isBackupError(e, ErrorCode.CONNECT);
         if (!dropped || !options.reconnect || attempt >= options.attempts || options.signal?.aborted) throw e;
         // Keep what we have and go on from there over a new connection.
         await new Promise((r) => setTimeout(r, 200 * attempt));
-        transport = await options.reconnect();
+        transport = await options.reconnect((e as Error).message);
       }
     }
+  }
+
+  const bytes = fileBytes();
+  try {
+    if (options.consume) {
+      // The consumer may stop early (it found the gzip damaged): the rest is still downloaded and
+      // hashed, so the caller can tell a damaged transfer (sha256 mismatch) from a damaged file.
+      await options.consume({ [Symbol.asyncIterator]: () => ({ next: () => bytes.next() }) });
+    }
+    for (let r = await bytes.next(); !r.done; r = await bytes.next());
     await fh.sync().catch((e: unknown) => {
       throw fsError('fsync', partPath, e);
     });
+  } catch (e) {
+    // Ends the transport's read (closing the remote handle) if the consumer failed mid-file.
+    bytes.return(undefined).catch(() => {});
+    throw e;
   } finally {
     await fh.close();
   }
@@ -121,18 +145,22 @@ export async function downloadToPart(
   return { partPath, sha256: hash.digest('hex'), resumedFrom };
 }
 
-async function hashPrefix(fh: FileHandle, length: number, hash: Hash, path: string): Promise<void> {
-  const buf = Buffer.allocUnsafe(1 << 20);
+/** The kept prefix of a resumed part, hashed as it is read. */
+async function* readPrefix(fh: FileHandle, length: number, hash: Hash, path: string): AsyncGenerator<Uint8Array> {
   for (let position = 0; position < length; ) {
+    // A fresh buffer per chunk: the consumer may keep (or transfer) what it is given.
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, length - position));
     let n: number;
     try {
-      ({ bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, length - position), position));
+      ({ bytesRead: n } = await fh.read(buf, 0, buf.length, position));
     } catch (e) {
       throw fsError('read', path, e);
     }
     if (n === 0) throw fsError('read', path, new Error('the partial download shrank while it was resumed'));
-    hash.update(buf.subarray(0, n));
+    const chunk = buf.subarray(0, n);
+    hash.update(chunk);
     position += n;
+    yield chunk;
   }
 }
 

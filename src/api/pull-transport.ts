@@ -55,6 +55,7 @@ export async function openPullTransport(pull: PullConfig, _signal?: AbortSignal,
     username: pull.user,
     remoteDir: pull.remoteDir,
     connectTimeoutMs: pull.connectTimeoutMs,
+    idleTimeoutMs: pull.idleTimeoutMs,
     hostVerifier: (key: Buffer) => {
       const ok = check.verify(key);
       // Insecure mode: say so on every connection, with the fingerprint that was accepted blindly.

@@ -26,14 +26,17 @@ import { openPullTransport, type PullTransportOptions } from './pull-transport.j
 import { restore } from './restore.js';
 import { prune } from './retention.js';
 import { MAX_SIDECAR_BYTES, parseSidecar, readSidecar, writeSidecar } from './sidecar.js';
-import { verify } from './verify.js';
+import { removeScratch, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
+import { isContentError } from './verify.js';
 
-export type PullPhase = 'connect' | 'find' | 'download' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
+export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
 
 export interface PullProgress {
   phase: PullPhase;
   bytesDone?: number;
   bytesTotal?: number;
+  /** reconnect: why the previous connection was given up. */
+  reason?: string;
 }
 
 export interface PullOptions {
@@ -102,6 +105,10 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     const remoteSidecar = await readRemoteSidecar(transport, remote.name, signal);
     const path = join(localDir, remote.name);
     await removeOtherParts(localDir, remote.name);
+    await removeScratch(localDir);
+    let part = join(localDir, `${remote.name}${PART_SUFFIX}`);
+    let sha256 = '';
+    let resumedFrom = 0;
 
     const restoreTo = options.restoreTo ?? config.pull.restoreTo;
     const have = await alreadyHave(localDir, remote, remoteSidecar?.hex);
@@ -128,47 +135,59 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     }
 
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });
-    const download = await downloadToPart(transport, remote, localDir, {
-      attempts: options.attempts ?? 3,
-      ...(signal ? { signal } : {}),
-      onBytes: (done) => progress({ phase: 'download', bytesDone: done, bytesTotal: remote.size }),
-      reconnect: options.transport ? undefined : async () => {
-        await transport!.close();
-        transport = await openPullTransport(config.pull, signal, transportOptions(options));
-        return transport;
-      },
-    });
-    const part = download.partPath;
-
-    progress({ phase: 'verify' });
+    const scratch = join(localDir, `${remote.name}${SCRATCH_SUFFIX}`);
+    let unpacked: UnpackOutcome | undefined;
     try {
-      if (remoteSidecar && remoteSidecar.hex !== download.sha256) {
+      const download = await downloadToPart(transport, remote, localDir, {
+        attempts: options.attempts ?? 3,
+        ...(signal ? { signal } : {}),
+        onBytes: (done) => progress({ phase: 'download', bytesDone: done, bytesTotal: remote.size }),
+        reconnect: options.transport ? undefined : async (reason) => {
+          progress({ phase: 'reconnect', reason });
+          await transport!.close();
+          transport = await openPullTransport(config.pull, signal, transportOptions(options));
+          return transport;
+        },
+        // Decompressed on the way, so the integrity check can start when the last byte arrives.
+        consume: async (bytes) => {
+          unpacked = await unpackTo(bytes, scratch, remote.name, signal);
+        },
+      });
+      part = download.partPath;
+      sha256 = download.sha256;
+      resumedFrom = download.resumedFrom;
+
+      progress({ phase: 'verify' });
+      // The transfer first: a damaged download must not be reported as a damaged backup.
+      if (remoteSidecar && remoteSidecar.hex !== sha256) {
         throw new BackupError(
           ErrorCode.CHECKSUM,
-          `[pull] "${remote.name}" from ${transport.location} has sha256 ${download.sha256}, but its .sha256 says ` +
+          `[pull] "${remote.name}" from ${transport.location} has sha256 ${sha256}, but its .sha256 says ` +
             `${remoteSidecar.hex}: the transfer or the remote file is damaged; nothing was published`,
           { path: part },
         );
       }
-      const check = await verify(part, { engine, mode: config.verify, ...(signal ? { signal } : {}) });
-      if (!check.ok) {
-        throw new BackupError(
-          ErrorCode.INTEGRITY,
-          `[pull] "${remote.name}" from ${transport.location} failed verification (${check.messages.slice(0, 3).join('; ')}); nothing was published`,
-          { path: part },
-        );
-      }
+      if (!unpacked!.ok) throw failedVerification(remote.name, transport.location, [unpacked!.error.message], part);
+      const check = await engine
+        .integrityCheck(scratch, { mode: config.verify, ...(signal ? { signal } : {}) })
+        .catch((e: unknown) => {
+          if (!isContentError(e)) throw e;
+          return { ok: false, messages: ['it decompresses to something that is not a SQLite database'] };
+        });
+      if (!check.ok) throw failedVerification(remote.name, transport.location, check.messages, part);
     } catch (e) {
-      // A download that fails a check is never kept or resumed.
-      if (!isBackupError(e, ErrorCode.ABORTED)) await removePart(part);
+      // A download that fails a check is never kept or resumed; an interrupted one is resumed.
+      if (isBackupError(e, ErrorCode.CHECKSUM) || isBackupError(e, ErrorCode.INTEGRITY)) await removePart(part);
       throw e;
+    } finally {
+      await rm(scratch, { force: true });
     }
 
     progress({ phase: 'publish' });
     await rename(part, path);
     fsyncDir(localDir);
     await removePart(part); // its resume metadata
-    await writeSidecar(path, download.sha256);
+    await writeSidecar(path, sha256);
     await writeLatest(localDir, remote.name);
 
     progress({ phase: 'prune' });
@@ -186,9 +205,9 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       name: remote.name,
       path,
       bytes: remote.size,
-      sha256: download.sha256,
+      sha256,
       remoteChecksum: remoteSidecar ? 'ok' : 'absent',
-      resumedFrom: download.resumedFrom,
+      resumedFrom,
       ...(restoreTo ? { restoredTo: restoreTo } : {}),
       pruned,
       durationMs: Date.now() - started,
@@ -198,6 +217,14 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     if (!options.engine) await engine.close();
     await lock.release();
   }
+}
+
+function failedVerification(name: string, location: string, messages: string[], part: string): BackupError {
+  return new BackupError(
+    ErrorCode.INTEGRITY,
+    `[pull] "${name}" from ${location} failed verification (${messages.slice(0, 3).join('; ')}); nothing was published`,
+    { path: part },
+  );
 }
 
 function transportOptions(options: PullOptions): PullTransportOptions {

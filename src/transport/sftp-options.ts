@@ -14,6 +14,8 @@ const MAX_READ_CHUNK_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECT_RETRIES = 2;
 export const DEFAULT_RETRY_DELAY_MS = 250;
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+/** A read that gets no data for this long fails as a lost connection (and a pull resumes over a new one). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 export interface SftpTransportOptions {
   host: string;
@@ -51,6 +53,11 @@ export interface SftpTransportOptions {
   retryDelayMs?: number;
   /** SSH keepalive interval: a silently dead connection fails after 3 unanswered keepalives. @default 10000 */
   keepaliveIntervalMs?: number;
+  /**
+   * read() fails with ECONNECT when no data arrives for this long (keepalives only catch a dead
+   * connection, not a server that stopped answering reads). @default 60000
+   */
+  idleTimeoutMs?: number;
   /** Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes. @default 64 */
   readConcurrency?: number;
   /** Bytes per read request, at most 16 MiB (ssh2 splits a request above the server's limit, 255 KiB for OpenSSH). @default 65536 */
@@ -64,7 +71,7 @@ export function validateSftpOptions(options: SftpTransportOptions): void {
   }
   const port = options.port ?? DEFAULT_SFTP_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`port must be 1-65535, got ${port}`);
-  for (const key of ['readConcurrency', 'readChunkBytes', 'connectTimeoutMs'] as const) {
+  for (const key of ['readConcurrency', 'readChunkBytes', 'connectTimeoutMs', 'idleTimeoutMs'] as const) {
     const v = options[key];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${key} must be a positive integer, got ${v}`);
   }

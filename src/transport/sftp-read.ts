@@ -23,6 +23,13 @@ export interface PipelinedReadOptions {
   signal?: AbortSignal;
   /** The error to throw when `signal` fires. */
   abortError: () => Error;
+  /**
+   * Longest wait for the next chunk. A server that still answers keepalives but stopped serving the
+   * file (a hung sftp-server, a stalled disk) would otherwise hold the download forever. @default none
+   */
+  idleTimeoutMs?: number;
+  /** The error to throw when idleTimeoutMs passes without data. */
+  idleError?: (ms: number) => Error;
 }
 
 interface Slot {
@@ -55,7 +62,7 @@ export async function* pipelinedRead(read: PositionedRead, options: PipelinedRea
       // Full window inside the known size; past it, one probe at a time until a read says EOF.
       while (queue.length < concurrency && (next < sizeHint || queue.length === 0)) issue();
       const head = queue[0]!;
-      await (aborted ? Promise.race([head.done, aborted]) : head.done);
+      await waitForSlot(head.done, aborted, options);
       queue.shift();
       const end = head.position + head.filled;
       // The file grew past what fstat said: go back to full concurrency until EOF.
@@ -65,6 +72,21 @@ export async function* pipelinedRead(read: PositionedRead, options: PipelinedRea
     }
   } finally {
     dispose();
+  }
+}
+
+/** `done`, or the abort, or the idle timeout, whichever comes first. */
+async function waitForSlot(done: Promise<void>, aborted: Promise<never> | undefined, options: PipelinedReadOptions): Promise<void> {
+  const ms = options.idleTimeoutMs;
+  if (ms === undefined) return aborted ? Promise.race([done, aborted]) : done;
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(options.idleError?.(ms) ?? new Error(`no data for ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race(aborted ? [done, aborted, idle] : [done, idle]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

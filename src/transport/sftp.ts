@@ -9,12 +9,13 @@ import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js
 import type { ReadOptions, RemoteFile, Transport } from './types.js';
 import { checkTransportName, isPlainFileName } from './names.js';
 import { pipelinedRead, raceAbort } from './sftp-read.js';
-import { SftpSession, type RawStats } from './sftp-session.js';
+import { SessionLostError, SftpSession, type RawStats } from './sftp-session.js';
 import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
 
 import {
   DEFAULT_CONNECT_RETRIES,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
   DEFAULT_READ_CHUNK_BYTES,
   DEFAULT_READ_CONCURRENCY,
@@ -30,6 +31,7 @@ import {
 export {
   DEFAULT_CONNECT_RETRIES,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
   DEFAULT_READ_CHUNK_BYTES,
   DEFAULT_READ_CONCURRENCY,
@@ -105,6 +107,8 @@ export class SftpTransport implements Transport {
           concurrency: this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
           chunkBytes: this.options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
           ...(signal ? { signal } : {}),
+          idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+          idleError: (ms) => new SessionLostError(`no data for ${ms / 1000} s`),
           abortError: () => new AbortError(`[sftp] read of "${path}" on ${this.where.host} aborted`, { path, host: this.where.host, cause: signal?.reason }),
         },
       );

@@ -66,6 +66,11 @@ export interface Sshd {
   log(): string;
   /** Kills the per-connection sshd processes: every open connection drops, the listener stays. */
   dropConnections(): number;
+  /**
+   * Freezes the per-connection processes (SIGSTOP): open connections stay up at the TCP level but
+   * nothing answers, like a hung server. Returns the frozen pids; dropConnections() kills them.
+   */
+  stallConnections(): number[];
   /** How many file descriptors the per-connection processes hold on `path` (open SFTP handles). */
   openHandles(path: string): number;
   /** Kills the server (by pid) and waits for it; removes its directory. Idempotent. */
@@ -198,6 +203,17 @@ function server(
       const key = type ? hostKeys.find((k) => k.type === type) : hostKeys[0];
       if (!key) throw new Error(`this sshd has no ${type} host key`);
       return `[127.0.0.1]:${port} ${key.publicLine}`;
+    },
+    stallConnections() {
+      const victims = descendants(pid);
+      for (const p of victims) {
+        try {
+          process.kill(p, 'SIGSTOP');
+        } catch {
+          // already gone
+        }
+      }
+      return victims;
     },
     dropConnections() {
       const victims = descendants(pid);

@@ -1,0 +1,70 @@
+/**
+ * Decompresses a pulled backup while it downloads, into a private scratch database next to the part
+ * file, so the integrity check can start as soon as the last byte arrives (before, the download and
+ * the gunzip ran one after the other: about a quarter of a 150 MB pull was spent waiting).
+ *
+ * The scratch file is only ever read by our own integrity check and removed afterwards: it is not
+ * fsynced, and a crash leaves it to the next pull's clean-up (removeScratch).
+ */
+import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipStream, type GzipSummary } from '../compress/index.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import { isContentError } from './verify.js';
+
+/** Suffix of the scratch database of `<name>.part`. */
+export const SCRATCH_SUFFIX = '.part.db';
+
+export type UnpackOutcome = { ok: true; summary: GzipSummary } | { ok: false; error: BackupError };
+
+/**
+ * Gunzips `bytes` into `dbPath` (created 0600, replaced if it exists). Damaged content (bad CRC,
+ * truncated, not gzip) is an outcome, not a throw: the caller reports it after it knows whether the
+ * transfer itself was sound. Operational failures (disk full, abort) throw.
+ */
+export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string, name: string, signal?: AbortSignal): Promise<UnpackOutcome> {
+  await rm(dbPath, { force: true });
+  let fh: FileHandle;
+  try {
+    fh = await open(dbPath, 'wx', 0o600);
+  } catch (e) {
+    throw scratchError('create', dbPath, e);
+  }
+  try {
+    const stream = gunzipStream(bytes, { name, ...(signal ? { signal } : {}) });
+    let position = 0;
+    for await (const chunk of stream) {
+      for (let done = 0; done < chunk.length; ) {
+        try {
+          done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+        } catch (e) {
+          throw scratchError('write', dbPath, e);
+        }
+      }
+      position += chunk.length;
+    }
+    return { ok: true, summary: await stream.summary };
+  } catch (e) {
+    if (isContentError(e)) return { ok: false, error: e };
+    throw e;
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** Removes every scratch database in `localDir`: only a pull holding the lock creates them. */
+export async function removeScratch(localDir: string): Promise<void> {
+  for (const f of await readdir(localDir)) {
+    if (f.endsWith(SCRATCH_SUFFIX)) await rm(join(localDir, f), { force: true });
+  }
+}
+
+function scratchError(op: string, path: string, e: unknown): BackupError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
+  return new BackupError(ErrorCode.IO, `[pull] ${op} of the scratch database "${path}" failed (${why})`, {
+    path,
+    cause: e,
+    ...(errno ? { errno } : {}),
+  });
+}
