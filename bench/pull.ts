@@ -42,19 +42,30 @@ export async function benchPull(db: string, opts: { runs: number; log: (s: strin
           `private_key_path = ${JSON.stringify(sshd.userKey.privatePath)}\nknown_hosts = ${JSON.stringify(knownHosts)}\n` +
           `remote_dir = "backups"\nlocal_dir = ${JSON.stringify(local)}\n`,
       );
-      const { ms } = await timeAsync(() => pull(config, { engine }));
+      // Where the time goes: the first moment of each phase.
+      const phases: [string, number][] = [];
+      const t0 = Date.now();
+      const { ms } = await timeAsync(() =>
+        pull(config, {
+          engine,
+          onProgress: (p) => {
+            if (phases.at(-1)?.[0] !== p.phase) phases.push([p.phase, Date.now() - t0]);
+          },
+        }),
+      );
       ours.push(ms);
-      opts.log(`[bench] pull run ${i + 1}: ours ${ms.toFixed(0)} ms`);
+      const steps = phases.map(([phase, at], k) => `${phase} ${(((phases[k + 1]?.[1] ?? ms) - at) / 1000).toFixed(2)}s`);
+      opts.log(`[bench] pull run ${i + 1}: ours ${ms.toFixed(0)} ms (${steps.join(', ')})`);
       rmSync(local, { recursive: true, force: true });
 
       const nativeDir = join(work, `native-${i}`);
       mkdirSync(nativeDir);
       const gz = join(nativeDir, published.name);
-      const t0 = Date.now();
+      const n0 = Date.now();
       scpFrom(sshd, knownHosts, `backups/${published.name}`, gz);
       await timeCommand('gzip', ['-d', gz]);
       await timeCommand('sqlite3', [gz.replace(/\.gz$/, ''), 'PRAGMA integrity_check']);
-      native.push(Date.now() - t0);
+      native.push(Date.now() - n0);
       opts.log(`[bench] pull run ${i + 1}: native ${native.at(-1)} ms`);
       rmSync(nativeDir, { recursive: true, force: true });
     }
