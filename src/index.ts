@@ -28,7 +28,7 @@ export {
   type PullConfig,
   type PullSettings,
 } from './api/config.js';
-export { verify, type VerifyOptions, type VerifyResult } from './api/verify.js';
+export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
 export { listBackups, pickLatest, type BackupEntry, type ListOptions } from './api/listing.js';
 export { prune, planPrune, type RetentionPolicy, type PruneOptions, type PruneResult, type PrunePlan } from './api/retention.js';

@@ -169,7 +169,11 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       }
       if (!unpacked!.ok) throw failedVerification(remote.name, transport.location, [unpacked!.error.message], part);
       const check = await engine
-        .integrityCheck(scratch, { mode: config.verify, ...(signal ? { signal } : {}) })
+        .integrityCheck(scratch, {
+          mode: config.verify,
+          ...(signal ? { signal } : {}),
+          onProgress: (p) => progress({ phase: 'verify', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
+        })
         .catch((e: unknown) => {
           if (!isContentError(e)) throw e;
           return { ok: false, messages: ['it decompresses to something that is not a SQLite database'] };

@@ -25,7 +25,7 @@ import { fsyncDir } from '../engine/fs-util.js';
 import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { tempPathFor } from './atomic-file.js';
 import { checkSidecar } from './sidecar.js';
-import { detectFormat } from './verify.js';
+import { detectFormat, gunzipProgress, integrityProgress, type CheckProgress } from './verify.js';
 
 export interface RestoreOptions {
   /** Replace an existing target (it is moved aside, not deleted). @default false */
@@ -35,6 +35,8 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Integrity check of the restored file before it goes into place. @default 'full' */
   mode?: IntegrityMode;
+  /** Called during the long steps: `gunzip` and `integrity_check`. */
+  onProgress?: (progress: CheckProgress) => void;
 }
 
 export interface RestoreResult {
@@ -72,7 +74,7 @@ export async function restore(backupFile: string, targetPath: string, options: R
     throw new BackupError(ErrorCode.DEST_DIR, `[api] restore: directory "${dir}" does not exist`, { path: dir });
   }
 
-  const { format } = await detectFormat(backupFile);
+  const { format, size: backupSize } = await detectFormat(backupFile);
   if (format !== 'gzip' && format !== 'sqlite') {
     throw new BackupError(ErrorCode.NOT_A_DATABASE, `[api] restore: "${backupFile}" is neither a gzip file nor a SQLite database`, {
       path: backupFile,
@@ -86,7 +88,11 @@ export async function restore(backupFile: string, targetPath: string, options: R
   try {
     // Both writers remove their own partial output on failure; from then on tmp is ours to remove.
     if (format === 'gzip') {
-      const summary = await gunzipFile(backupFile, tmp, { mode: 0o600, ...(signal ? { signal } : {}) });
+      const summary = await gunzipFile(backupFile, tmp, {
+        mode: 0o600,
+        ...(signal ? { signal } : {}),
+        ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
+      });
       tmpExists = true;
       // The gunzip hashed what it read: the file may have been replaced since the sidecar check.
       if (checksum === 'ok') await checkSidecar(backupFile, { knownHex: summary.compressedSha256 });
@@ -94,7 +100,11 @@ export async function restore(backupFile: string, targetPath: string, options: R
       await copyFile(backupFile, tmp, signal);
       tmpExists = true;
     }
-    const check = await engine.integrityCheck(tmp, { mode: options.mode ?? 'full', ...(signal ? { signal } : {}) });
+    const check = await engine.integrityCheck(tmp, {
+      mode: options.mode ?? 'full',
+      ...(signal ? { signal } : {}),
+      ...(options.onProgress ? { onProgress: integrityProgress(options.onProgress) } : {}),
+    });
     if (!check.ok) {
       throw new BackupError(ErrorCode.INTEGRITY, `[api] restore: "${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
         path: backupFile,

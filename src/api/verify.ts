@@ -22,6 +22,15 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Parent of the private directory the gzip file is decompressed into. @default os.tmpdir() */
   tempDir?: string;
+  /** Called during the long steps: `gunzip` (compressed bytes read) and `integrity_check` (database bytes read). */
+  onProgress?: (progress: CheckProgress) => void;
+}
+
+/** Progress of verify and restore. */
+export interface CheckProgress {
+  phase: 'gunzip' | 'integrity_check';
+  bytesDone: number;
+  bytesTotal?: number;
 }
 
 export interface VerifyResult {
@@ -125,7 +134,11 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
       privateDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
       dbPath = join(privateDir, 'backup.db');
       try {
-        const summary = await gunzipFile(path, dbPath, { mode: 0o600, ...(signal ? { signal } : {}) });
+        const summary = await gunzipFile(path, dbPath, {
+          mode: 0o600,
+          ...(signal ? { signal } : {}),
+          ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, size) } : {}),
+        });
         result.bytes = summary.uncompressedBytes;
         // The gunzip hashed what it read: the file may have been replaced since the sidecar check.
         if (result.checksum === 'ok') await checkSidecar(path, { knownHex: summary.compressedSha256 });
@@ -136,7 +149,11 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
       }
     }
     try {
-      const check = await engine.integrityCheck(dbPath, { mode: options.mode ?? 'full', ...(signal ? { signal } : {}) });
+      const check = await engine.integrityCheck(dbPath, {
+        mode: options.mode ?? 'full',
+        ...(signal ? { signal } : {}),
+        ...(options.onProgress ? { onProgress: integrityProgress(options.onProgress) } : {}),
+      });
       result.pageSize = check.pageSize;
       result.pageCount = check.pageCount;
       if (!check.ok) {
@@ -153,6 +170,17 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
     if (!options.engine) await engine.close().catch(() => {});
     if (privateDir) await rm(privateDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/** gunzip progress (compressed bytes in) as CheckProgress. */
+export function gunzipProgress(report: (p: CheckProgress) => void, totalIn: number) {
+  return (p: { bytesIn: number }): void => report({ phase: 'gunzip', bytesDone: p.bytesIn, bytesTotal: totalIn });
+}
+
+/** Engine progress (database bytes read) as CheckProgress. */
+export function integrityProgress(report: (p: CheckProgress) => void) {
+  return (p: { bytesRead: number; totalBytes?: number }): void =>
+    report({ phase: 'integrity_check', bytesDone: p.bytesRead, ...(p.totalBytes !== undefined ? { bytesTotal: p.totalBytes } : {}) });
 }
 
 function notFoundOrIo(path: string, e: unknown): BackupError {
