@@ -27,8 +27,9 @@ describe('sqlite-backup CLI', () => {
     const list = sb(['list', join(dir, 'backups')]);
     assert.equal(list.status, 0);
     assert.match(list.stdout, new RegExp(`${name.replace(/\./g, '\\.')}  \\(latest, sha256\\)`));
-    const json = JSON.parse(sb(['list', join(dir, 'backups'), '--json']).stdout) as { name: string }[];
-    assert.deepEqual(json.map((e) => e.name), [name]);
+    const json = JSON.parse(sb(['list', join(dir, 'backups'), '--json']).stdout) as { command: string; ok: boolean; backups: { name: string }[] };
+    assert.equal(json.command, 'list');
+    assert.deepEqual(json.backups.map((e) => e.name), [name]);
     const v = sb(['verify', join(dir, 'backups', name)]);
     assert.equal(v.status, 0, v.stderr);
     assert.match(v.stdout, /^ok: .*sha256 sidecar ok/);
@@ -82,9 +83,9 @@ describe('sqlite-backup CLI', () => {
     const cases: [string[], RegExp][] = [
       [[], /usage: sqlite-backup/],
       [['frobnicate'], /unknown command "frobnicate"/],
-      [['backup'], /--config <file> is required/],
+      [['backup'], /sqlite-backup\.toml" does not exist \[ECONFIG\]\n  hint: .*sqlite-backup init/],
       [['backup', '--config', join(d, 'none.toml')], /config file ".*none\.toml" does not exist/],
-      [['list'], /expected <dir>/],
+      [['list'], /give a directory, or --config <file> with backup_dir/],
       [['verify', 'a', 'b'], /expected <file>/],
       [['verify', 'x.db', '--frob'], /Unknown option '--frob'/],
       [['prune', d, '--keep-last', 'many'], /--keep-last expects a whole number/],
@@ -96,7 +97,7 @@ describe('sqlite-backup CLI', () => {
     writeFileSync(join(d, 'pullonly.toml'), '[pull]\nhost = "h"\nuser = "u"\nremote_dir = "/r"\nlocal_dir = "l"\n');
     cases.push([['backup', '-c', join(d, 'pullonly.toml')], /source_path/]);
     for (const [args, message] of cases) {
-      const r = sb(args);
+      const r = sb(args, d);
       assert.equal(r.status, 2, `sqlite-backup ${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, `sqlite-backup ${args.join(' ')}`);
     }

@@ -1,21 +1,31 @@
 /**
- * The CLI's commands: each parses its own arguments (node:util parseArgs, strict), calls src/api, and
- * prints what it did. Usage mistakes throw UsageError (exit 2); config problems are ECONFIG (exit 2);
- * everything else that fails is the operation failing (exit 1).
+ * The CLI's commands, thin over src/api: each declares its options and positionals (main.ts parses
+ * them with node:util parseArgs, strict) and reports through Output, so --json / --quiet / progress
+ * behave the same everywhere. Usage mistakes throw UsageError (exit 2); config problems are ECONFIG
+ * (exit 2); everything else that fails is the operation failing (exit 1).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
-import { backup, type BackupProgress } from '../api/backup.js';
+import type { ParseArgsConfig } from 'node:util';
+import { backup, type BackupResult } from '../api/backup.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
+import { formatDuration, parseDuration } from '../api/duration.js';
 import { listBackups } from '../api/listing.js';
 import { pull } from '../api/pull.js';
 import { restore } from '../api/restore.js';
 import { prune } from '../api/retention.js';
 import { verify } from '../api/verify.js';
 import type { IntegrityMode } from '../engine/index.js';
+import { DEFAULT_CONFIG_FILE } from './help.js';
+import { writeConfigTemplate } from './init-template.js';
+import { mib, type Output } from './output.js';
+import { defaultJitterMs, runEvery } from './scheduler.js';
 
 export class UsageError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The command whose usage was wrong, for the "--help" hint. */
+    readonly command?: string,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -23,164 +33,244 @@ export class UsageError extends Error {
 
 export interface CommandContext {
   signal: AbortSignal;
-  out: (line: string) => void;
-  /** Progress and notes: stderr, so stdout stays the result. */
-  err: (line: string) => void;
+  out: Output;
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-function parse(command: string, argv: string[], options: Options, positionals: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${command}: ${(e as Error).message}`);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    const want = positionals.map((p) => `<${p}>`).join(' ');
-    throw new UsageError(`${command}: expected ${want || 'no arguments'}, got ${parsed.positionals.length} argument(s)`);
-  }
-  return { values: parsed.values as Record<string, string | boolean | undefined>, args: parsed.positionals };
+export interface Command {
+  options: OptionSpec;
+  /** Positional names; a trailing `?` marks an optional one. */
+  positionals: string[];
+  /** Resolves to the exit code. */
+  run(values: Values, args: string[], ctx: CommandContext): Promise<number>;
 }
 
-async function optionalConfig(path: string | boolean | undefined): Promise<Config | undefined> {
-  return typeof path === 'string' ? loadConfig(path) : undefined;
+const CONFIG_OPTION: OptionSpec = { config: { type: 'string', short: 'c' } };
+
+function str(values: Values, key: string): string | undefined {
+  const v = values[key];
+  return typeof v === 'string' ? v : undefined;
 }
 
-function integrityMode(values: Record<string, unknown>, config: Config | undefined): IntegrityMode {
+/** backup and pull: --config, or ./sqlite-backup.toml. */
+function requiredConfig(values: Values): Promise<Config> {
+  return loadConfig(str(values, 'config') ?? DEFAULT_CONFIG_FILE);
+}
+
+async function optionalConfig(values: Values): Promise<Config | undefined> {
+  const path = str(values, 'config');
+  return path === undefined ? undefined : loadConfig(path);
+}
+
+function integrityMode(values: Values, config: Config | undefined): IntegrityMode {
   return values.quick ? 'quick' : (config?.verify ?? CONFIG_DEFAULTS.verify);
 }
 
-function mib(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+/** list and prune: the directory argument, else backup_dir of --config. */
+function directory(command: string, args: string[], config: Config | undefined): string {
+  const dir = args[0] ?? config?.backupDir;
+  if (dir === undefined) throw new UsageError(`${command}: give a directory, or --config <file> with backup_dir`);
+  return resolve(dir);
 }
 
-/** Progress lines on stderr, at most one per `intervalMs` (progress_log_interval, as in the Go job). */
-function progressPrinter(intervalMs: number, ctx: CommandContext): ((p: BackupProgress) => void) | undefined {
-  if (intervalMs <= 0) return undefined;
-  const started = Date.now();
-  let last = started;
-  return (p) => {
-    const now = Date.now();
-    if (now - last < intervalMs) return;
-    last = now;
-    const pct = p.bytesDone !== undefined && p.bytesTotal ? ` ${Math.min(100, Math.round((100 * p.bytesDone) / p.bytesTotal))}%` : '';
-    const bytes = p.bytesDone !== undefined && p.bytesTotal ? ` (${mib(p.bytesDone)} of ${mib(p.bytesTotal)})` : '';
-    ctx.err(`[${((now - started) / 1000).toFixed(1)}s] ${p.phase}${pct}${bytes}`);
-  };
+function durationFlag(command: string, flag: string, text: string): number {
+  try {
+    const ms = parseDuration(text);
+    if (ms > 0) return ms;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`${command}: --${flag} expects a duration longer than 0 such as "30m", "6h" or "1h30m", got "${text}"`);
 }
 
-export async function backupCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values } = parse('backup', argv, { config: { type: 'string', short: 'c' } }, []);
-  if (typeof values.config !== 'string') throw new UsageError('backup: --config <file> is required');
-  const config = await loadConfig(values.config);
-  const r = await backup(config, { signal: ctx.signal, onProgress: progressPrinter(config.progressLogIntervalMs, ctx) });
-  ctx.out(`published ${r.path}`);
-  ctx.out(`  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`);
-  if (r.copyAttempts > 1) ctx.out(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);
-  if (r.pruned.length > 0) ctx.out(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
-  ctx.out(`  took ${r.timings.totalMs} ms`);
-  return 0;
-}
-
-export async function verifyCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, args } = parse('verify', argv, { quick: { type: 'boolean' }, config: { type: 'string', short: 'c' } }, ['file']);
-  const config = await optionalConfig(values.config);
-  const r = await verify(args[0]!, { mode: integrityMode(values, config), signal: ctx.signal });
-  const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
-  if (r.ok) ctx.out(`ok: ${args[0]} (${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`);
-  else ctx.out(`NOT OK: ${args[0]}\n${r.messages.map((m) => `  ${m}`).join('\n')}`);
-  return r.ok ? 0 : 1;
-}
-
-export async function restoreCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, args } = parse(
-    'restore',
-    argv,
-    { force: { type: 'boolean' }, quick: { type: 'boolean' }, config: { type: 'string', short: 'c' } },
-    ['backup', 'target'],
-  );
-  const config = await optionalConfig(values.config);
-  const r = await restore(args[0]!, args[1]!, { force: values.force === true, mode: integrityMode(values, config), signal: ctx.signal });
-  ctx.out(`restored ${args[0]} -> ${r.target} (${mib(r.bytes)}, integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`);
-  for (const p of r.movedAside) ctx.out(`  kept the previous file as ${p}`);
-  for (const p of r.removed) ctx.out(`  removed stale ${p}`);
-  return 0;
-}
-
-export async function listCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, args } = parse('list', argv, { db: { type: 'string' }, json: { type: 'boolean' } }, ['dir']);
-  const entries = await listBackups(resolve(args[0]!), typeof values.db === 'string' ? { dbName: values.db } : {});
-  if (values.json) {
-    ctx.out(JSON.stringify(entries, null, 2));
+const init: Command = {
+  options: {},
+  positionals: ['file?'],
+  async run(_values, args, { out }) {
+    const path = resolve(args[0] ?? DEFAULT_CONFIG_FILE);
+    await writeConfigTemplate(path);
+    out.result('init', true, { path }, [
+      `wrote ${path} (mode 0600)`,
+      `  set source_path and backup_dir in it, then: sqlite-backup backup --config ${args[0] ?? DEFAULT_CONFIG_FILE}`,
+    ]);
     return 0;
-  }
-  if (entries.length === 0) ctx.out(`no backups in ${args[0]}`);
-  for (const e of entries) {
-    const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
-    ctx.out(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
-  }
-  return 0;
+  },
+};
+
+function backupLines(r: BackupResult): string[] {
+  const lines = [
+    `published ${r.path}`,
+    `  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`,
+  ];
+  if (r.copyAttempts > 1) lines.push(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);
+  if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
+  lines.push(`  took ${r.timings.totalMs} ms`);
+  return lines;
 }
 
-export async function pruneCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values, args } = parse(
-    'prune',
-    argv,
-    {
-      'dry-run': { type: 'boolean' },
-      db: { type: 'string' },
-      'keep-last': { type: 'string' },
-      'keep-daily': { type: 'string' },
-      'keep-weekly': { type: 'string' },
-      config: { type: 'string', short: 'c' },
-    },
-    ['dir'],
-  );
-  const config = await optionalConfig(values.config);
-  const count = (flag: string, fallback: number): number => {
-    const v = values[flag];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
-    return Number(v);
-  };
-  const policy = {
-    keepLast: count('keep-last', config?.keepLast ?? CONFIG_DEFAULTS.keepLast),
-    keepDaily: count('keep-daily', config?.keepDaily ?? CONFIG_DEFAULTS.keepDaily),
-    keepWeekly: count('keep-weekly', config?.keepWeekly ?? CONFIG_DEFAULTS.keepWeekly),
-  };
-  const dryRun = values['dry-run'] === true;
-  const r = await prune(resolve(args[0]!), policy, { dryRun, ...(typeof values.db === 'string' ? { dbName: values.db } : {}) });
-  const verb = dryRun ? 'would remove' : 'removed';
-  ctx.out(`${verb} ${r.removed.length}, kept ${r.kept.length} (keep_last=${policy.keepLast}, keep_daily=${policy.keepDaily}, keep_weekly=${policy.keepWeekly})`);
-  for (const name of r.removed) ctx.out(`  ${verb} ${name}`);
-  return 0;
-}
+const backupCommand: Command = {
+  options: { ...CONFIG_OPTION, every: { type: 'string' }, jitter: { type: 'string' } },
+  positionals: [],
+  async run(values, _args, ctx) {
+    const { out } = ctx;
+    const every = str(values, 'every');
+    const jitter = str(values, 'jitter');
+    if (jitter !== undefined && every === undefined) throw new UsageError('backup: --jitter needs --every');
+    const once = async (signal: AbortSignal): Promise<void> => {
+      // Read on every run, like the job handler: an edited config applies to the next scheduled run.
+      const config = await requiredConfig(values);
+      out.setProgressInterval(config.progressLogIntervalMs);
+      const r = await backup(config, { signal, onProgress: out.progress });
+      out.endProgress();
+      out.result('backup', true, r, backupLines(r));
+    };
+    if (every === undefined) {
+      await once(ctx.signal);
+      return 0;
+    }
+    const intervalMs = durationFlag('backup', 'every', every);
+    const jitterMs = jitter === undefined ? defaultJitterMs(intervalMs) : jitter === '0' ? 0 : durationFlag('backup', 'jitter', jitter);
+    // A wrong config is a usage problem to report now, not at every scheduled run.
+    await requiredConfig(values);
+    out.note(`backing up every ${formatDuration(intervalMs)} (each start up to ${formatDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
+    await runEvery(once, {
+      intervalMs,
+      jitterMs,
+      signal: ctx.signal,
+      onSkip: (s) => out.note(`the last backup took ${formatDuration(s.lastRunMs)}: ${s.skipped} scheduled run(s) skipped, never two at once`),
+      // A failed run is reported; the schedule goes on (a transient failure must not end the daemon).
+      onError: (e) => out.error('backup', e),
+    });
+    out.note('stopped');
+    return 0;
+  },
+};
 
-export async function pullCommand(argv: string[], ctx: CommandContext): Promise<number> {
-  const { values } = parse(
-    'pull',
-    argv,
-    { config: { type: 'string', short: 'c' }, 'restore-to': { type: 'string' }, 'insecure-skip-host-key-check': { type: 'boolean' } },
-    [],
-  );
-  if (typeof values.config !== 'string') throw new UsageError('pull: --config <file> is required');
-  const config = await loadConfig(values.config);
-  const restoreTo = typeof values['restore-to'] === 'string' ? resolve(values['restore-to']) : undefined;
-  const insecure = values['insecure-skip-host-key-check'] === true;
-  const r = await pull(config, {
-    signal: ctx.signal,
-    ...(restoreTo ? { restoreTo } : {}),
-    ...(insecure ? { insecureSkipHostKeyCheck: true, warn: (m: string) => ctx.err(`WARNING: ${m}`) } : {}),
-  });
-  if (r.status === 'up-to-date') ctx.out(`up to date: ${r.path} is already the latest verified backup`);
-  else {
-    const sidecar = r.remoteChecksum === 'ok' ? 'sha256 matches the server\'s sidecar' : 'no sidecar on the server';
-    const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
-    ctx.out(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
-  }
-  if (r.restoredTo) ctx.out(`restored it to ${r.restoredTo}`);
-  if (r.pruned.length > 0) ctx.out(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
-  return 0;
-}
+const pullCommand: Command = {
+  options: { ...CONFIG_OPTION, 'restore-to': { type: 'string' }, 'insecure-skip-host-key-check': { type: 'boolean' } },
+  positionals: [],
+  async run(values, _args, { signal, out }) {
+    const config = await requiredConfig(values);
+    out.setProgressInterval(config.progressLogIntervalMs);
+    const restoreTo = str(values, 'restore-to');
+    const insecure = values['insecure-skip-host-key-check'] === true;
+    const r = await pull(config, {
+      signal,
+      onProgress: out.progress,
+      ...(restoreTo ? { restoreTo: resolve(restoreTo) } : {}),
+      // Always shown, --quiet or not: the host key check is off.
+      warn: (m: string) => out.warn(m),
+      ...(insecure ? { insecureSkipHostKeyCheck: true } : {}),
+    });
+    out.endProgress();
+    const lines: string[] = [];
+    if (r.status === 'up-to-date') lines.push(`up to date: ${r.path} is already the latest verified backup`);
+    else {
+      const sidecar = r.remoteChecksum === 'ok' ? "sha256 matches the server's sidecar" : 'no sidecar on the server';
+      const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
+      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
+    }
+    if (r.restoredTo) lines.push(`restored it to ${r.restoredTo}`);
+    if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
+    out.result('pull', true, r, lines);
+    return 0;
+  },
+};
+
+const verifyCommand: Command = {
+  options: { ...CONFIG_OPTION, quick: { type: 'boolean' } },
+  positionals: ['file'],
+  async run(values, args, { signal, out }) {
+    const config = await optionalConfig(values);
+    const file = args[0]!;
+    const r = await verify(file, { mode: integrityMode(values, config), signal, onProgress: out.progress });
+    out.endProgress();
+    const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
+    const lines = r.ok
+      ? [`ok: ${file} (${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`]
+      : [`NOT OK: ${file}`, ...r.messages.map((m) => `  ${m}`)];
+    out.result('verify', r.ok, r, lines);
+    return r.ok ? 0 : 1;
+  },
+};
+
+const restoreCommand: Command = {
+  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' } },
+  positionals: ['backup', 'target'],
+  async run(values, args, { signal, out }) {
+    const config = await optionalConfig(values);
+    const r = await restore(args[0]!, args[1]!, { force: values.force === true, mode: integrityMode(values, config), signal, onProgress: out.progress });
+    out.endProgress();
+    out.result('restore', true, { backup: resolve(args[0]!), ...r }, [
+      `restored ${args[0]} -> ${r.target} (${mib(r.bytes)}, integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`,
+      ...r.movedAside.map((p) => `  kept the previous file as ${p}`),
+      ...r.removed.map((p) => `  removed stale ${p}`),
+    ]);
+    return 0;
+  },
+};
+
+const listCommand: Command = {
+  options: { ...CONFIG_OPTION, db: { type: 'string' } },
+  positionals: ['dir?'],
+  async run(values, args, { out }) {
+    const dir = directory('list', args, await optionalConfig(values));
+    const db = str(values, 'db');
+    const backups = await listBackups(dir, db !== undefined ? { dbName: db } : {});
+    const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
+    for (const e of backups) {
+      const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
+      lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
+    }
+    out.result('list', true, { dir, backups }, lines);
+    return 0;
+  },
+};
+
+const pruneCommand: Command = {
+  options: {
+    ...CONFIG_OPTION,
+    'dry-run': { type: 'boolean' },
+    db: { type: 'string' },
+    'keep-last': { type: 'string' },
+    'keep-daily': { type: 'string' },
+    'keep-weekly': { type: 'string' },
+  },
+  positionals: ['dir?'],
+  async run(values, args, { out }) {
+    const config = await optionalConfig(values);
+    const dir = directory('prune', args, config);
+    const count = (flag: string, fallback: number): number => {
+      const v = str(values, flag);
+      if (v === undefined) return fallback;
+      if (!/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
+      return Number(v);
+    };
+    const policy = {
+      keepLast: count('keep-last', config?.keepLast ?? CONFIG_DEFAULTS.keepLast),
+      keepDaily: count('keep-daily', config?.keepDaily ?? CONFIG_DEFAULTS.keepDaily),
+      keepWeekly: count('keep-weekly', config?.keepWeekly ?? CONFIG_DEFAULTS.keepWeekly),
+    };
+    const dryRun = values['dry-run'] === true;
+    const db = str(values, 'db');
+    const r = await prune(dir, policy, { dryRun, ...(db !== undefined ? { dbName: db } : {}) });
+    const verb = dryRun ? 'would remove' : 'removed';
+    out.result('prune', true, { dir, dryRun, policy, removed: r.removed, kept: r.kept }, [
+      `${verb} ${r.removed.length}, kept ${r.kept.length} (keep_last=${policy.keepLast}, keep_daily=${policy.keepDaily}, keep_weekly=${policy.keepWeekly})`,
+      ...r.removed.map((name) => `  ${verb} ${name}`),
+    ]);
+    return 0;
+  },
+};
+
+export const COMMANDS: Record<string, Command> = {
+  init,
+  backup: backupCommand,
+  pull: pullCommand,
+  verify: verifyCommand,
+  restore: restoreCommand,
+  list: listCommand,
+  prune: pruneCommand,
+};

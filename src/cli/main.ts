@@ -1,50 +1,23 @@
 #!/usr/bin/env node
 /**
- * The `sqlite-backup` command: thin over src/api. Exit codes: 0 success; 1 the operation failed
- * (source missing or not a database, corrupt backup, check failed, ...); 2 usage or config error;
- * 130/143 interrupted (SIGINT/SIGTERM: the running operation is aborted and cleans up first).
+ * The `sqlite-backup` command: argument parsing, signals and exit codes; the commands are in
+ * commands.ts, all printing in output.ts. Exit codes: 0 success; 1 the operation failed (source
+ * missing or not a database, corrupt backup, check failed, ...); 2 usage or config error; 130/143
+ * interrupted (SIGINT/SIGTERM: the running operation is aborted and cleans up first). `backup
+ * --every` is a daemon: SIGINT/SIGTERM is how it is meant to stop, so that exits 0.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { BackupError, ErrorCode } from '../errors.js';
-import {
-  backupCommand,
-  listCommand,
-  pruneCommand,
-  pullCommand,
-  restoreCommand,
-  UsageError,
-  verifyCommand,
-  type CommandContext,
-} from './commands.js';
+import { COMMANDS, UsageError, type OptionSpec, type Values } from './commands.js';
+import { commandHelp, OVERVIEW } from './help.js';
+import { Output, type OutputMode } from './output.js';
 
-const USAGE = `usage: sqlite-backup <command> [options]
-
-commands:
-  backup --config <file>                 snapshot, check, gzip and publish a backup of source_path
-                                         into backup_dir, then apply retention
-  pull --config <file> [--restore-to <db>] [--insecure-skip-host-key-check]
-                                         fetch the newest backup from [pull] over SFTP, verify it
-                                         (host key, sha256, gzip, integrity_check), publish it in local_dir
-  verify <file> [--quick]                check a backup (.db.gz or .db): sha256 sidecar, gzip, integrity_check
-  restore <backup> <target> [--force]    check and decompress a backup into place; --force keeps the
-                                         previous database (with its -wal) as <target>.before-restore-<time>
-  list <dir> [--db <name>] [--json]      the backups in a directory, oldest first
-  prune <dir> [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N]
-                                         apply retention (defaults: keep_last 30; or from --config)
-  --version                              print the version
-  --help                                 this text
-
-verify, restore, list and prune read a config file only when --config <file> is given.
-exit codes: 0 ok, 1 the operation failed, 2 usage or config error, 130 interrupted
-`;
-
-const COMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promise<number>> = {
-  backup: backupCommand,
-  verify: verifyCommand,
-  restore: restoreCommand,
-  list: listCommand,
-  prune: pruneCommand,
-  pull: pullCommand,
+const GLOBAL_OPTIONS: OptionSpec = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
 };
 
 function version(): string {
@@ -52,44 +25,101 @@ function version(): string {
   return pkg.version;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === '--version' || command === '-v') {
+interface Parsed {
+  command: string;
+  values: Values;
+  args: string[];
+}
+
+/** Global flags may come before the command (`sqlite-backup --json list dir`) or anywhere after it. */
+function parseCommandLine(argv: string[]): Parsed | { exit: number } {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  const leading = at === -1 ? argv : argv.slice(0, at);
+  if (leading.includes('--version') || leading.includes('-V')) {
     process.stdout.write(`${version()}\n`);
-    return 0;
+    return { exit: 0 };
   }
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    (command ? process.stdout : process.stderr).write(USAGE);
-    return command ? 0 : 2;
+  if (at === -1) {
+    // No command: help when asked for, else usage on stderr and exit 2.
+    const asked = leading.includes('--help') || leading.includes('-h');
+    (asked ? process.stdout : process.stderr).write(OVERVIEW);
+    return { exit: asked ? 0 : 2 };
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    process.stderr.write(`sqlite-backup: unknown command "${command}"\n\n${USAGE}`);
+  const command = argv[at]!;
+  if (command === 'help') {
+    process.stdout.write(argv[at + 1] && COMMANDS[argv[at + 1]!] ? commandHelp(argv[at + 1]!) : OVERVIEW);
+    return { exit: 0 };
+  }
+  const spec = COMMANDS[command];
+  if (!spec) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...leading, ...argv.slice(at + 1)],
+      options: { ...GLOBAL_OPTIONS, ...spec.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError(`${command}: ${(e as Error).message}`, command);
+  }
+  const values = parsed.values as Values;
+  if (values.help) {
+    process.stdout.write(commandHelp(command));
+    return { exit: 0 };
+  }
+  const required = spec.positionals.filter((p) => !p.endsWith('?')).length;
+  const n = parsed.positionals.length;
+  if (n < required || n > spec.positionals.length) {
+    const want = spec.positionals.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : `<${p}>`)).join(' ');
+    throw new UsageError(`${command}: expected ${want || 'no arguments'}, got ${n} argument(s)`, command);
+  }
+  return { command, values, args: parsed.positionals };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  let parsed: Parsed | { exit: number };
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    const hint = e.command ? `sqlite-backup ${e.command} --help` : 'sqlite-backup --help';
+    process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "${hint}" for usage\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ command: e.command ?? null, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  if ('exit' in parsed) return parsed.exit;
+  const { command, values, args } = parsed;
+  const mode: OutputMode = { json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true };
+  const out = new Output({ stdout: process.stdout, stderr: process.stderr, env: process.env }, mode);
+  const daemon = command === 'backup' && values.every !== undefined;
+
   const controller = new AbortController();
   let interrupted = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
     interrupted = signal === 'SIGINT' ? 130 : 143;
-    process.stderr.write(`sqlite-backup: ${signal}: stopping and cleaning up\n`);
+    out.endProgress();
+    out.note(`sqlite-backup: ${signal}: stopping and cleaning up`);
     controller.abort(new Error(signal));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    return await run(rest, {
-      signal: controller.signal,
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-    });
+    const code = await COMMANDS[command]!.run(values, args, { signal: controller.signal, out });
+    return interrupted && !daemon ? interrupted : code;
   } catch (e) {
-    if (interrupted) return interrupted;
-    throw e;
+    if (interrupted) return daemon ? 0 : interrupted;
+    if (e instanceof UsageError) {
+      process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "sqlite-backup ${command} --help" for usage\n`);
+      if (mode.json) process.stdout.write(`${JSON.stringify({ command, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
+      return 2;
+    }
+    out.error(command, e);
+    return e instanceof BackupError && e.code === ErrorCode.CONFIG ? 2 : 1;
   } finally {
+    out.endProgress();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -100,13 +130,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sqlite-backup ${e.message}\nrun "sqlite-backup --help" for usage\n`);
-      process.exitCode = 2;
-      return;
-    }
-    const code = e instanceof BackupError ? ` [${e.code}]` : '';
-    process.stderr.write(`sqlite-backup: ${(e as Error).message}${code}\n`);
-    process.exitCode = e instanceof BackupError && e.code === ErrorCode.CONFIG ? 2 : 1;
+    // A bug, not an operation failure: show everything.
+    process.stderr.write(`sqlite-backup: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 1;
   },
 );

@@ -1,0 +1,108 @@
+/** The CLI's help texts: one overview and one page per command (`sqlite-backup <command> --help`). */
+
+export const DEFAULT_CONFIG_FILE = 'sqlite-backup.toml';
+
+const GLOBAL_OPTIONS = `global options (every command):
+  --json          one JSON object per result on stdout (errors too), for scripts and monitoring
+  -q, --quiet     print nothing but errors (and warnings about security)
+  -v, --verbose   also print each error's cause chain
+  -h, --help      help for the command
+`;
+
+export const OVERVIEW = `usage: sqlite-backup <command> [options]
+
+commands:
+  init [file]            write a commented config template (never overwrites)
+  backup                 snapshot, check, gzip and publish a backup of source_path into backup_dir
+  backup --every <d>     keep running, one backup every <d> (e.g. 6h), for hosts without cron
+  pull                   fetch the newest backup from [pull] over SFTP, verify it, publish it locally
+  verify <file>          check a backup: sha256 sidecar, gzip CRC, integrity_check
+  restore <backup> <db>  check and decompress a backup into place
+  list [dir]             the backups in a directory, oldest first
+  prune [dir]            apply retention (keep_last / keep_daily / keep_weekly)
+
+backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; the other commands read a
+config file only when --config is given. "sqlite-backup <command> --help" shows a command's options.
+
+${GLOBAL_OPTIONS}  --version       print the version
+
+exit codes: 0 ok, 1 the operation failed, 2 usage or config error, 130 interrupted (Ctrl-C)
+`;
+
+const PAGES: Record<string, string> = {
+  init: `usage: sqlite-backup init [file]
+
+Writes a config template to <file> (default ./${DEFAULT_CONFIG_FILE}), mode 0600: every key with its
+description and default, commented out except source_path and backup_dir. An existing file is never
+overwritten.
+`,
+  backup: `usage: sqlite-backup backup [--config <file>] [--every <duration> [--jitter <duration>]]
+
+Backs up source_path into backup_dir: a consistent copy of the live database, VACUUM INTO (or the
+online backup API), PRAGMA integrity_check, gzip with a sha256 sidecar, latest.txt, then retention.
+
+  -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE})
+  --every <duration>     keep running and back up every <duration> ("30m", "6h", "1h30m"): the first
+                         backup at once, then one per interval counted from the first start; a backup
+                         still running when the next one is due skips that slot (never two at once);
+                         a failed backup is reported and the schedule goes on. SIGINT/SIGTERM stop it
+                         cleanly (a running backup is aborted and cleaned up) with exit code 0.
+  --jitter <duration>    random delay added to each scheduled start (default: 10% of the interval,
+                         at most 5m), so many hosts on one schedule do not start in the same second
+`,
+  pull: `usage: sqlite-backup pull [--config <file>] [--restore-to <db>] [--insecure-skip-host-key-check]
+
+Fetches the newest backup from the [pull] server over SFTP, checks the host key, the sha256, the gzip
+CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
+backup was already there.
+
+  -c, --config <file>                config file (default ./${DEFAULT_CONFIG_FILE})
+  --restore-to <db>                  then restore the pulled backup to <db> (the previous file is kept
+                                     as <db>.before-restore-<time>)
+  --insecure-skip-host-key-check     accept any server key (warned on every run, with the fingerprint
+                                     to pin); only for a first look at a server
+The passphrase of an encrypted private key comes from SQLITE_BACKUP_KEY_PASSPHRASE; an ssh-agent
+(SSH_AUTH_SOCK) is used when there is no key file.
+`,
+  verify: `usage: sqlite-backup verify <file> [--quick] [--config <file>]
+
+Checks a backup (.db.gz, any gzip, or .db): its .sha256 sidecar when there is one, the gzip CRC-32 and
+length, and PRAGMA integrity_check. Exit 1 when it is damaged.
+
+  --quick                PRAGMA quick_check instead of integrity_check
+  -c, --config <file>    take verify = "full" | "quick" from this config
+`,
+  restore: `usage: sqlite-backup restore <backup> <target> [--force] [--quick] [--config <file>]
+
+Checks a backup and decompresses it into <target> through a temp file and a rename. Stop the
+application that uses the database first.
+
+  --force                replace an existing <target>: it is kept (with its -wal and -journal) as
+                         <target>.before-restore-<time>
+  --quick                PRAGMA quick_check instead of integrity_check
+  -c, --config <file>    take verify = "full" | "quick" from this config
+`,
+  list: `usage: sqlite-backup list [dir] [--db <name>] [--config <file>]
+
+Lists the backups in <dir> (default: backup_dir of --config), oldest first, marking the one latest.txt
+names. Reads our file names and both Go layouts.
+
+  --db <name>            only the backups of this database name
+  -c, --config <file>    list backup_dir of this config
+`,
+  prune: `usage: sqlite-backup prune [dir] [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N] [--config <file>]
+
+Applies retention to <dir> (default: backup_dir of --config). Defaults: keep_last 30, or the
+config's keep_* values; a flag overrides. The backup latest.txt names is never removed.
+
+  --dry-run              say what would be removed, remove nothing
+  --db <name>            only the backups of this database name
+  -c, --config <file>    take keep_* (and the directory) from this config
+`,
+};
+
+export function commandHelp(command: string): string {
+  return `${PAGES[command] ?? OVERVIEW}\n${GLOBAL_OPTIONS}`;
+}
+
+export const COMMAND_NAMES = Object.keys(PAGES);

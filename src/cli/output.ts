@@ -1,0 +1,167 @@
+/**
+ * Everything the CLI prints goes through here, so the modes hold for every command:
+ * - results on stdout: human lines, or with --json one JSON object per result (errors too);
+ * - progress on stderr: a redrawn bar when stderr is a TTY, else a line per progress_log_interval;
+ * - errors on stderr: one line naming what failed and its code, a hint when we know one, and with
+ *   --verbose the cause chain.
+ * --quiet leaves errors and security warnings only. Secrets never reach this module: messages come
+ * from BackupErrors, which never include passphrases or key material.
+ */
+import { BackupError, ErrorCode } from '../errors.js';
+import { createProgressDisplay, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
+
+export interface OutputStreams {
+  stdout: { write(s: string): boolean };
+  stderr: ProgressStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface OutputMode {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+/** One step of a long operation, in the shape every API callback is mapped to. */
+export interface ProgressEvent {
+  phase: string;
+  bytesDone?: number;
+  bytesTotal?: number;
+}
+
+export class Output {
+  private readonly bar: ProgressDisplay;
+  private readonly started = Date.now();
+  /** The first line after one interval: a quick run prints none. */
+  private lastLine = this.started;
+
+  constructor(
+    private readonly streams: OutputStreams,
+    readonly mode: OutputMode,
+    /** Non-TTY progress lines at most this often; 0 = none (the config's progress_log_interval). */
+    private progressIntervalMs = 0,
+  ) {
+    // TERM=dumb (Emacs shell, some CI consoles) shows cursor codes as junk: lines instead of a bar.
+    const drawable = !mode.quiet && streams.env.TERM !== 'dumb';
+    this.bar = createProgressDisplay({ stream: drawable ? streams.stderr : { write: () => true }, env: streams.env });
+  }
+
+  setProgressInterval(ms: number): void {
+    this.progressIntervalMs = ms;
+  }
+
+  /** A finished operation: `data` as JSON (with `command` and `ok`), else the human lines. */
+  result(command: string, ok: boolean, data: object, lines: string[]): void {
+    this.bar.clear();
+    if (this.mode.json) this.streams.stdout.write(`${JSON.stringify({ command, ok, ...data })}\n`);
+    else if (!this.mode.quiet) for (const line of lines) this.streams.stdout.write(`${line}\n`);
+  }
+
+  /** Something worth knowing on stderr (not a result): hidden by --quiet. */
+  note(line: string): void {
+    if (this.mode.quiet) return;
+    this.bar.clear();
+    this.streams.stderr.write(`${line}\n`);
+  }
+
+  /** A warning that --quiet must not hide (an insecure option in use). */
+  warn(line: string): void {
+    this.bar.clear();
+    this.streams.stderr.write(`WARNING: ${line}\n`);
+  }
+
+  progress = (p: ProgressEvent): void => {
+    if (this.mode.quiet) return;
+    if (this.bar.active) {
+      this.bar.update({
+        phase: p.phase,
+        unit: 'bytes',
+        ...(p.bytesDone !== undefined ? { done: p.bytesDone } : {}),
+        ...(p.bytesTotal !== undefined ? { total: p.bytesTotal } : {}),
+      });
+      return;
+    }
+    // Not a terminal (a log file, journald): a line now and then, as the Go job logged.
+    if (this.progressIntervalMs <= 0 || this.mode.json) return;
+    const now = Date.now();
+    if (now - this.lastLine < this.progressIntervalMs) return;
+    this.lastLine = now;
+    const pct = p.bytesDone !== undefined && p.bytesTotal ? ` ${Math.min(100, Math.floor((100 * p.bytesDone) / p.bytesTotal))}%` : '';
+    const bytes = p.bytesDone !== undefined && p.bytesTotal ? ` (${mib(p.bytesDone)} of ${mib(p.bytesTotal)})` : '';
+    this.streams.stderr.write(`[${((now - this.started) / 1000).toFixed(1)}s] ${p.phase}${pct}${bytes}\n`);
+  };
+
+  /** Ends the progress bar (before the process exits or a scheduler waits). */
+  endProgress(): void {
+    this.bar.clear();
+  }
+
+  /** A failed operation: stderr line(s) always; with --json also a JSON object on stdout. */
+  error(command: string, e: unknown): void {
+    this.bar.clear();
+    const lines = describeError(e, this.mode.verbose);
+    this.streams.stderr.write(`${lines.join('\n')}\n`);
+    if (this.mode.json) {
+      const err = e as Partial<BackupError>;
+      const error = {
+        code: err instanceof BackupError ? err.code : 'EINTERNAL',
+        message: (e as Error)?.message ?? String(e),
+        ...(err.path ? { path: err.path } : {}),
+        ...(err.host ? { host: err.host } : {}),
+        ...(err.errno ? { errno: err.errno } : {}),
+      };
+      this.streams.stdout.write(`${JSON.stringify({ command, ok: false, error })}\n`);
+    }
+  }
+}
+
+export function mib(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
+export function describeError(e: unknown, verbose: boolean): string[] {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = e instanceof BackupError ? e.code : undefined;
+  const lines = [`sqlite-backup: ${message}${code ? ` [${code}]` : ''}`];
+  const hint = e instanceof BackupError ? hintFor(e) : undefined;
+  if (hint) lines.push(`  hint: ${hint}`);
+  if (verbose) {
+    const seen = new Set<unknown>([e]);
+    for (let cause = (e as Error)?.cause; cause !== undefined && !seen.has(cause); cause = (cause as Error)?.cause) {
+      seen.add(cause);
+      const c = cause as NodeJS.ErrnoException;
+      lines.push(`  caused by: ${c?.name && c.name !== 'Error' ? `${c.name}: ` : ''}${c?.message ?? String(cause)}${c?.code ? ` (${c.code})` : ''}`);
+    }
+    if (!(e instanceof BackupError) && e instanceof Error && e.stack) lines.push(e.stack);
+  }
+  return lines;
+}
+
+/** What to do next, for the failures where the message alone does not say it. */
+function hintFor(e: BackupError): string | undefined {
+  switch (e.code) {
+    case ErrorCode.CONFIG:
+      return e.errno === 'ENOENT' || /does not exist/.test(e.message)
+        ? 'pass --config <file>, or write a template with "sqlite-backup init"'
+        : undefined;
+    case ErrorCode.HOST_KEY:
+      return 'check the fingerprint with the server\'s admin (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the server), then add the key to known_hosts or set pull.host_key_sha256';
+    case ErrorCode.AUTH:
+      return 'check pull.user and pull.private_key_path (its passphrase goes in SQLITE_BACKUP_KEY_PASSPHRASE), or load the key into ssh-agent';
+    case ErrorCode.CONNECT:
+      return 'check pull.host and pull.port, and that the server is reachable; an interrupted download resumes on the next run';
+    case ErrorCode.LOCKED:
+      return 'another backup or pull of the same directory is running; wait for it, or set lock_timeout to wait automatically';
+    case ErrorCode.SNAPSHOT_BUSY:
+      return 'the database changed during every copy attempt; run the backup at a quieter moment';
+    case ErrorCode.SOURCE_HOT_JOURNAL:
+      return undefined; // the message says what to do
+    case ErrorCode.INTEGRITY:
+      return 'nothing was published or replaced; keep the previous backups and check the source database';
+    case ErrorCode.CHECKSUM:
+      return 'the file does not match its .sha256: it was damaged or replaced after it was written';
+    default:
+      return e.errno === 'ENOSPC' ? 'free some space on that disk; nothing half-written was left under a final name' : undefined;
+  }
+}
