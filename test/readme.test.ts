@@ -1,6 +1,6 @@
 /**
  * The README must match the code: every config key with its default, every error code, every CLI
- * command. (The examples themselves are exercised by the backup, CLI and demo tests.)
+ * command and global flag. (The code examples are run by readme-examples.test.ts.)
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,10 @@ describe('README', () => {
     for (const code of Object.values(ErrorCode)) assert.ok(readme.includes(`\`${code}\``), `${code} is not in the README`);
   });
   it('shows every CLI command and the exit codes', () => {
-    for (const cmd of ['backup', 'verify', 'restore', 'list', 'prune']) assert.match(readme, new RegExp(`sqlite-backup ${cmd} `));
+    for (const cmd of ['init', 'backup', 'pull', 'verify', 'restore', 'list', 'prune']) assert.match(readme, new RegExp(`sqlite-backup ${cmd} `));
+    for (const flag of ['--json', '--quiet', '--verbose', '--help', '--version', '--every', '--jitter', '--dry-run', '--restore-to']) {
+      assert.ok(readme.includes(flag), `${flag} is not in the README`);
+    }
     assert.match(readme, /Exit codes: `0` success; `1` the operation failed.*`2` usage or config error/s);
   });
 });
