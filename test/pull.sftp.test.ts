@@ -251,6 +251,19 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
         assert.doesNotMatch((e as Error).message, /wrong|correct horse/, 'never print the passphrase');
         return true;
       });
+      // The CLI with every diagnostic on (--verbose cause chain, --json error object) prints no secret either.
+      writeFileSync(join(dir, 'pull.toml'), text);
+      const secret = 'Wr0ng-pass-7f3a9c';
+      const cliRun = run(process.execPath, [cli, 'pull', '--config', join(dir, 'pull.toml'), '--verbose', '--json'], {
+        allowFail: true,
+        env: { ...process.env, SQLITE_BACKUP_KEY_PASSPHRASE: secret },
+      });
+      assert.equal(cliRun.status, 1, cliRun.stderr);
+      assert.match(cliRun.stderr, /\[EAUTH\]/);
+      const printed = cliRun.stdout + cliRun.stderr;
+      for (const leak of [secret, 'correct horse', 'PRIVATE KEY', readFileSync(own.userKey.privatePath, 'utf8').split('\n')[1]!]) {
+        assert.ok(!printed.includes(leak), `printed a secret: ${leak.slice(0, 12)}...`);
+      }
       process.env.SQLITE_BACKUP_KEY_PASSPHRASE = 'correct horse';
       assert.equal((await pull(config, { engine })).status, 'pulled');
     } finally {
