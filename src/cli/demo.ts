@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WasmEngine } from '../engine/index.js';
 import { backup } from '../api/backup.js';
 import { loadConfig } from '../api/config.js';
@@ -73,6 +74,10 @@ async function main(): Promise<void> {
     await engine.close();
   }
   say('done', `files are in ${rel(root)}/ (delete it when you like)`);
+  // The same steps by hand, with the CLI this package installs.
+  const cli = `node ${rel(fileURLToPath(new URL('main.js', import.meta.url)))}`;
+  say('try', `${cli} backup --config ${rel(join(root, 'backup.toml'))}`);
+  say('', `${cli} list ${rel(join(root, 'backups'))}   (--json for scripts, --help for every command)`);
 }
 
 main().catch((e: unknown) => {
