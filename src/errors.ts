@@ -91,6 +91,18 @@ export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupErr
   return e instanceof BackupError && (code === undefined || e.code === code);
 }
 
+/**
+ * The EIO for a failed fs call, worded the same everywhere: `<layer> <what> "<path>" failed (<why>)`,
+ * where why is "disk full" for ENOSPC (what a user must do something about), else the errno name or
+ * the message. A BackupError passes through unchanged.
+ */
+export function fsError(layer: string, what: string, path: string, e: unknown): BackupError {
+  if (e instanceof BackupError) return e;
+  const errno = (e as NodeJS.ErrnoException)?.code;
+  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error)?.message ?? String(e));
+  return new BackupError(ErrorCode.IO, `${layer} ${what} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+}
+
 /** Throws an AbortError if the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, what = 'operation'): void {
   if (signal?.aborted) throw new AbortError(`${what} aborted`, { cause: signal.reason });

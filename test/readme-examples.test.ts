@@ -9,6 +9,7 @@
  *   between allowed; several comments, or several directives in one comment, combine:
  *     <!-- example: skip (reason) -->   not run; the reason is required. For `npm ci && npm start`,
  *                                       `npm test` (run by CI and test/demo.test.ts), Electron, ...
+ *                                       In README.md a skipped sh block is still checked with `sh -n`.
  *     <!-- example: file=NAME -->       toml only: after it loads with parseConfig, it is written into
  *                                       the playground as NAME. A toml block without file= must load.
  *     <!-- example: setup=pull-server --> js/sh: first start a real sshd (helpers/sshd.ts), publish a
@@ -31,6 +32,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +68,14 @@ function describeDocument(file: string, source: string): void {
     after(() => playground?.remove());
     for (const example of examples) {
       const name = `${source} line ${example.line}: ${firstCodeLine(example)}`;
+      if (example.skip !== undefined && example.lang === 'sh') {
+        // Not run here (the reason says where it is run), but it must still be valid shell.
+        it(`${name} (not run: ${example.skip}; syntax checked)`, () => {
+          const r = spawnSync('sh', ['-n', '-c', example.code], { encoding: 'utf8' });
+          assert.equal(r.status, 0, `${source} line ${example.line}: sh -n says: ${r.stderr}`);
+        });
+        continue;
+      }
       it(name, example.skip !== undefined ? { skip: example.skip } : {}, async (t) => {
         const reason = exampleSkipReason(example); // throws under CI when sshd is missing
         if (reason) return t.skip(reason);

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode, fsError } from '../errors.js';
 import { fsyncDir } from '../engine/fs-util.js';
 
 /** Marker in every temp file name we create, so listings and pruning can recognise (and skip) them. */
@@ -48,13 +48,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     fsyncDir(dirname(path));
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    const errno = (e as NodeJS.ErrnoException).code;
-    const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
-    throw new BackupError(ErrorCode.IO, `[api] cannot write "${path}": ${step} failed (${why})`, {
-      path,
-      cause: e,
-      ...(errno ? { errno } : {}),
-    });
+    throw fsError('[api]', step, path, e);
   }
 }
 

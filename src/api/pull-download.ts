@@ -9,7 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError, BackupError, ErrorCode, isBackupError } from '../errors.js';
+import { AbortError, BackupError, ErrorCode, fsError as sharedFsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -174,7 +174,5 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number, pat
 }
 
 function fsError(op: string, path: string, e: unknown): BackupError {
-  const errno = (e as NodeJS.ErrnoException).code;
-  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
-  return new BackupError(ErrorCode.IO, `[pull] ${op} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+  return sharedFsError('[pull]', op, path, e);
 }

@@ -9,7 +9,7 @@
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipStream, type GzipSummary } from '../compress/index.js';
-import { BackupError, ErrorCode } from '../errors.js';
+import { fsError, type BackupError } from '../errors.js';
 import { isContentError } from './verify.js';
 
 /** Suffix of the scratch database of `<name>.part`. */
@@ -60,11 +60,5 @@ export async function removeScratch(localDir: string): Promise<void> {
 }
 
 function scratchError(op: string, path: string, e: unknown): BackupError {
-  const errno = (e as NodeJS.ErrnoException).code;
-  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error).message);
-  return new BackupError(ErrorCode.IO, `[pull] ${op} of the scratch database "${path}" failed (${why})`, {
-    path,
-    cause: e,
-    ...(errno ? { errno } : {}),
-  });
+  return fsError('[pull]', `${op} of the scratch database`, path, e);
 }

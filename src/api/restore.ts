@@ -22,7 +22,7 @@ import { dirname, resolve } from 'node:path';
 import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { fsyncDir } from '../engine/fs-util.js';
-import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { tempPathFor } from './atomic-file.js';
 import { checkSidecar } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, type CheckProgress } from './verify.js';
@@ -238,13 +238,6 @@ async function lstatOrUndefined(path: string) {
 }
 
 function ioError(what: string, path: string, e: unknown): BackupError {
-  if (e instanceof BackupError) return e;
-  const errno = (e as NodeJS.ErrnoException).code;
-  const why = errno === 'ENOSPC' ? 'disk full' : (e as Error).message;
-  return new BackupError(ErrorCode.IO, `[api] restore: ${what} "${path}" failed: ${why}`, {
-    path,
-    cause: e,
-    ...(errno ? { errno } : {}),
-  });
+  return fsError('[api] restore:', what, path, e);
 }
 
