@@ -89,6 +89,11 @@ describe('sqlite-backup CLI', () => {
       [['verify', 'a', 'b'], /expected <file>/],
       [['verify', 'x.db', '--frob'], /Unknown option '--frob'/],
       [['prune', d, '--keep-last', 'many'], /--keep-last expects a whole number/],
+      [['backup', '--every', '0s'], /--every expects a duration longer than 0/],
+      [['backup', '--every', 'daily'], /--every expects a duration/],
+      [['backup', '--jitter', '1m'], /--jitter needs --every/],
+      [['backup', '--every', '1h', '--jitter', 'soon'], /--jitter expects a duration/],
+      [['init', 'a', 'b'], /expected \[file\]/],
     ];
     writeFileSync(join(d, 'bad.toml'), 'source_path = "a.db"\nbackup_dir = 5\nkeep_lats = 3\nstrategy = "fast"\n');
     cases.push([['backup', '-c', join(d, 'bad.toml')], /has 3 problems:\n.*backup_dir.*\n.*keep_lats.*did you mean "keep_last"[\s\S]*strategy/]);

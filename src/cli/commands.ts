@@ -75,14 +75,15 @@ function directory(command: string, args: string[], config: Config | undefined):
   return resolve(dir);
 }
 
-function durationFlag(command: string, flag: string, text: string): number {
+function durationFlag(command: string, flag: string, text: string, { zeroOk = false } = {}): number {
   try {
-    const ms = parseDuration(text);
-    if (ms > 0) return ms;
+    const ms = text === '0' ? 0 : parseDuration(text);
+    if (ms > 0 || (zeroOk && ms === 0)) return ms;
   } catch {
     // reported below
   }
-  throw new UsageError(`${command}: --${flag} expects a duration longer than 0 such as "30m", "6h" or "1h30m", got "${text}"`);
+  const what = zeroOk ? 'a duration such as "0", "30s" or "5m"' : 'a duration longer than 0 such as "30m", "6h" or "1h30m"';
+  throw new UsageError(`${command}: --${flag} expects ${what}, got "${text}"`);
 }
 
 const init: Command = {
@@ -131,7 +132,7 @@ const backupCommand: Command = {
       return 0;
     }
     const intervalMs = durationFlag('backup', 'every', every);
-    const jitterMs = jitter === undefined ? defaultJitterMs(intervalMs) : jitter === '0' ? 0 : durationFlag('backup', 'jitter', jitter);
+    const jitterMs = jitter === undefined ? defaultJitterMs(intervalMs) : durationFlag('backup', 'jitter', jitter, { zeroOk: true });
     // A wrong config is a usage problem to report now, not at every scheduled run.
     await requiredConfig(values);
     out.note(`backing up every ${formatDuration(intervalMs)} (each start up to ${formatDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
