@@ -1,0 +1,140 @@
+/**
+ * The package as a user installs it: `npm pack` of this checkout, installed into a fresh project with
+ * `npm install --ignore-scripts --omit=dev` (a locked-down host: no compiler, no install scripts).
+ * Checks what the tarball holds, that no native addon lands anywhere, that the installed CLI backs up
+ * and verifies a database, and that the typings work for consumers under NodeNext and Bundler.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requirePeer, run, sqlite3 } from './helpers/peers.js';
+import { findFiles, installTarball, packTarball, REPO_ROOT, type PackedTarball } from './helpers/pack.js';
+import { tempDir } from './helpers/tmp.js';
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  scripts?: Record<string, string>;
+  bin: Record<string, string>;
+  exports: Record<string, unknown>;
+  types: string;
+  engines: { node: string };
+  dependencies: Record<string, string>;
+};
+
+/** Every module the build produces from src/ (so a stale file in dist/ would show up as extra). */
+function sourceModules(dir = join(REPO_ROOT, 'src'), prefix = 'dist/src'): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sourceModules(join(dir, e.name), `${prefix}/${e.name}`)
+      : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+        ? [`${prefix}/${e.name.replace(/\.ts$/, '.js')}`]
+        : [],
+  );
+}
+
+describe('the npm package', { timeout: 600_000 }, () => {
+  const dir = tempDir();
+  let tarball: PackedTarball;
+  let project: string;
+  before(() => {
+    tarball = packTarball(join(dir, 'pack'));
+    project = installTarball(tarball.path, join(dir, 'consumer'));
+  });
+
+  it('the tarball: built JS with typings, the workers, the CLI, README and LICENSE; no tests, sources, maps or addons', () => {
+    const files = new Set(tarball.files);
+    for (const must of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/engine/worker.js', 'dist/src/compress/compress-worker.js']) {
+      assert.ok(files.has(must), `${must} is missing from the tarball`);
+    }
+    const js = tarball.files.filter((f) => f.endsWith('.js'));
+    assert.deepEqual(js.sort(), sourceModules().sort(), 'exactly one .js per source module (no stale build output)');
+    for (const f of js) assert.ok(files.has(f.replace(/\.js$/, '.d.ts')), `${f} has no .d.ts`);
+    const unexpected = tarball.files.filter((f) => /(^|\/)(test|bench|src\/.*\.ts$)/.test(f.replace(/^dist\/src\//, 'x/')) && !f.endsWith('.d.ts'));
+    assert.deepEqual(unexpected, []);
+    assert.deepEqual(tarball.files.filter((f) => f.endsWith('.map') || f.endsWith('.node') || f.startsWith('dist/test') || f.startsWith('dist/bench')), []);
+  });
+
+  it('package.json: no install scripts, ESM exports with types, a bin, Node >= 20, pinned dependencies', () => {
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[hook], undefined, `a "${hook}" script would run on users' machines`);
+    assert.equal(pkg.engines.node, '>=20');
+    assert.ok(existsSync(join(REPO_ROOT, pkg.types)));
+    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './package.json']);
+    assert.equal(pkg.bin['sqlite-backup'], './dist/src/cli/main.js');
+    assert.match(readFileSync(join(REPO_ROOT, 'dist/src/cli/main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    for (const [name, range] of Object.entries(pkg.dependencies)) assert.match(range, /^\d+\.\d+\.\d+(-[\w.]+)?$/, `${name} is not pinned: ${range}`);
+  });
+
+  it('installed with --ignore-scripts --omit=dev: no native addon anywhere, only the four runtime dependencies at the top', () => {
+    const modules = join(project, 'node_modules');
+    assert.deepEqual(findFiles(modules, '.node'), [], 'a .node file means a native addon was built or shipped');
+    assert.ok(!existsSync(join(modules, 'typescript')) && !existsSync(join(modules, 'esbuild')), 'dev dependencies must not be installed');
+    for (const dep of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(modules, dep, 'package.json')), `${dep} is not installed`);
+    // ssh2 and cpu-features have install scripts (an optional native crypto binding): skipped, and not needed.
+    assert.ok(!existsSync(join(modules, 'ssh2', 'lib', 'protocol', 'crypto', 'build')), "ssh2's optional binding was not built");
+  });
+
+  it('the installed CLI: --version, then a backup and a verify of a small database', (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const bin = join(project, 'node_modules', '.bin', 'sqlite-backup');
+    assert.ok(statSync(bin).mode & 0o111, 'the bin is executable');
+    const cli = (args: string[]) => run(bin, args, { cwd: project, allowFail: true });
+    assert.equal(cli(['--version']).stdout.trim(), pkg.version);
+    sqlite3(join(project, 'app.db'), "CREATE TABLE t(x); INSERT INTO t VALUES ('installed');");
+    writeFileSync(join(project, 'sqlite-backup.toml'), 'source_path = "app.db"\nbackup_dir = "backups"\n');
+    const b = cli(['backup', '--json']);
+    assert.equal(b.status, 0, b.stderr);
+    const name = (JSON.parse(b.stdout) as { name: string }).name;
+    const v = cli(['verify', join('backups', name)]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /^ok: .*sha256 sidecar ok/);
+    // The library too, imported by name from the consumer project.
+    writeFileSync(join(project, 'use.mjs'), "import { verify } from 'restinpieces-sqlite-backup';\nconst r = await verify(process.argv[2]);\nconsole.log(r.ok);\n");
+    assert.equal(run(process.execPath, ['use.mjs', join('backups', name)], { cwd: project }).stdout.trim(), 'true');
+  });
+
+  for (const [module, moduleResolution] of [
+    ['NodeNext', 'NodeNext'],
+    ['ESNext', 'Bundler'],
+  ] as const) {
+    it(`the typings type-check a consumer under moduleResolution ${moduleResolution}`, () => {
+      const sub = join(project, `types-${moduleResolution.toLowerCase()}`);
+      run('mkdir', ['-p', sub]);
+      writeFileSync(
+        join(sub, 'consumer.ts'),
+        [
+          "import { backup, loadConfig, pull, verify, BackupError, ErrorCode, type BackupResult, type PullResult } from 'restinpieces-sqlite-backup';",
+          'export async function nightly(path: string): Promise<BackupResult> {',
+          '  const result = await backup(await loadConfig(path), { onProgress: (p) => void p.phase });',
+          '  const check = await verify(result.path, { mode: "quick" });',
+          '  if (!check.ok) throw new BackupError(ErrorCode.INTEGRITY, check.messages.join("; "));',
+          '  return result;',
+          '}',
+          'export const later: (p: string) => Promise<PullResult["status"]> = async (p) => (await pull(await loadConfig(p))).status;',
+          '// @ts-expect-error a number is not a config path',
+          'void loadConfig(42);',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(sub, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module,
+            moduleResolution,
+            target: 'ES2022',
+            strict: true,
+            noEmit: true,
+            typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
+            types: ['node'],
+          },
+          files: ['consumer.ts'],
+        }),
+      );
+      // The consumer's package.json says "type": "module"; its node_modules is one level up.
+      const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', sub], { encoding: 'utf8' });
+      assert.equal(tsc.status, 0, `tsc (${moduleResolution}): ${tsc.stdout}${tsc.stderr}`);
+    });
+  }
+});
