@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|pull] [--runs N]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
  *
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
@@ -9,6 +9,7 @@
  */
 import { benchCompress } from './compress.js';
 import { benchPull } from './pull.js';
+import { benchJob, JOB_ELD_BUDGET_MS, JOB_RSS_BUDGET_BYTES } from './job.js';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
@@ -22,7 +23,7 @@ const RSS_BUDGET_BYTES = 150 * 1048576;
 
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|pull] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]',
   );
   process.exit(2);
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const sizeMB = Number(args.size);
   const runs = Number(args.runs);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
-  if (args.only !== undefined && !['engine', 'compress', 'pull'].includes(args.only)) usage();
+  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull'].includes(args.only)) usage();
   const json = args.json;
   // Progress goes to stderr, so `--json > out.json` stays clean.
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -140,6 +141,29 @@ async function main(): Promise<void> {
     const human = (line: string): void => console.log(line);
     output.compress = await benchCompress({ file: db, runs, log: json ? log : human });
     if (!json) console.log('');
+  }
+
+  if (args.only === undefined || args.only === 'job') {
+    const r = await benchJob(db, { runs, log });
+    output.job = r;
+    if (!json) {
+      console.log(
+        `whole backup job (copy + VACUUM INTO + integrity_check + gzip + sha256 + publish), median of ${r.runs}:\n` +
+          formatTable([
+            ['ours', 'native serial pipeline', 'ours/native', 'target', 'peak RSS', 'loop p99 / max', '.gz vs gzip -6'],
+            [
+              fmtMs(r.oursMs),
+              fmtMs(r.nativeMs),
+              fmtRatio(r.ratio),
+              `<= ${r.target}x ${r.ratio <= r.target ? 'ok' : 'MISSED'}`,
+              `${fmtMB(r.peakRssBytes)}${r.peakRssBytes > JOB_RSS_BUDGET_BYTES ? ' OVER' : ''}`,
+              `${r.eventLoopP99Ms.toFixed(0)} / ${r.eventLoopMaxMs.toFixed(0)} ms${r.eventLoopP99Ms > JOB_ELD_BUDGET_MS ? ' OVER' : ''}`,
+              fmtRatio(r.sizeRatio),
+            ],
+          ]) +
+          '\nnative = sqlite3 VACUUM INTO && sqlite3 PRAGMA integrity_check && gzip -6 && sha256sum, one after another\n',
+      );
+    }
   }
 
   if (args.only === undefined || args.only === 'pull') {

@@ -1,0 +1,127 @@
+/**
+ * The whole backup job, end to end: `backup()` (validated live copy, VACUUM INTO, integrity_check,
+ * gzip with sha256, sidecar, latest.txt) in a child process of its own, so its peak RSS and its
+ * main thread's event-loop delay are the job's alone; against the native serial pipeline
+ * `sqlite3 VACUUM INTO` && `sqlite3 PRAGMA integrity_check` && `gzip -6` && `sha256sum`, in the same run.
+ * Targets (issue 10): ours <= 1.0x native, peak RSS < 150 MB, event-loop delay p99 < 50 ms.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { backup, parseConfig } from '../src/index.js';
+import { median } from './util.js';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+export const JOB_TARGET = 1.0;
+export const JOB_RSS_BUDGET_BYTES = 150 * 1048576;
+export const JOB_ELD_BUDGET_MS = 50;
+
+interface ChildReport {
+  ms: number;
+  gzBytes: number;
+  dbBytes: number;
+  maxRssBytes: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+}
+
+export interface JobBenchResult {
+  runs: number;
+  oursMs: number;
+  nativeMs: number;
+  ratio: number;
+  target: number;
+  oursRunsMs: number[];
+  nativeRunsMs: number[];
+  peakRssBytes: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  gzBytes: number;
+  nativeGzBytes: number;
+  /** Our .gz size / gzip -6's. */
+  sizeRatio: number;
+}
+
+async function childMain(source: string, backupDir: string): Promise<void> {
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  const t0 = performance.now();
+  eld.enable();
+  const r = await backup(parseConfig(`source_path = ${JSON.stringify(source)}\nbackup_dir = ${JSON.stringify(backupDir)}\nkeep_last = 0\n`));
+  eld.disable();
+  const report: ChildReport = {
+    ms: performance.now() - t0,
+    gzBytes: r.gzBytes,
+    dbBytes: r.dbBytes,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    eldP99Ms: eld.percentile(99) / 1e6,
+    eldMaxMs: eld.max / 1e6,
+  };
+  console.log(JSON.stringify(report));
+}
+
+function runChild(source: string, backupDir: string): ChildReport {
+  const r = spawnSync(process.execPath, [THIS_FILE, '--child', source, backupDir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench job child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildReport;
+}
+
+/** The native serial pipeline; returns its wall time and the .gz size. */
+function runNative(source: string, work: string): { ms: number; gzBytes: number } {
+  const snap = join(work, 'native.db');
+  const script =
+    'set -e; src="$1"; snap="$2"; ' +
+    // The path is our own scratch path (no quote in it): formatting it into SQL is safe here.
+    'sqlite3 "$src" "VACUUM INTO \'$snap\'"; ' +
+    'test "$(sqlite3 "$snap" "PRAGMA integrity_check")" = ok; ' +
+    'gzip -6 -f "$snap"; sha256sum "$snap.gz" > "$snap.gz.sha256"';
+  const t0 = performance.now();
+  const r = spawnSync('sh', ['-c', script, 'sh', source, snap], { encoding: 'utf8' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`native pipeline failed: ${r.stderr}`);
+  const gzBytes = statSync(`${snap}.gz`).size;
+  rmSync(`${snap}.gz`, { force: true });
+  rmSync(`${snap}.gz.sha256`, { force: true });
+  return { ms, gzBytes };
+}
+
+export async function benchJob(db: string, opts: { runs: number; log: (s: string) => void }): Promise<JobBenchResult> {
+  const work = mkdtempSync(join(tmpdir(), 'sqlite-backup-bench-job-'));
+  try {
+    const ours: ChildReport[] = [];
+    const native: { ms: number; gzBytes: number }[] = [];
+    for (let i = 0; i < opts.runs; i++) {
+      const dir = join(work, `ours-${i}`);
+      ours.push(runChild(db, dir));
+      rmSync(dir, { recursive: true, force: true });
+      opts.log(`[bench] job run ${i + 1}: ours ${ours.at(-1)!.ms.toFixed(0)} ms (peak RSS ${(ours.at(-1)!.maxRssBytes / 1048576).toFixed(0)} MB)`);
+      native.push(runNative(db, work));
+      opts.log(`[bench] job run ${i + 1}: native ${native.at(-1)!.ms.toFixed(0)} ms`);
+    }
+    const oursMs = median(ours.map((r) => r.ms));
+    const nativeMs = median(native.map((r) => r.ms));
+    return {
+      runs: opts.runs,
+      oursMs,
+      nativeMs,
+      ratio: oursMs / nativeMs,
+      target: JOB_TARGET,
+      oursRunsMs: ours.map((r) => Math.round(r.ms)),
+      nativeRunsMs: native.map((r) => Math.round(r.ms)),
+      peakRssBytes: Math.max(...ours.map((r) => r.maxRssBytes)),
+      eventLoopP99Ms: Math.max(...ours.map((r) => r.eldP99Ms)),
+      eventLoopMaxMs: Math.max(...ours.map((r) => r.eldMaxMs)),
+      gzBytes: ours[0]!.gzBytes,
+      nativeGzBytes: native[0]!.gzBytes,
+      sizeRatio: ours[0]!.gzBytes / native[0]!.gzBytes,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--child') {
+  await childMain(process.argv[3]!, process.argv[4]!);
+}
