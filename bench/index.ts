@@ -4,6 +4,7 @@
  *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
  *
+ * --readme rewrites README.md's benchmark table from this run; --readme-from FILE from a saved --json run.
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
  */
@@ -15,6 +16,11 @@ import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './engine.js';
 import { fmtMB, fmtMs, fmtRatio, formatTable } from './util.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { renderMarkdown, updateReadme, type BenchOutput } from './summary.js';
+
+const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 const MATRIX_READ_AHEAD = [0, 64 * 1024, 256 * 1024, 1024 * 1024];
 const MATRIX_CACHE_KIB = [16384, 65536];
@@ -24,7 +30,8 @@ const RSS_BUDGET_BYTES = 150 * 1048576;
 function usage(): never {
   console.error(
     'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]\n' +
-      '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]',
+      '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
+      '                                [--readme] [--readme-from bench.json]',
   );
   process.exit(2);
 }
@@ -88,6 +95,8 @@ async function main(): Promise<void> {
         cache: { type: 'string' },
         matrix: { type: 'boolean', default: false },
         'cpu-prof': { type: 'string' },
+        readme: { type: 'boolean', default: false },
+        'readme-from': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -97,6 +106,12 @@ async function main(): Promise<void> {
     usage();
   }
   if (args.help) usage();
+  if (args['readme-from'] !== undefined) {
+    // Regenerate the README table from a saved `--json` run, without measuring again.
+    updateReadme(README, JSON.parse(readFileSync(args['readme-from'], 'utf8')) as BenchOutput);
+    console.error(`[bench] README.md table rewritten from ${args['readme-from']}`);
+    return;
+  }
   const sizeMB = Number(args.size);
   const runs = Number(args.runs);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
@@ -182,6 +197,11 @@ async function main(): Promise<void> {
   }
 
   if (notes.length) output.notes = notes;
+  if (!json) console.log(`summary:\n${renderMarkdown(output as unknown as BenchOutput)}\n`);
+  if (args.readme) {
+    updateReadme(README, output as unknown as BenchOutput);
+    log('[bench] README.md benchmark table rewritten');
+  }
   if (json) console.log(JSON.stringify(output, null, 2));
   else for (const n of notes) console.log(`note: ${n}`);
 }

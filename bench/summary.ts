@@ -1,0 +1,98 @@
+/**
+ * The one table every step of `npm run bench` ends up in: ours / native for each step, the target,
+ * and our peak RSS. `npm run bench -- --readme` writes it into README.md between the markers
+ * `<!-- bench-table:start -->` and `<!-- bench-table:end -->`, so the README shows what was measured.
+ */
+import { cpus } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { BenchRow } from './compress.js';
+import type { EngineBenchResult } from './engine.js';
+import type { JobBenchResult } from './job.js';
+import type { PullBenchResult } from './pull.js';
+import { fmtMB, fmtMs, fmtRatio } from './util.js';
+
+export interface BenchOutput {
+  node: string;
+  platform: string;
+  sizeMB: number;
+  engine?: EngineBenchResult;
+  compress?: BenchRow[];
+  job?: JobBenchResult;
+  pull?: PullBenchResult;
+}
+
+const START = '<!-- bench-table:start -->';
+const END = '<!-- bench-table:end -->';
+
+type Row = [step: string, ours: string, native: string, ratio: string, target: string, rss: string];
+
+const ENGINE_ROWS: Record<string, [string, string]> = {
+  vacuumInto: ['snapshot `vacuum`', '`sqlite3 src "VACUUM INTO \'x\'"`'],
+  onlineBackup: ['snapshot `online`', '`sqlite3 src ".backup x"`'],
+  integrityCheck: ['`integrity_check`', '`sqlite3 x "PRAGMA integrity_check"`'],
+};
+
+function verdict(ratio: number, target: number | undefined, higherIsBetter = false): string {
+  if (target === undefined) return '';
+  const ok = higherIsBetter ? ratio >= target : ratio <= target;
+  return `${higherIsBetter ? '>=' : '<='} ${target}x ${ok ? 'ok' : '**missed**'}`;
+}
+
+export function summaryRows(o: BenchOutput): Row[] {
+  const rows: Row[] = [];
+  for (const x of o.engine?.results ?? []) {
+    const [step, peer] = ENGINE_ROWS[x.op] ?? [x.op, 'native'];
+    rows.push([`${step} vs ${peer}`, fmtMs(x.oursMedianMs), fmtMs(x.nativeMedianMs), fmtRatio(x.ratio), verdict(x.ratio, x.target), fmtMB(x.oursPeakRssBytes)]);
+  }
+  const row = (name: string) => o.compress?.find((r) => r.name === name);
+  const gz = row('gzip ours (2 workers)');
+  const gzip6 = row('gzip -6');
+  const pigz = row('pigz -6 -p 2');
+  const gunzip = row('gunzip ours (worker)');
+  const gzipD = row('gzip -d');
+  const mib = (r: BenchRow | undefined) => (r?.peakRssMiB === undefined ? '' : `${r.peakRssMiB.toFixed(0)} MB`);
+  if (gz && gzip6) {
+    // Throughput: native time / our time (higher is better).
+    const t = gzip6.medianMs / gz.medianMs;
+    rows.push(['compress vs `gzip -6` (throughput)', fmtMs(gz.medianMs), fmtMs(gzip6.medianMs), `${fmtRatio(t)} the speed`, verdict(t, 1.6, true), mib(gz)]);
+    rows.push(['compressed size vs `gzip -6`', fmtMB(gz.outputBytes), fmtMB(gzip6.outputBytes), fmtRatio(gz.outputBytes / gzip6.outputBytes), verdict(gz.outputBytes / gzip6.outputBytes, 1.04), '']);
+  }
+  if (gz && pigz) rows.push(['compress vs `pigz -6 -p 2`', fmtMs(gz.medianMs), fmtMs(pigz.medianMs), fmtRatio(gz.medianMs / pigz.medianMs), '', '']);
+  if (gunzip && gzipD) rows.push(['decompress vs `gzip -d`', fmtMs(gunzip.medianMs), fmtMs(gzipD.medianMs), fmtRatio(gunzip.medianMs / gzipD.medianMs), '', mib(gunzip)]);
+  if (o.job) {
+    rows.push([
+      'whole `backup` vs `sqlite3 VACUUM INTO && sqlite3 integrity_check && gzip -6 && sha256sum`',
+      fmtMs(o.job.oursMs),
+      fmtMs(o.job.nativeMs),
+      fmtRatio(o.job.ratio),
+      verdict(o.job.ratio, o.job.target),
+      `${fmtMB(o.job.peakRssBytes)} (loop p99 ${o.job.eventLoopP99Ms.toFixed(0)} ms)`,
+    ]);
+  }
+  if (o.pull) {
+    rows.push(['`pull` over loopback sshd vs `scp` + `gzip -d` + `sqlite3 integrity_check`', fmtMs(o.pull.oursMs), fmtMs(o.pull.nativeMs), fmtRatio(o.pull.ratio), verdict(o.pull.ratio, o.pull.target), '']);
+  }
+  return rows;
+}
+
+export function renderMarkdown(o: BenchOutput, date = new Date()): string {
+  const head = ['step', 'ours', 'native', 'ours / native', 'target', 'our peak RSS'];
+  const lines = [
+    `Measured by \`npm run bench\` on ${date.toISOString().slice(0, 10)}: ${o.platform}, ${cpus().length} cores, Node ${o.node}, ` +
+      `a ~${o.sizeMB} MB database, median of the runs; time ratios (below 1 = faster than native) unless stated.`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...summaryRows(o).map((r) => `| ${r.join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}
+
+/** Replaces the table between the markers in `readmePath`; throws when the markers are missing. */
+export function updateReadme(readmePath: string, o: BenchOutput): void {
+  const text = readFileSync(readmePath, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${readmePath} has no ${START} ... ${END} section`);
+  writeFileSync(readmePath, `${text.slice(0, a + START.length)}\n${renderMarkdown(o)}\n${text.slice(b)}`);
+}
