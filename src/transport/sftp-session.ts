@@ -8,8 +8,6 @@
  * SessionLostError at once (ssh2 would otherwise never call back a request written to a dead
  * channel), and the transport drops the session and reconnects on the next call.
  */
-import { createRequire } from 'node:module';
-
 /** ssh2's SFTP status codes that we act on. */
 export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
 
@@ -54,8 +52,17 @@ interface WrapperClient {
 
 type WrapperCtor = new (name: string, callbacks: Record<'error' | 'end' | 'close', (err?: Error) => void>) => WrapperClient;
 
-// ssh2-sftp-client is CommonJS without types: load it through require and type the part we use.
-const SftpClient = createRequire(import.meta.url)('ssh2-sftp-client') as WrapperCtor;
+let sftpClient: Promise<WrapperCtor> | undefined;
+
+/**
+ * ssh2-sftp-client (CommonJS, no types) is loaded on the first connect, with a literal import() so
+ * that bundlers (esbuild, webpack) see and include it; createRequire() hid it from them. Lazy: a
+ * process that only makes backups never evaluates ssh2.
+ */
+function loadSftpClient(): Promise<WrapperCtor> {
+  // @ts-expect-error ssh2-sftp-client ships no type declarations; WrapperCtor types the part we use.
+  return (sftpClient ??= import('ssh2-sftp-client').then((m: { default: WrapperCtor }) => m.default));
+}
 
 /** The connection under a request is gone (closed, reset, keepalive timeout, channel closed). */
 export class SessionLostError extends Error {
@@ -112,6 +119,7 @@ export class SftpSession {
   static async open(config: SessionConfig): Promise<SftpSession> {
     // The wrapper's default callbacks print to the console; ours only record.
     const noop = (): void => {};
+    const SftpClient = await loadSftpClient();
     const wrapper = new SftpClient('restinpieces-sqlite-backup', { error: noop, end: noop, close: noop });
     let raw: (Error & { level?: string; code?: unknown }) | undefined;
     let refused = false;
