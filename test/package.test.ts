@@ -60,7 +60,9 @@ describe('the npm package', { timeout: 600_000 }, () => {
     for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[hook], undefined, `a "${hook}" script would run on users' machines`);
     assert.equal(pkg.engines.node, '>=20');
     assert.ok(existsSync(join(REPO_ROOT, pkg.types)));
-    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './package.json']);
+    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './compress-worker', './engine-worker', './package.json']);
+    // The worker entries a bundler needs as extra entry points (see the README's bundling recipe).
+    for (const key of ['./engine-worker', './compress-worker']) assert.ok(existsSync(join(REPO_ROOT, pkg.exports[key] as string)), key);
     assert.equal(pkg.bin['sqlite-backup'], './dist/src/cli/main.js');
     assert.match(readFileSync(join(REPO_ROOT, 'dist/src/cli/main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
     for (const [name, range] of Object.entries(pkg.dependencies)) assert.match(range, /^\d+\.\d+\.\d+(-[\w.]+)?$/, `${name} is not pinned: ${range}`);

@@ -9,7 +9,8 @@
  *   between allowed; several comments, or several directives in one comment, combine:
  *     <!-- example: skip (reason) -->   not run; the reason is required. For `npm ci && npm start`,
  *                                       `npm test` (run by CI and test/demo.test.ts), Electron, ...
- *                                       In README.md a skipped sh block is still checked with `sh -n`.
+ *                                       In README.md a skipped sh or js block is still syntax-checked
+ *                                       (`sh -n`, `node --check`).
  *     <!-- example: file=NAME -->       toml only: after it loads with parseConfig, it is written into
  *                                       the playground as NAME. A toml block without file= must load.
  *     <!-- example: setup=pull-server --> js/sh: first start a real sshd (helpers/sshd.ts), publish a
@@ -68,11 +69,14 @@ function describeDocument(file: string, source: string): void {
     after(() => playground?.remove());
     for (const example of examples) {
       const name = `${source} line ${example.line}: ${firstCodeLine(example)}`;
-      if (example.skip !== undefined && example.lang === 'sh') {
-        // Not run here (the reason says where it is run), but it must still be valid shell.
+      if (example.skip !== undefined && (example.lang === 'sh' || example.lang === 'js')) {
+        // Not run here (the reason says where it is run), but it must still be valid shell / JS.
         it(`${name} (not run: ${example.skip}; syntax checked)`, () => {
-          const r = spawnSync('sh', ['-n', '-c', example.code], { encoding: 'utf8' });
-          assert.equal(r.status, 0, `${source} line ${example.line}: sh -n says: ${r.stderr}`);
+          const r =
+            example.lang === 'sh'
+              ? spawnSync('sh', ['-n', '-c', example.code], { encoding: 'utf8' })
+              : spawnSync(process.execPath, ['--input-type=module', '--check'], { input: example.code, encoding: 'utf8' });
+          assert.equal(r.status, 0, `${source} line ${example.line}: syntax check says: ${r.stderr}`);
         });
         continue;
       }

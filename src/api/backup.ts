@@ -55,6 +55,11 @@ export interface BackupOptions {
   liveCopy?: Omit<LiveCopyOptions, 'signal' | 'unsafeSkipValidation'>;
   /** Clock, for tests. @default () => new Date() */
   now?: () => Date;
+  /**
+   * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
+   * module. @default next to the compress module
+   */
+  compressWorkerUrl?: URL | string;
 }
 
 export interface BackupResult {
@@ -139,6 +144,7 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       level: config.compressionLevel as Level, // validated 0-9 by the config loader
       // Below one chunk there is nothing to parallelise: worker start-up would cost more than gzip.
       ...(snap.bytes <= CHUNK_SIZE ? { workers: 0 } : {}),
+      ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
       ...(signal ? { signal } : {}),
       onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
     });

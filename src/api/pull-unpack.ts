@@ -22,7 +22,13 @@ export type UnpackOutcome = { ok: true; summary: GzipSummary } | { ok: false; er
  * truncated, not gzip) is an outcome, not a throw: the caller reports it after it knows whether the
  * transfer itself was sound. Operational failures (disk full, abort) throw.
  */
-export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string, name: string, signal?: AbortSignal): Promise<UnpackOutcome> {
+export async function unpackTo(
+  bytes: AsyncIterable<Uint8Array>,
+  dbPath: string,
+  name: string,
+  options: { signal?: AbortSignal | undefined; workerUrl?: URL | string | undefined } = {},
+): Promise<UnpackOutcome> {
+  const { signal, workerUrl } = options;
   await rm(dbPath, { force: true });
   let fh: FileHandle;
   try {
@@ -31,7 +37,7 @@ export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string,
     throw scratchError('create', dbPath, e);
   }
   try {
-    const stream = gunzipStream(bytes, { name, ...(signal ? { signal } : {}) });
+    const stream = gunzipStream(bytes, { name, ...(signal ? { signal } : {}), ...(workerUrl !== undefined ? { workerUrl } : {}) });
     let position = 0;
     for await (const chunk of stream) {
       for (let done = 0; done < chunk.length; ) {

@@ -61,6 +61,11 @@ export interface PullOptions {
   insecureSkipHostKeyCheck?: boolean;
   /** Where warnings go. @default process.emitWarning */
   warn?: (message: string) => void;
+  /**
+   * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
+   * module. @default next to the compress module
+   */
+  compressWorkerUrl?: URL | string;
 }
 
 export interface PullResult {
@@ -117,7 +122,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       const restoredTo = restoreTo && !(await stat(restoreTo).catch(() => undefined)) ? restoreTo : undefined;
       if (restoredTo) {
         progress({ phase: 'restore' });
-        await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}) });
+        await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
       }
       progress({ phase: 'done' });
       return {
@@ -150,7 +155,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         },
         // Decompressed on the way, so the integrity check can start when the last byte arrives.
         consume: async (bytes) => {
-          unpacked = await unpackTo(bytes, scratch, remote.name, signal);
+          unpacked = await unpackTo(bytes, scratch, remote.name, { signal, workerUrl: options.compressWorkerUrl });
         },
       });
       part = download.partPath;
@@ -201,7 +206,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
 
     if (restoreTo) {
       progress({ phase: 'restore' });
-      await restore(path, restoreTo, { engine, force: true, mode: config.verify, ...(signal ? { signal } : {}) });
+      await restore(path, restoreTo, { engine, force: true, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
     }
     progress({ phase: 'done' });
     return {
@@ -229,6 +234,10 @@ function failedVerification(name: string, location: string, messages: string[], 
     `[pull] "${name}" from ${location} failed verification (${messages.slice(0, 3).join('; ')}); nothing was published`,
     { path: part },
   );
+}
+
+function compressOption(options: PullOptions): { compressWorkerUrl?: URL | string } {
+  return options.compressWorkerUrl !== undefined ? { compressWorkerUrl: options.compressWorkerUrl } : {};
 }
 
 function transportOptions(options: PullOptions): PullTransportOptions {

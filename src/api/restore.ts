@@ -37,6 +37,11 @@ export interface RestoreOptions {
   mode?: IntegrityMode;
   /** Called during the long steps: `gunzip` and `integrity_check`. */
   onProgress?: (progress: CheckProgress) => void;
+  /**
+   * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
+   * module. @default next to the compress module
+   */
+  compressWorkerUrl?: URL | string;
 }
 
 export interface RestoreResult {
@@ -90,6 +95,7 @@ export async function restore(backupFile: string, targetPath: string, options: R
     if (format === 'gzip') {
       const summary = await gunzipFile(backupFile, tmp, {
         mode: 0o600,
+        ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
       });

@@ -24,6 +24,11 @@ export interface VerifyOptions {
   tempDir?: string;
   /** Called during the long steps: `gunzip` (compressed bytes read) and `integrity_check` (database bytes read). */
   onProgress?: (progress: CheckProgress) => void;
+  /**
+   * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
+   * module. @default next to the compress module
+   */
+  compressWorkerUrl?: URL | string;
 }
 
 /** Progress of verify and restore. */
@@ -136,6 +141,7 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
       try {
         const summary = await gunzipFile(path, dbPath, {
           mode: 0o600,
+          ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
           ...(signal ? { signal } : {}),
           ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, size) } : {}),
         });

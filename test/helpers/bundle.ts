@@ -59,8 +59,10 @@ export async function bundleConsumer(outDir: string, options: BundleOptions = {}
     absWorkingDir: REPO_ROOT,
     entryPoints: {
       'bundle-consumer': 'dist/test/fixtures/bundle-consumer.js',
-      worker: 'dist/src/engine/worker.js',
-      'compress-worker': 'dist/src/compress/compress-worker.js',
+      // The package's own export names, as in the README recipe (esbuild resolves the package by
+      // name from inside it: a self-reference through package.json "exports").
+      worker: 'restinpieces-sqlite-backup/engine-worker',
+      'compress-worker': 'restinpieces-sqlite-backup/compress-worker',
     },
     outdir: outDir,
     bundle: true,
