@@ -7,7 +7,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
-import { gzipSync } from 'fflate';
 import { CHUNK_SIZE, CompressPool, gunzipFile, gunzipStream, gzipFile } from '../src/compress/index.js';
 import { buildGoTool, collect, gzipMember, makeData, runBytes, sha256 } from './helpers/gzip.js';
 import { python, requirePeer, run } from './helpers/peers.js';
@@ -187,12 +186,10 @@ describe('others read what we write', () => {
     }
   });
 
-  test('our output is one member; chunking costs no size against one-shot fflate, within 4% of zlib -6', async () => {
+  test('our output is one member; chunking costs at most 0.5% against one-shot zlib -6', async () => {
     const ours = readFileSync(outputs[0]!.gz);
-    const oneShot = gzipSync(data, { level: 6 }).length;
     const zlib6 = zlib.gzipSync(data, { level: 6 }).length;
-    assert.ok(ours.length <= oneShot * 1.005, `ours ${ours.length} vs fflate one-shot ${oneShot}`);
-    assert.ok(ours.length <= zlib6 * 1.04, `ours ${ours.length} vs zlib -6 ${zlib6}`);
+    assert.ok(ours.length <= zlib6 * 1.005, `ours ${ours.length} vs zlib -6 ${zlib6}`);
     const s = gunzipStream([ours], { pool });
     await collect(s);
     assert.equal((await s.summary).members, 1);

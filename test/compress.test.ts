@@ -8,7 +8,6 @@ import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { Deflate } from 'fflate';
 import { isBackupError } from '../src/errors.js';
 import {
   CHUNK_SIZE,
@@ -67,30 +66,29 @@ describe('crc32', () => {
 });
 
 describe('deflate chunks', () => {
-  test("fflate's own flush(true) writes an invalid sync marker; our marker decodes (why deflate-core builds its own)", () => {
+  test('chunks cut anywhere and primed with the previous tail concatenate into one valid deflate stream', () => {
     const data = makeData('text', 300_000, 9);
-    let fflateBroken = 0;
     for (let cut = 1000; cut < 200_000; cut += 7919) {
       const a = data.subarray(0, cut);
       const b = data.subarray(cut);
-      // fflate's sync flush, then a second raw stream primed with a's tail
-      const parts: Uint8Array[] = [];
-      const d = new Deflate({ level: 6 }, (c) => parts.push(c));
-      d.push(a);
-      d.flush(true);
-      const second = deflateChunk(b, 6, a.subarray(-32768)).out;
-      try {
-        const out = zlib.inflateRawSync(Buffer.concat([...parts, second, Buffer.of(3, 0)]));
-        if (!out.equals(data)) fflateBroken++;
-      } catch {
-        fflateBroken++;
-      }
-      // ours
       const first = deflateChunk(a, 6).out;
+      const second = deflateChunk(b, 6, a.subarray(-32768)).out;
+      // Sync-flushed: each chunk ends on a byte boundary with an empty stored block, never BFINAL.
+      assert.deepEqual([...first.subarray(-4)], [0x00, 0x00, 0xff, 0xff], `cut at ${cut}`);
       const out = zlib.inflateRawSync(Buffer.concat([first, second, Buffer.of(3, 0)]));
       assert.ok(out.equals(data), `our chunks decode, cut at ${cut}`);
+      // Control: without the dictionary the second chunk's back-references point at nothing.
+      const unprimed = deflateChunk(b, 6).out;
+      assert.ok(unprimed.length > second.length, `the dictionary pays, cut at ${cut}`);
     }
-    assert.ok(fflateBroken > 0, 'control: fflate 0.8.3 flush(true) fails for some cut points (if this fails, fflate was fixed)');
+  });
+
+  test('a chunk owns its buffer (the worker transfers it), even when tiny', () => {
+    for (const data of [new Uint8Array(0), new Uint8Array(10), new Uint8Array(100_000)]) {
+      const { out } = deflateChunk(data, 6);
+      assert.equal(out.byteOffset, 0);
+      assert.equal(out.byteLength, out.buffer.byteLength);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-/** Streaming gzip/gunzip on fflate: parallel compression in worker threads, strict decompression. */
+/** Streaming gzip/gunzip: parallel compression (Node's zlib) in worker threads, strict decompression (fflate). */
 export { gzipFile, gunzipFile, type GzipFileOptions, type GunzipFileOptions, type FileOutputOptions } from './files.js';
 export { gzipStream, CHUNK_SIZE, DEFAULT_LEVEL, type GzipOptions } from './gzip.js';
 export { gunzipStream, type GunzipOptions } from './gunzip.js';
