@@ -4,6 +4,7 @@
  *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
  *
+ * The job also runs once on a 600 MB database (generated once, ~2 min) for its peak RSS; --no-large skips it.
  * --readme rewrites README.md's benchmark table from this run; --readme-from FILE from a saved --json run.
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
@@ -24,6 +25,8 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 const MATRIX_READ_AHEAD = [0, 64 * 1024, 256 * 1024, 1024 * 1024];
 const MATRIX_CACHE_KIB = [16384, 65536];
+/** The database size at which the job's peak RSS is measured again (it must not grow with the size). */
+const LARGE_MB = 600;
 /** Peak RSS budget of the process running our engine (DESIGN.md). */
 const RSS_BUDGET_BYTES = 150 * 1048576;
 
@@ -31,7 +34,7 @@ function usage(): never {
   console.error(
     'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
-      '                                [--readme] [--readme-from bench.json]',
+      '                                [--readme] [--readme-from bench.json] [--no-large]',
   );
   process.exit(2);
 }
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
         matrix: { type: 'boolean', default: false },
         'cpu-prof': { type: 'string' },
         readme: { type: 'boolean', default: false },
+        'no-large': { type: 'boolean', default: false },
         'readme-from': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -161,6 +165,11 @@ async function main(): Promise<void> {
   if (args.only === undefined || args.only === 'job') {
     const r = await benchJob(db, { runs, log });
     output.job = r;
+    // Peak RSS must not grow with the database: one more job on a database of LARGE_MB.
+    if (sizeMB < LARGE_MB && !args['no-large']) {
+      const large = await ensureBenchDatabase({ sizeMB: LARGE_MB, log });
+      output.jobLarge = { sizeMB: LARGE_MB, ...(await benchJob(large, { runs: 1, log })) };
+    }
     if (!json) {
       console.log(
         `whole backup job (copy + VACUUM INTO + integrity_check + gzip + sha256 + publish), median of ${r.runs}:\n` +

@@ -18,6 +18,7 @@ export interface BenchOutput {
   engine?: EngineBenchResult;
   compress?: BenchRow[];
   job?: JobBenchResult;
+  jobLarge?: JobBenchResult & { sizeMB: number };
   pull?: PullBenchResult;
 }
 
@@ -68,6 +69,10 @@ export function summaryRows(o: BenchOutput): Row[] {
       verdict(o.job.ratio, o.job.target),
       `${fmtMB(o.job.peakRssBytes)} (loop p99 ${o.job.eventLoopP99Ms.toFixed(0)} ms)`,
     ]);
+  }
+  if (o.jobLarge) {
+    const l = o.jobLarge;
+    rows.push([`whole \`backup\`, ${l.sizeMB} MB database`, fmtMs(l.oursMs), fmtMs(l.nativeMs), fmtRatio(l.ratio), verdict(l.ratio, l.target), `${fmtMB(l.peakRssBytes)} (budget 150 MB at any size)`]);
   }
   if (o.pull) {
     rows.push(['`pull` over loopback sshd vs `scp` + `gzip -d` + `sqlite3 integrity_check`', fmtMs(o.pull.oursMs), fmtMs(o.pull.nativeMs), fmtRatio(o.pull.ratio), verdict(o.pull.ratio, o.pull.target), '']);
