@@ -15,6 +15,8 @@ export const ErrorCode = {
   BACKUP_RESTARTS: 'EBACKUP_RESTARTS',
   ABORTED: 'EABORTED',
   ENGINE_CRASHED: 'EENGINE_CRASHED',
+  /** SQLite's WebAssembly could not be loaded (a bundler or package moved sqlite3.wasm: pass wasmPath). */
+  ENGINE_LOAD: 'EENGINE_LOAD',
   // compress
   GZIP_NOT_GZIP: 'EGZIP_NOT_GZIP',
   GZIP_TRUNCATED: 'EGZIP_TRUNCATED',

@@ -201,9 +201,14 @@ describe('WasmEngine in a worker thread', () => {
     } finally {
       await located.close();
     }
-    const lost = new WasmEngine({ wasmPath: join(dir, 'no-such.wasm') });
+    // A wrong wasmPath: a typed error that names the path and says what to do.
+    const lost = new WasmEngine({ wasmPath: join(dir, 'moved', 'sqlite3.wasm') });
     try {
-      await assert.rejects(lost.integrityCheck(src), /no-such\.wasm/);
+      await assert.rejects(lost.integrityCheck(src), (e: unknown) => {
+        assert.ok(isBackupError(e, 'EENGINE_LOAD'), String(e));
+        assert.match((e as Error).message, /moved\/sqlite3\.wasm.*ENOENT.*pass its location as wasmPath/);
+        return true;
+      });
     } finally {
       await lost.close();
     }

@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { BackupError, ErrorCode } from '../errors.js';
 import { NodeFsVfs } from './node-fs-vfs.js';
 import { integrityCheck, onlineBackup, vacuumInto, type EngineContext, type OperationHooks } from './operations.js';
 import { serializeError } from './wire.js';
@@ -27,12 +28,23 @@ async function load(): Promise<EngineContext> {
   const quiet = (): void => {};
   (globalThis as { sqlite3ApiConfig?: object }).sqlite3ApiConfig = { warn: quiet, debug: quiet, log: quiet };
   const init = sqlite3InitModule as unknown as (opts?: object) => ReturnType<typeof sqlite3InitModule>;
-  const sqlite3 = await init({
-    ...(config.wasmPath ? { wasmBinary: readFileSync(config.wasmPath) } : {}),
-    // sqlite-wasm prints its own diagnostics; ours are typed errors, so keep its console quiet.
-    print: () => {},
-    printErr: () => {},
-  });
+  let sqlite3: Awaited<ReturnType<typeof sqlite3InitModule>>;
+  try {
+    sqlite3 = await init({
+      ...(config.wasmPath ? { wasmBinary: readFileSync(config.wasmPath) } : {}),
+      // sqlite-wasm prints its own diagnostics; ours are typed errors, so keep its console quiet.
+      print: () => {},
+      printErr: () => {},
+    });
+  } catch (e) {
+    const where = config.wasmPath ?? "sqlite3.wasm of @sqlite.org/sqlite-wasm";
+    throw new BackupError(
+      ErrorCode.ENGINE_LOAD,
+      `[engine] cannot load SQLite's WebAssembly from ${where} (${(e as Error)?.message ?? String(e)}); ` +
+        'if a bundler or an Electron package moved sqlite3.wasm, pass its location as wasmPath',
+      { ...(config.wasmPath ? { path: config.wasmPath } : {}), cause: e },
+    );
+  }
   const vfs = new NodeFsVfs(sqlite3, {
     ...(config.readAheadBytes !== undefined ? { readAheadBytes: config.readAheadBytes } : {}),
     ...(config.tempDir !== undefined ? { tempDir: config.tempDir } : {}),
