@@ -4,10 +4,9 @@
  * the gunzip ran one after the other: about a quarter of a 150 MB pull was spent waiting).
  *
  * The scratch file is only ever read by our own integrity check and removed afterwards: it is not
- * fsynced, and a crash leaves it to the next pull's clean-up (removeScratch).
+ * fsynced, and a crash leaves it to the next pull's clean-up (removeLeftovers in pull.ts).
  */
-import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { gunzipStream, type GzipSummary } from '../compress/index.js';
 import { fsError, type BackupError } from '../errors.js';
 import { isContentError } from './verify.js';
@@ -55,13 +54,6 @@ export async function unpackTo(
     throw e;
   } finally {
     await fh.close().catch(() => {});
-  }
-}
-
-/** Removes every scratch database in `localDir`: only a pull holding the lock creates them. */
-export async function removeScratch(localDir: string): Promise<void> {
-  for (const f of await readdir(localDir)) {
-    if (f.endsWith(SCRATCH_SUFFIX)) await rm(join(localDir, f), { force: true });
   }
 }
 

@@ -26,7 +26,7 @@ import { openPullTransport, type PullTransportOptions } from './pull-transport.j
 import { restore } from './restore.js';
 import { prune } from './retention.js';
 import { MAX_SIDECAR_BYTES, parseSidecar, readSidecar, writeSidecar } from './sidecar.js';
-import { removeScratch, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
+import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
 export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
@@ -109,8 +109,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     const remote = await findLatest(transport, signal);
     const remoteSidecar = await readRemoteSidecar(transport, remote.name, signal);
     const path = join(localDir, remote.name);
-    await removeOtherParts(localDir, remote.name);
-    await removeScratch(localDir);
+    await removeLeftovers(localDir, remote.name);
     let part = join(localDir, `${remote.name}${PART_SUFFIX}`);
     let sha256 = '';
     let resumedFrom = 0;
@@ -302,10 +301,15 @@ async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: stri
   return sidecar.hex;
 }
 
-/** `.part` files of other backups are leftovers of runs whose backup is no longer the newest. */
-async function removeOtherParts(localDir: string, keep: string): Promise<void> {
+/**
+ * Leftovers of earlier runs: `.part` files of other backups (their backup is no longer the newest)
+ * and scratch databases. Only a pull holding the lock creates either.
+ */
+async function removeLeftovers(localDir: string, keep: string): Promise<void> {
   for (const f of await readdir(localDir)) {
     const base = f.endsWith('.json') ? f.slice(0, -'.json'.length) : f;
-    if (base.endsWith(PART_SUFFIX) && base !== `${keep}${PART_SUFFIX}`) await rm(join(localDir, f), { force: true });
+    const otherPart = base.endsWith(PART_SUFFIX) && base !== `${keep}${PART_SUFFIX}`;
+    // Scratch databases are never resumed: any one found is left by a run that was killed.
+    if (otherPart || f.endsWith(SCRATCH_SUFFIX)) await rm(join(localDir, f), { force: true });
   }
 }

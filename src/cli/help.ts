@@ -104,5 +104,3 @@ config's keep_* values; a flag overrides. The backup latest.txt names is never r
 export function commandHelp(command: string): string {
   return `${PAGES[command] ?? OVERVIEW}\n${GLOBAL_OPTIONS}`;
 }
-
-export const COMMAND_NAMES = Object.keys(PAGES);

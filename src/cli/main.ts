@@ -77,6 +77,14 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
   return { command, values, args: parsed.positionals };
 }
 
+/** A usage mistake: the message and where help is on stderr (and an EUSAGE object with --json); exit 2. */
+function reportUsageError(e: UsageError, command: string | undefined, json: boolean): number {
+  const hint = command ? `sqlite-backup ${command} --help` : 'sqlite-backup --help';
+  process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "${hint}" for usage\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ command: command ?? null, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   let parsed: Parsed | { exit: number };
@@ -84,10 +92,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseCommandLine(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    const hint = e.command ? `sqlite-backup ${e.command} --help` : 'sqlite-backup --help';
-    process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "${hint}" for usage\n`);
-    if (json) process.stdout.write(`${JSON.stringify({ command: e.command ?? null, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
-    return 2;
+    return reportUsageError(e, e.command, json);
   }
   if ('exit' in parsed) return parsed.exit;
   const { command, values, args } = parsed;
@@ -111,11 +116,7 @@ async function main(argv: string[]): Promise<number> {
     return interrupted && !daemon ? interrupted : code;
   } catch (e) {
     if (interrupted) return daemon ? 0 : interrupted;
-    if (e instanceof UsageError) {
-      process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "sqlite-backup ${command} --help" for usage\n`);
-      if (mode.json) process.stdout.write(`${JSON.stringify({ command, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
-      return 2;
-    }
+    if (e instanceof UsageError) return reportUsageError(e, command, mode.json);
     out.error(command, e);
     return e instanceof BackupError && e.code === ErrorCode.CONFIG ? 2 : 1;
   } finally {

@@ -28,18 +28,7 @@ import {
   type SftpTransportOptions,
 } from './sftp-options.js';
 
-export {
-  DEFAULT_CONNECT_RETRIES,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_READ_CHUNK_BYTES,
-  DEFAULT_READ_CONCURRENCY,
-  DEFAULT_RETRY_DELAY_MS,
-  DEFAULT_SFTP_PORT,
-  SFTP_KIND,
-  type SftpTransportOptions,
-} from './sftp-options.js';
+export type { SftpTransportOptions } from './sftp-options.js';
 
 interface Connected {
   session: SftpSession;

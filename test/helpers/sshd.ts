@@ -205,26 +205,10 @@ function server(
       return `[127.0.0.1]:${port} ${key.publicLine}`;
     },
     stallConnections() {
-      const victims = descendants(pid);
-      for (const p of victims) {
-        try {
-          process.kill(p, 'SIGSTOP');
-        } catch {
-          // already gone
-        }
-      }
-      return victims;
+      return signalAll(descendants(pid), 'SIGSTOP');
     },
     dropConnections() {
-      const victims = descendants(pid);
-      for (const p of victims) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      return victims.length;
+      return signalAll(descendants(pid), 'SIGKILL').length;
     },
     openHandles(path) {
       let n = 0;
@@ -243,13 +227,7 @@ function server(
       if (stopped) return;
       stopped = true;
       // Connection processes first: killing only the listener leaves them serving open sessions.
-      for (const p of descendants(pid)) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      signalAll(descendants(pid), 'SIGKILL');
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
@@ -266,6 +244,18 @@ function readlinkOr(path: string): string | undefined {
 }
 
 /** Every process below `pid` (children first), read from /proc. */
+/** Sends `signal` to each pid (one that is already gone is skipped); returns the pids. */
+function signalAll(pids: number[], signal: NodeJS.Signals): number[] {
+  for (const p of pids) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}
+
 function descendants(pid: number): number[] {
   const parentOf = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
