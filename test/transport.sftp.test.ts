@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { SftpTransport, type SftpTransportOptions } from '../src/transport/sftp.
 import { createHostKeyCheck } from '../src/transport/host-key.js';
 import { makeKey, scpFrom, sshdSkipReason, startSshd, type Sshd } from './helpers/sshd.js';
 import { run } from './helpers/peers.js';
+import { directoryFixture } from './helpers/fs-fixture.js';
 import { collect, sha256, testTransport } from './transport.shared.js';
 
 /** A verifier that accepts exactly this server's host keys. */
@@ -62,14 +63,10 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
 
   testTransport({
     name: 'SftpTransport (OpenSSH internal-sftp, ed25519 user key)',
+    fileSystem: true,
     async create(files) {
       const { dir } = makeDir(files);
-      return {
-        transport: transport({ remoteDir: dir }),
-        dir,
-        modify: (name, data) => writeFileSync(join(dir, name), data),
-        remove: (name) => rmSync(join(dir, name)),
-      };
+      return { transport: transport({ remoteDir: dir }), ...directoryFixture(dir) };
     },
   });
 

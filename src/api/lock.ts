@@ -28,8 +28,8 @@ import { hostname as osHostname, uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
-import { fsyncDir } from '../engine/fs-util.js';
-import { TEMP_MARKER } from './atomic-file.js';
+import { fsyncDir } from '../fs/sync.js';
+import { TEMP_MARKER } from '../fs/atomic.js';
 
 export const LOCK_SUFFIX = '.lock';
 export const DEFAULT_LOCK_POLL_MS = 200;

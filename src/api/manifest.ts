@@ -8,7 +8,7 @@
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { LATEST_FILE, parseBackupName } from './naming.js';
 
 export { plainFileNameProblem, isPlainFileName } from '../transport/names.js';

@@ -9,7 +9,7 @@
  * `my-app.v2`, counter 2. One name has exactly one reading.
  */
 import { BackupError, ErrorCode } from '../errors.js';
-import { TEMP_MARKER } from './atomic-file.js';
+import { TEMP_MARKER } from '../fs/atomic.js';
 
 /** Suffix of the checksum file next to each backup: `<backup>.sha256`, in `sha256sum` format. */
 export const SIDECAR_SUFFIX = '.sha256';

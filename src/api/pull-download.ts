@@ -11,7 +11,7 @@ import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, BackupError, ErrorCode, fsError as sharedFsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export const PART_SUFFIX = '.part';
 

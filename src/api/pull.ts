@@ -12,12 +12,12 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
-import { fsyncDir } from '../engine/fs-util.js';
+import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
 import { plainFileNameProblem } from '../transport/names.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
-import { ensurePrivateDir } from './atomic-file.js';
+import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock } from './lock.js';
 import { readLatest, writeLatest } from './manifest.js';
 import { compareBackups, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';

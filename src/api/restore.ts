@@ -21,9 +21,9 @@ import { open, rename, rm, lstat, unlink, type FileHandle } from 'node:fs/promis
 import { dirname, resolve } from 'node:path';
 import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
-import { fsyncDir } from '../engine/fs-util.js';
+import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
-import { tempPathFor } from './atomic-file.js';
+import { tempPathFor } from '../fs/atomic.js';
 import { checkSidecar } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, type CheckProgress } from './verify.js';
 

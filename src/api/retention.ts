@@ -9,7 +9,7 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { fsyncDir } from '../engine/fs-util.js';
+import { fsyncDir } from '../fs/sync.js';
 import { listBackups, regularFiles, type BackupEntry } from './listing.js';
 import { readLatest } from './manifest.js';
 import { compareBackups, parseBackupName, SIDECAR_SUFFIX } from './naming.js';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { SIDECAR_SUFFIX } from './naming.js';
 
 /** Read size for hashing. */

@@ -1,4 +1,4 @@
-import { readFully } from './fs-util.js';
+import { readFully } from '../fs/sync.js';
 
 /**
  * Read-ahead for a file that does not change while it is open (a protected source or a snapshot).

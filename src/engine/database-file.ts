@@ -7,7 +7,7 @@
 import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { pathExists, readFully } from './fs-util.js';
+import { pathExists, readFully } from '../fs/sync.js';
 
 export const SQLITE_MAGIC = 'SQLite format 3\0';
 /** First 8 bytes of a rollback journal that still holds pages to roll back. */

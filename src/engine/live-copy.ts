@@ -50,7 +50,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { AbortError, BackupError, ErrorCode } from '../errors.js';
-import { unlinkQuiet, writeAll } from './fs-util.js';
+import { unlinkQuiet, writeAll } from '../fs/sync.js';
 import { observeLiveState, sameIdentity, type LiveState } from './live-state.js';
 
 export const DEFAULT_COPY_ATTEMPTS = 40;

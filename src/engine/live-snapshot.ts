@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Engine, EngineProgress, LiveCopyOptions, OnlineBackupOptions, SnapshotResult, SnapshotStrategy } from './types.js';
 import { privateCopyPath, type LiveCopyResult } from './live-copy.js';
 import { checkNewDestination } from './database-file.js';
-import { removeDatabaseFiles } from './fs-util.js';
+import { removeDatabaseFiles } from '../fs/sync.js';
 
 export interface LiveSnapshotOptions extends LiveCopyOptions {
   /** @default 'vacuum' */

@@ -7,7 +7,7 @@ import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { BackupError, ErrorCode } from '../errors.js';
 import { JOURNAL_MAGIC, parseDatabaseHeader } from './database-file.js';
-import { readFully } from './fs-util.js';
+import { readFully } from '../fs/sync.js';
 
 export const WAL_HEADER_BYTES = 32;
 /** First 4 bytes of a `-wal` file (the last bit says which byte order its checksums use). */

@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import type { Ptr, Sqlite3, WasmStruct } from './sqlite-types.js';
 import { BlockCache } from './block-cache.js';
 import { WriteBuffer } from './write-buffer.js';
-import { fsyncDir, readFully, unlinkQuiet, writeAll } from './fs-util.js';
+import { fsyncDir, readFully, unlinkQuiet, writeAll } from '../fs/sync.js';
 
 export const VFS_NAME = 'restinpieces-nodefs';
 

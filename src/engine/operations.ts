@@ -20,7 +20,7 @@ import {
   hasHotJournalCandidate,
   readDatabaseHeader,
 } from './database-file.js';
-import { fsyncDir, removeDatabaseFiles } from './fs-util.js';
+import { fsyncDir, removeDatabaseFiles } from '../fs/sync.js';
 
 /** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;

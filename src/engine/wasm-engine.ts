@@ -22,7 +22,7 @@ import {
   type LiveCopyResult,
 } from './live-copy.js';
 import { deserializeError, type CallMessage, type WorkerConfig, type WorkerMessage } from './wire.js';
-import { pathExists, removeDatabaseFiles } from './fs-util.js';
+import { pathExists, removeDatabaseFiles } from '../fs/sync.js';
 import { resolve } from 'node:path';
 
 export const DEFAULT_PAGES_PER_STEP = 100;

@@ -1,4 +1,4 @@
-import { writeAll } from './fs-util.js';
+import { writeAll } from '../fs/sync.js';
 
 /**
  * Write-behind for a file we own (a snapshot being written): SQLite writes one page per xWrite,

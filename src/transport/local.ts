@@ -2,11 +2,14 @@
  * LocalTransport: a backup directory on this machine (or a mounted share), with exactly the
  * behaviour of the SFTP transport - the same shared test suite runs against both.
  */
-import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, lstat, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError, BackupError, ErrorCode } from '../errors.js';
-import type { ReadOptions, RemoteFile, Transport } from './types.js';
+import { AbortError, BackupError, ErrorCode, fsError } from '../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic.js';
+import { fsyncDir } from '../fs/sync.js';
+import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from './types.js';
 import { checkTransportName } from './names.js';
+import { writeChunks } from './write-source.js';
 
 const READ_CHUNK = 1 << 20;
 
@@ -86,6 +89,30 @@ export class LocalTransport implements Transport {
     } finally {
       await fh.close();
     }
+  }
+
+  async write(name: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
+    const path = this.pathOf(name);
+    await ensurePrivateDir(this.dir, '[local] directory');
+    const size = await writeFileAtomic(path, writeChunks(data, options, path), {
+      layer: '[local]',
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { name, size };
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const path = this.pathOf(name);
+    try {
+      const st = await lstat(path);
+      if (st.isDirectory()) return false;
+      await rm(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw fsError('[local]', 'remove', path, e);
+    }
+    fsyncDir(this.dir);
+    return true;
   }
 
   async close(): Promise<void> {}

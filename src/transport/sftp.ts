@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
-import type { ReadOptions, RemoteFile, Transport } from './types.js';
+import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from './types.js';
 import { checkTransportName, isPlainFileName } from './names.js';
 import { pipelinedRead, raceAbort } from './sftp-read.js';
 import { SessionLostError, SftpSession, type RawStats } from './sftp-session.js';
@@ -140,6 +140,16 @@ export class SftpTransport implements Transport {
         await session.call<void>((cb) => session.sftp.close(handle, cb)).catch(() => {});
       }
     });
+  }
+
+  async write(name: string, _data: WriteSource, _options: WriteOptions = {}): Promise<WriteResult> {
+    checkTransportName(name, this.location);
+    throw new Error('SftpTransport.write: not implemented yet');
+  }
+
+  async remove(name: string): Promise<boolean> {
+    checkTransportName(name, this.location);
+    throw new Error('SftpTransport.remove: not implemented yet');
   }
 
   async close(): Promise<void> {

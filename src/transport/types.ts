@@ -1,11 +1,13 @@
 /**
- * Where backups live, seen from the side that reads them (the pull client). One interface, two
- * implementations: a local directory (local.ts) and an SFTP server (sftp.ts), both run through the
- * same test suite (test/transport.shared.ts), so the local one is a true twin of the remote one.
+ * Where backups live: one interface, three implementations - a local directory (local.ts), an SFTP
+ * server (sftp.ts) and an S3-compatible bucket (s3/), all run through the same test suite
+ * (test/transport.shared.ts), so the local one is a true twin of the remote ones. The backup store
+ * (src/api/store) is written once against this interface: publishing, listing, latest.txt,
+ * retention and the temp-file sweep are the same wherever the files are.
  *
  * Stream-based: a backup is never held whole in memory. Names are plain file names inside the
- * transport's directory; implementations refuse anything else (`/`, `\`, `..`, NUL) with
- * EBACKUP_NOT_FOUND, as defence in depth behind the callers' own checks.
+ * transport's directory (or key prefix); implementations refuse anything else (`/`, `\`, `..`, NUL)
+ * with EBACKUP_NOT_FOUND, as defence in depth behind the callers' own checks.
  */
 
 export interface RemoteFile {
@@ -21,12 +23,35 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+export interface WriteOptions {
+  signal?: AbortSignal;
+  /**
+   * The number of bytes the source will yield, when known. A transport may use it to choose how to
+   * upload (S3: one PUT or multipart) and checks that exactly this many bytes arrived.
+   */
+  size?: number;
+  /** Called with the number of bytes sent so far, at most every few MiB. */
+  onProgress?: (bytesSent: number) => void;
+}
+
+export interface WriteResult {
+  name: string;
+  /** Bytes the destination holds under `name` after the write, as it reports them. */
+  size: number;
+}
+
+/** What a write may be given: a stream of chunks (a backup), or the whole of a small file. */
+export type WriteSource = AsyncIterable<Uint8Array> | Uint8Array | string;
+
 export interface Transport {
-  /** `local` or `sftp`. */
+  /** `local`, `sftp` or `s3`. */
   readonly kind: string;
-  /** Where, for messages: a path, or `sftp://user@host:port/dir`. */
+  /** Where, for messages: a path, `sftp://user@host:port/dir` or `s3://bucket/prefix`. */
   readonly location: string;
-  /** Regular files in the directory (no subdirectories, no symlinks to elsewhere). A missing directory gives []. */
+  /**
+   * Regular files directly in the directory (no subdirectories or deeper keys, no symlinks), sorted
+   * by name. A missing directory (or an empty prefix) gives [].
+   */
   list(options?: { signal?: AbortSignal }): Promise<RemoteFile[]>;
   /** One file's size and mtime; undefined when it does not exist. */
   stat(name: string, options?: { signal?: AbortSignal }): Promise<RemoteFile | undefined>;
@@ -37,6 +62,19 @@ export interface Transport {
   read(name: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
   /** A small text file (latest.txt, a .sha256) of at most `maxBytes`; undefined when it does not exist. */
   readText(name: string, maxBytes: number, options?: { signal?: AbortSignal }): Promise<string | undefined>;
-  /** Releases the connection. Idempotent. */
+  /**
+   * Creates or replaces `name` with the bytes of `data`, atomically: a reader sees the old file (or
+   * none) until the new one is complete, never a partial file under `name` (local and SFTP write
+   * `<name>.tmp-<random>`, then rename over; an S3 object appears only when its upload completes).
+   * The directory (and its parents) is created when missing, 0700 where modes exist; files are 0600.
+   * On failure or abort nothing new stays under `name` and the temp file is removed (best effort: a
+   * killed process leaves a `.tmp-` file that the store's sweep removes later). Throws EIO (disk
+   * full, permission), ECONNECT/EAUTH (network), EBACKUP_NOT_FOUND when the bucket does not exist,
+   * EABORTED.
+   */
+  write(name: string, data: WriteSource, options?: WriteOptions): Promise<WriteResult>;
+  /** Removes `name`. Returns false when it did not exist (not an error). */
+  remove(name: string, options?: { signal?: AbortSignal }): Promise<boolean>;
+  /** Releases the connection. Idempotent; a closed transport reconnects when used again. */
   close(): Promise<void>;
 }

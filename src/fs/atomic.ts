@@ -1,14 +1,15 @@
 /**
- * Small files (latest.txt, .sha256 sidecars) written the only safe way: `<name>.tmp-<random>` created
- * 0600 -> write -> fsync -> rename over the final name -> fsync the directory. A crash at any point
- * leaves either the old file or the new one, never a partial file under the final name; on error the
- * temp file is removed.
+ * The one way files are written in place of others: `<name>.tmp-<random>` created 0600 -> write ->
+ * fsync -> rename over the final name -> fsync the directory. A crash at any point leaves either the
+ * old file or the new one, never a partial file under the final name; on error or abort the temp
+ * file is removed. Used by the local transport (backups, sidecars, latest.txt), the pull's resume
+ * metadata and the lock; the engine and the gzip writer keep their own page-level writers.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { BackupError, ErrorCode, fsError } from '../errors.js';
-import { fsyncDir } from '../engine/fs-util.js';
+import { AbortError, BackupError, ErrorCode, fsError } from '../errors.js';
+import { fsyncDir } from './sync.js';
 
 /** Marker in every temp file name we create, so listings and pruning can recognise (and skip) them. */
 export const TEMP_MARKER = '.tmp-';
@@ -26,29 +27,55 @@ export interface AtomicWriteOptions {
    * shared file's temp (latest.txt) say whose it is, so that owner can clean it up after a crash.
    */
   tempBase?: string;
+  signal?: AbortSignal;
+  /** Layer named in error messages. @default "[api]" */
+  layer?: string;
 }
 
-/** Atomically replaces (or creates) `path` with `data`. Errors are EIO naming the path. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+/**
+ * Atomically replaces (or creates) `path` with `data` (bytes, text, or a stream of chunks, written
+ * as they come: a large file is never held whole). Returns the number of bytes written. Errors are
+ * EIO naming the path ("disk full" for ENOSPC), EABORTED.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<number> {
   const tmp = tempPathFor(path, options.tempBase);
+  const layer = options.layer ?? '[api]';
   let step = 'create';
+  let written = 0;
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o600);
     try {
       step = 'write';
-      await fh.writeFile(data);
+      if (typeof data === 'string' || data instanceof Uint8Array) {
+        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+        await fh.writeFile(bytes);
+        written = bytes.length;
+      } else {
+        for await (const chunk of data) {
+          if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
+          let off = 0;
+          while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, written + off)).bytesWritten;
+          written += chunk.length;
+        }
+      }
       step = 'fsync';
       await fh.sync();
     } finally {
       await fh.close();
     }
+    if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
     step = 'rename';
     await rename(tmp, path);
     step = 'fsync directory of';
     fsyncDir(dirname(path));
+    return written;
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    throw fsError('[api]', step, path, e);
+    throw fsError(layer, step, path, e);
   }
 }
 
