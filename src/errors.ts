@@ -45,8 +45,10 @@ export const ErrorCode = {
   HOST_KEY: 'EHOST_KEY',
   /** Could not connect, the connection timed out, or it dropped during a transfer. */
   CONNECT: 'ECONNECT',
-  /** The server refused every authentication method we offered (key, agent). */
+  /** The server refused every authentication method we offered (key, agent), or S3 refused the credentials. */
   AUTH: 'EAUTH',
+  /** The backup was published locally but at least one [[push]] destination failed (see the error's `outcomes`). */
+  PUSH: 'EPUSH',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,7 +7,7 @@ import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_DEFAULTS, CONFIG_KEYS, loadConfig, requireBackupConfig, requirePullConfig } from '../src/api/config.js';
-import { configTemplate, TEMPLATE_SCOPE, writeConfigTemplate } from '../src/cli/init-template.js';
+import { configTemplate, PULL_URL_KEYS, TEMPLATE_SCOPE, writeConfigTemplate } from '../src/cli/init-template.js';
 import { BackupError, ErrorCode } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -15,13 +15,21 @@ import { tempDir } from './helpers/tmp.js';
 const COMMENTED_SETTING = /^# ([a-z0-9_]+ = .*)$/;
 const COMMENTED_PULL_HEADER = `# [${TEMPLATE_SCOPE}.pull]`;
 
-/** The template with every commented setting and the pull table header uncommented. */
-function uncommentAll(text: string): { text: string; settings: string[] } {
+/**
+ * The template with every commented setting and the pull table header uncommented; the [pull]
+ * store-URL keys (the other form of [pull]) only with `urlForm`, and then instead of host, user, port
+ * and remote_dir.
+ */
+function uncommentAll(text: string, urlForm = false): { text: string; settings: string[] } {
   const settings: string[] = [];
+  const urlKeys = PULL_URL_KEYS.map((k) => k.slice('pull.'.length));
+  const hostKeys = ['host', 'port', 'user', 'remote_dir', 'private_key_path', 'known_hosts', 'host_key_sha256'];
   const lines = text.split('\n').map((line) => {
     if (line === COMMENTED_PULL_HEADER) return line.slice(2);
     const m = COMMENTED_SETTING.exec(line);
     if (!m) return line;
+    const key = m[1]!.split(' = ')[0]!;
+    if ((urlForm ? hostKeys : urlKeys).includes(key)) return line;
     settings.push(m[1]!.split(' = ')[0]!);
     return m[1]!;
   });
@@ -46,7 +54,9 @@ describe('configTemplate', () => {
   it('loads with every commented example uncommented, including the pull table', async () => {
     const { text, settings } = uncommentAll(configTemplate());
     // Exactly the optional keys were uncommented: no prose line looks like a setting.
-    const optional = CONFIG_KEYS.map((s) => s.key.replace(/^pull\./, '')).filter((k) => k !== 'source_path' && k !== 'backup_dir');
+    const optional = CONFIG_KEYS.filter((s) => !PULL_URL_KEYS.includes(s.key))
+      .map((s) => s.key.replace(/^pull\./, ''))
+      .filter((k) => k !== 'source_path' && k !== 'backup_dir');
     assert.deepEqual(settings, optional);
     const file = join(dir, 'uncommented.toml');
     writeFileSync(file, text);
@@ -58,6 +68,16 @@ describe('configTemplate', () => {
     assert.equal(pull.port, pullDefaults.port);
     assert.equal(pull.connectTimeoutMs, pullDefaults.connectTimeoutMs);
     assert.equal(pull.localDir, join(dir, 'pulled'));
+  });
+
+  it('loads in the store-URL form of [pull] too (url, endpoint, region, force_path_style)', async () => {
+    const { text, settings } = uncommentAll(configTemplate(), true);
+    for (const k of PULL_URL_KEYS) assert.ok(settings.includes(k.slice('pull.'.length)), k);
+    const file = join(dir, 'uncommented-url.toml');
+    writeFileSync(file, text);
+    const config = requirePullConfig(await loadConfig(file));
+    assert.equal(config.pull.url, 's3://my-bucket/app');
+    assert.equal(config.pull.host, undefined);
   });
 
   it('mentions every key of CONFIG_KEYS with its description', () => {

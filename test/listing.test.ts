@@ -75,10 +75,11 @@ describe('latest.txt', () => {
     await assert.rejects(readLatest(notUtf8), (e: unknown) => isBackupError(e, 'EBACKUP_NOT_FOUND'));
   });
 
-  test('a directory where latest.txt should be: EIO', async () => {
-    const dir = freshDir();
+  test('a directory where latest.txt should be: no manifest (as on every store), and writing it is EIO', async () => {
+    const dir = freshDir({ [APP1]: 'a' });
     mkdirSync(join(dir, LATEST_FILE));
-    await assert.rejects(readLatest(dir), (e: unknown) => isBackupError(e, 'EIO') && e.path === join(dir, LATEST_FILE));
+    assert.equal(await readLatest(dir), undefined);
+    await assert.rejects(writeLatest(dir, APP1), (e: unknown) => isBackupError(e, 'EIO') && e.path === join(dir, LATEST_FILE));
   });
 
   test('writeLatest writes exactly the name, 0600, atomically, and only for an existing backup', async () => {

@@ -19,7 +19,7 @@ const name = (iso: string, db = 'app', counter = 1) => backupFileName(db, new Da
 function entry(fileName: string, isLatest = false): BackupEntry {
   const parsed = parseBackupName(fileName);
   assert.ok(parsed, fileName);
-  return { ...parsed, path: `/backups/${fileName}`, size: 1, hasChecksum: false, isLatest };
+  return { ...parsed, path: `/backups/${fileName}`, size: 1, mtimeMs: 0, hasChecksum: false, isLatest };
 }
 
 // The tests' dates must not depend on the machine's clock: `now` is fixed after all of them.

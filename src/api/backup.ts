@@ -16,11 +16,14 @@ import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
 import { removeDatabaseFiles, pathExists } from '../fs/sync.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
-import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { ensurePrivateDir, TEMP_MARKER } from '../fs/atomic.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock, LOCK_SUFFIX } from './lock.js';
-import { LATEST_TEMP_SUFFIX, writeLatest } from './manifest.js';
+import { writeLatest } from './manifest.js';
+import { describeFailure, pushBackup, PushError, type PushOutcome } from './push.js';
+import { sweepTemps } from './store/sweep.js';
+import { LocalTransport } from '../transport/local.js';
 import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
 import { prune } from './retention.js';
 import { writeSidecar } from './sidecar.js';
@@ -36,6 +39,8 @@ export type BackupPhase =
   /** latest.txt names the new backup. */
   | 'published'
   | 'prune'
+  /** Publishing at a [[push]] destination (`url`); bytes are the .gz sent there. */
+  | 'push'
   | 'done';
 
 export interface BackupProgress {
@@ -43,6 +48,8 @@ export interface BackupProgress {
   /** Bytes processed in this phase so far, and the phase's total when known. */
   bytesDone?: number;
   bytesTotal?: number;
+  /** push: the destination. */
+  url?: string;
 }
 
 export interface BackupOptions {
@@ -79,11 +86,18 @@ export interface BackupResult {
   copyAttempts: number;
   /** Backups removed by retention. */
   pruned: string[];
+  /** One outcome per `[[push]]` destination, in config order (empty without any). */
+  push: PushOutcome[];
   startedAt: Date;
-  timings: { snapshotMs: number; verifyMs: number; compressMs: number; publishMs: number; pruneMs: number; totalMs: number };
+  timings: { snapshotMs: number; verifyMs: number; compressMs: number; publishMs: number; pruneMs: number; pushMs: number; totalMs: number };
 }
 
-/** Runs one backup as configured. Rejects with a typed BackupError; nothing partial is left behind. */
+/**
+ * Runs one backup as configured. Rejects with a typed BackupError; nothing partial is left behind.
+ * With `[[push]]` destinations, the backup is published locally first, then at each destination;
+ * if any destination fails, it rejects with a PushError (code EPUSH) carrying every destination's
+ * outcome and the local result - the local backup stays published.
+ */
 export async function backup(configArg: Config, options: BackupOptions = {}): Promise<BackupResult> {
   const config = requireBackupConfig(configArg);
   const { signal } = options;
@@ -103,7 +117,7 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
   const engine = options.engine ?? new WasmEngine();
   const snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
   try {
-    await removeStaleTemps(dir, dbName);
+    await sweepTemps(new LocalTransport(dir), dbName, { alsoBases: [`${dbName}.snapshot`, `${dbName}${LOCK_SUFFIX}`] });
 
     progress({ phase: 'snapshot' });
     const ts = Date.now();
@@ -177,6 +191,27 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
               { dbName, latestName: name, now: startedAt },
             )
           ).removed;
+      const pruneMs = Date.now() - tr;
+      const tpush = Date.now();
+      const push: PushOutcome[] = [];
+      for (const dest of config.push ?? []) {
+        if (signal?.aborted) {
+          push.push({ url: dest.url, ok: false, name, bytes: summary.compressedBytes, pruned: [], durationMs: 0, error: describeFailure(dest.url, new AbortError('aborted before this destination')) });
+          continue;
+        }
+        progress({ phase: 'push', url: dest.url, bytesDone: 0, bytesTotal: summary.compressedBytes });
+        push.push(
+          await pushBackup(
+            dest,
+            { dir, name, dbName, sha256: summary.compressedSha256, size: summary.compressedBytes },
+            {
+              ...(signal ? { signal } : {}),
+              now: startedAt,
+              onProgress: (_url, done, total) => progress({ phase: 'push', url: dest.url, bytesDone: done, bytesTotal: total }),
+            },
+          ),
+        );
+      }
       const result: BackupResult = {
         name,
         path,
@@ -189,9 +224,11 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
         integrity: config.verify,
         copyAttempts: snap.copy.attempts,
         pruned,
+        push,
         startedAt,
-        timings: { snapshotMs, verifyMs, compressMs, publishMs, pruneMs: Date.now() - tr, totalMs: Date.now() - t0 },
+        timings: { snapshotMs, verifyMs, compressMs, publishMs, pruneMs, pushMs: Date.now() - tpush, totalMs: Date.now() - t0 },
       };
+      if (push.some((o) => !o.ok)) throw new PushError(push, result);
       progress({ phase: 'done' });
       return result;
     } catch (e) {
@@ -240,28 +277,5 @@ async function compressToFreeName(
       if (e instanceof BackupError && e.code === ErrorCode.DEST_EXISTS && counter < 10_000) continue;
       throw e;
     }
-  }
-}
-
-/**
- * Removes what a crashed run of this database left: its snapshot and private copies, the temp files
- * of its .gz, sidecars, latest.txt and lock. Safe because we hold the database's lock: no other run
- * of this database is writing them. (A lock temp of a concurrent acquire that is just being linked
- * fails that acquire's link, which then looks again and finds the lock held.)
- */
-async function removeStaleTemps(dir: string, dbName: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const at = name.indexOf(TEMP_MARKER);
-    if (at < 0) continue;
-    const base = name.slice(0, at);
-    let ours = base === `${dbName}.snapshot` || base === `${dbName}${LOCK_SUFFIX}`;
-    if (!ours) {
-      const backupName = [SIDECAR_SUFFIX, LATEST_TEMP_SUFFIX].reduce(
-        (b, suffix) => (b.endsWith(suffix) ? b.slice(0, -suffix.length) : b),
-        base,
-      );
-      ours = parseBackupName(backupName)?.dbName === dbName;
-    }
-    if (ours) await rm(join(dir, name), { force: true });
   }
 }

@@ -6,12 +6,21 @@
  */
 import { TomlDate } from 'smol-toml';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseStoreUrl } from './store/url.js';
 
 export type Strategy = 'vacuum' | 'online';
 export type VerifyMode = 'full' | 'quick';
 
 /** The [pull] table as parsed: types are checked, required keys are checked by requirePullConfig. */
 export interface PullSettings {
+  /** A store URL (`s3://bucket/prefix`, `sftp://user@host/path`) instead of host/user/remote_dir. */
+  url?: string;
+  /** S3: the service's URL, for S3-compatible services. */
+  endpoint?: string;
+  /** S3 region. */
+  region?: string;
+  /** S3 path-style addressing. */
+  forcePathStyle?: boolean;
   host?: string;
   port: number;
   user?: string;
@@ -32,12 +41,29 @@ export interface PullSettings {
   restoreTo?: string;
 }
 
-/** A [pull] table that has everything a pull needs. */
+/** A [pull] table that has everything a pull needs: `url`, or `host`, `user` and `remote_dir`; and `local_dir`. */
 export interface PullConfig extends PullSettings {
-  host: string;
-  user: string;
-  remoteDir: string;
   localDir: string;
+}
+
+/** One `[[push]]` entry: a store every new backup is also published to. */
+export interface PushSettings {
+  /** `s3://bucket/prefix` or `sftp://user@host[:port]/path` (or a local path: a mounted share). */
+  url: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** SFTP: absolute path of the private key. */
+  privateKeyPath?: string;
+  /** SFTP: absolute path of known_hosts (defaults to ~/.ssh/known_hosts unless hostKeySha256 pins the key). */
+  knownHosts?: string;
+  hostKeySha256?: string;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Retention there; each key missing here takes the top-level value. */
+  keepLast: number;
+  keepDaily: number;
+  keepWeekly: number;
 }
 
 export interface Config {
@@ -57,6 +83,8 @@ export interface Config {
   keepWeekly: number;
   lockTimeoutMs: number;
   pull?: PullSettings;
+  /** `[[push]]` destinations, in file order. */
+  push?: PushSettings[];
   /** Absolute path of the file this came from (loadConfig only). */
   configPath?: string;
 }
@@ -112,6 +140,11 @@ function integer(min: number, max: number, what = 'a whole number') {
   };
 }
 
+function bool(v: Value): boolean {
+  if (typeof v !== 'boolean') throw new Invalid(`expected true or false, got ${show(v)}`);
+  return v;
+}
+
 function oneOf<T extends string>(...choices: T[]) {
   const list = choices.map((c) => JSON.stringify(c)).join(' or ');
   return (v: Value): T => {
@@ -135,6 +168,30 @@ function duration(positive: boolean) {
     if (positive && ms === 0) throw new Invalid(`must be longer than 0, got ${show(v)}`);
     return ms;
   };
+}
+
+function storeUrl(v: Value): string {
+  const s = text(v);
+  if (!/^(s3|sftp):\/\/./i.test(s)) throw new Invalid(`expected "s3://bucket/prefix" or "sftp://user@host/path", got ${show(v)}`);
+  try {
+    parseStoreUrl(s);
+  } catch (e) {
+    throw new Invalid((e as Error).message);
+  }
+  return s;
+}
+
+function endpoint(v: Value): string {
+  const s = text(v);
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch {
+    // reported below
+  }
+  if (!u || !/^https?:$/.test(u.protocol)) throw new Invalid(`expected an http(s) URL such as "https://s3.example.org", got ${show(v)}`);
+  if (u.username || u.password) throw new Invalid('must not carry credentials: they come from the AWS_* environment or ~/.aws');
+  return s;
 }
 
 /**
@@ -186,6 +243,10 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: String(D.keepDaily), description: 'Also keep the newest backup of each of the last N days.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: String(D.keepWeekly), description: 'Also keep the newest backup of each of the last N weeks.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'lock_timeout', prop: 'lockTimeoutMs', type: 'duration', default: dur(D.lockTimeoutMs), description: 'How long a second backup of the same database waits for the lock; "0s" fails at once.', read: duration(false) },
+  { key: 'pull.url', prop: 'url', type: 'store URL', default: 'none', description: 'Pull from this store instead of host/user/remote_dir: "s3://bucket/prefix" or "sftp://user@host:port/path".', read: storeUrl },
+  { key: 'pull.endpoint', prop: 'endpoint', type: 'URL', default: 'AWS', description: 'S3: the endpoint of an S3-compatible service (Ceph, MinIO, R2...).', read: endpoint },
+  { key: 'pull.region', prop: 'region', type: 'string', default: '"us-east-1"', description: 'S3 region.', read: text },
+  { key: 'pull.force_path_style', prop: 'forcePathStyle', type: 'boolean', default: 'true when endpoint is set', description: 'S3: bucket in the path, not the host name.', read: bool },
   { key: 'pull.host', prop: 'host', type: 'string', default: 'required for pull', description: 'SSH server to pull from.', read: text },
   { key: 'pull.port', prop: 'port', type: 'integer 1-65535', default: String(D.pull.port), description: 'SSH port.', read: integer(1, 65535, 'a port number') },
   { key: 'pull.user', prop: 'user', type: 'string', default: 'required for pull', description: 'SSH user name.', read: text },
@@ -199,8 +260,35 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes.', read: duration(true) },
 ];
 
+/** The keys of one `[[push]]` entry (dotted `push.` for messages and the README table). */
+export const PUSH_KEYS: readonly KeySpec[] = [
+  { key: 'push.url', prop: 'url', type: 'store URL', default: 'required', description: '"s3://bucket/prefix" or "sftp://user@host:port/path" (a path starting "/~/" is relative to the login directory).', read: storeUrl },
+  { key: 'push.endpoint', prop: 'endpoint', type: 'URL', default: 'AWS', description: 'S3: the endpoint of an S3-compatible service.', read: endpoint },
+  { key: 'push.region', prop: 'region', type: 'string', default: '"us-east-1"', description: 'S3 region.', read: text },
+  { key: 'push.force_path_style', prop: 'forcePathStyle', type: 'boolean', default: 'true when endpoint is set', description: 'S3: bucket in the path, not the host name.', read: bool },
+  { key: 'push.keep_last', prop: 'keepLast', type: 'integer >= 0', default: 'the top-level keep_last', description: 'Retention at this destination; 0 keeps all.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: 'the top-level keep_daily', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: 'the top-level keep_weekly', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.private_key_path', prop: 'privateKeyPath', type: 'path', default: 'none (ssh-agent)', description: 'SFTP: private key file.', read: text, localPath: true },
+  { key: 'push.known_hosts', prop: 'knownHosts', type: 'path', default: `${JSON.stringify(D.pull.knownHosts)} unless host_key_sha256 is set`, description: 'SFTP: known_hosts file that must list the server key.', read: text, localPath: true },
+  { key: 'push.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'SFTP: pin the server key by fingerprint.', read: fingerprint },
+  { key: 'push.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: '"30s" (SFTP), "10s" (S3)', description: 'Give up connecting after this long.', read: duration(true) },
+  { key: 'push.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: '"1m0s" (SFTP), "20s" (S3)', description: 'A transfer that moves no data for this long fails (S3: per request, retried once).', read: duration(true) },
+];
+
 /** Keys that would hold a secret. Rejected with an explanation instead of "unknown key". */
-export const SECRET_KEYS = ['password', 'passphrase', 'private_key_passphrase', 'key_passphrase'];
+export const SECRET_KEYS = [
+  'password',
+  'passphrase',
+  'private_key_passphrase',
+  'key_passphrase',
+  'access_key_id',
+  'secret_access_key',
+  'session_token',
+  'aws_access_key_id',
+  'aws_secret_access_key',
+  'aws_session_token',
+];
 
 export const SECRET_MESSAGE =
-  'not allowed: secrets do not belong in a config file; authenticate with a key (pull.private_key_path)';
+  'not allowed: secrets do not belong in a config file; authenticate with a key file (private_key_path) or an ssh-agent for SFTP, and for S3 with the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment, AWS_PROFILE or ~/.aws/credentials';

@@ -24,10 +24,12 @@ import {
   type KeySpec,
   type PullConfig,
   type PullSettings,
+  type PushSettings,
+  PUSH_KEYS,
 } from './config-schema.js';
 
-export { CONFIG_DEFAULTS, CONFIG_KEYS } from './config-schema.js';
-export type { Config, KeySpec, PullConfig, PullSettings, Strategy, VerifyMode } from './config-schema.js';
+export { CONFIG_DEFAULTS, CONFIG_KEYS, PUSH_KEYS } from './config-schema.js';
+export type { Config, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
 export { formatDuration, parseDuration } from './duration.js';
 
 /** Table names the Go versions stored the document under; a file may wrap it in one of them. */
@@ -93,15 +95,19 @@ export function requireBackupConfig(config: Config): BackupConfig {
   return config as BackupConfig;
 }
 
-/** The config, typed for a pull: throws ECONFIG unless [pull] has host, user, remote_dir and local_dir. */
+/**
+ * The config, typed for a pull: throws ECONFIG unless [pull] has local_dir and either url or host,
+ * user and remote_dir.
+ */
 export function requirePullConfig(config: Config): ConfigWithPull {
   const pull = config.pull;
   const problems: ConfigProblem[] = [];
   if (pull === undefined) {
-    problems.push({ key: 'pull', message: 'a [pull] table with host, user, remote_dir and local_dir is required to pull' });
+    problems.push({ key: 'pull', message: 'a [pull] table with local_dir and url (or host, user and remote_dir) is required to pull' });
   } else {
-    for (const [key, value] of [['host', pull.host], ['user', pull.user], ['remote_dir', pull.remoteDir], ['local_dir', pull.localDir]]) {
-      if (value === undefined) problems.push({ key: `pull.${key}`, message: 'required to pull' });
+    const required: [string, unknown][] = pull.url !== undefined ? [] : [['host', pull.host], ['user', pull.user], ['remote_dir', pull.remoteDir]];
+    for (const [key, value] of [...required, ['local_dir', pull.localDir]]) {
+      if (value === undefined) problems.push({ key: `pull.${key}`, message: `required to pull${key === 'local_dir' ? '' : ' (or set pull.url)'}` });
     }
   }
   if (problems.length > 0) fail(config.configPath, problems, config.configPath);
@@ -110,6 +116,12 @@ export function requirePullConfig(config: Config): ConfigWithPull {
 
 const TOP_KEYS = new Map(CONFIG_KEYS.filter((s) => !s.key.startsWith('pull.')).map((s) => [s.key, s]));
 const PULL_KEYS = new Map(CONFIG_KEYS.filter((s) => s.key.startsWith('pull.')).map((s) => [s.key.slice(5), s]));
+const PUSH_KEY_SPECS = new Map(PUSH_KEYS.map((s) => [s.key.slice(5), s]));
+/** [pull] keys that belong to the url form, and those of the host form: a table uses one form. */
+const PULL_URL_KEYS = ['url', 'endpoint', 'region', 'force_path_style'];
+const PULL_HOST_KEYS = ['host', 'port', 'user', 'remote_dir'];
+const S3_ONLY_KEYS = ['endpoint', 'region', 'force_path_style'];
+const SFTP_ONLY_KEYS = ['private_key_path', 'known_hosts', 'host_key_sha256'];
 
 type Table = Record<string, unknown>;
 
@@ -152,7 +164,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   const read = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => {
     for (const [name, value] of Object.entries(table)) {
       const key = prefix + name;
-      if (prefix === '' && name === 'pull') continue;
+      if (prefix === '' && (name === 'pull' || name === 'push')) continue;
       const spec = specs.get(name);
       if (SECRET_KEYS.includes(name)) note(key, SECRET_MESSAGE);
       else if (spec === undefined) note(key, unknownKeyMessage(key));
@@ -182,16 +194,64 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
         idleTimeoutMs: CONFIG_DEFAULTS.pull.idleTimeoutMs,
         ...settings,
       };
+      if (doc.pull.url !== undefined) {
+        const mixed = PULL_HOST_KEYS.filter((k) => k in (doc.pull as Table));
+        if (mixed.length > 0) note('pull.url', `url replaces ${mixed.join(', ')}: use one form or the other`);
+        checkKindKeys(doc.pull as Table, String(doc.pull.url), 'pull.', note);
+      } else {
+        for (const k of PULL_URL_KEYS.filter((k) => k !== 'url' && k in (doc.pull as Table))) note(`pull.${k}`, 'only used with pull.url = "s3://..."');
+      }
       // Without a pinned fingerprint the server key must be in known_hosts: never trust an unknown host.
       if (pull.knownHosts === undefined && pull.hostKeySha256 === undefined) {
         pull.knownHosts = localPath(CONFIG_DEFAULTS.pull.knownHosts, baseDir);
       }
     }
   }
+
+  let push: PushSettings[] | undefined;
+  if ('push' in doc) {
+    const entries = Array.isArray(doc.push) ? doc.push : [doc.push];
+    push = [];
+    entries.forEach((entry, i) => {
+      const label = entries.length > 1 ? `push[${i + 1}].` : 'push.';
+      if (!isTable(entry)) {
+        note('push', `expected [[push]] tables with a url, got ${show(entry)}`);
+        return;
+      }
+      const settings: Table = {};
+      read(entry, PUSH_KEY_SPECS, label, settings);
+      if (settings.url === undefined) {
+        if (!('url' in entry)) note(`${label}url`, 'required: where to push ("s3://bucket/prefix" or "sftp://user@host/path")');
+        return;
+      }
+      checkKindKeys(entry, settings.url as string, label, note);
+      const inherited = {
+        keepLast: (top.keepLast as number | undefined) ?? CONFIG_DEFAULTS.keepLast,
+        keepDaily: (top.keepDaily as number | undefined) ?? CONFIG_DEFAULTS.keepDaily,
+        keepWeekly: (top.keepWeekly as number | undefined) ?? CONFIG_DEFAULTS.keepWeekly,
+      };
+      const p = { ...inherited, ...settings } as PushSettings;
+      if (p.url.startsWith('sftp://') && p.knownHosts === undefined && p.hostKeySha256 === undefined) {
+        p.knownHosts = localPath(CONFIG_DEFAULTS.pull.knownHosts, baseDir);
+      }
+      push!.push(p);
+    });
+    const urls = push.map((p) => p.url);
+    const dup = urls.find((u, i) => urls.indexOf(u) !== i);
+    if (dup !== undefined) note('push', `the url ${JSON.stringify(dup)} appears twice`);
+  }
   if (problems.length > 0) fail(source, problems, path);
 
   const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
-  return { ...defaults, ...top, ...(pull ? { pull } : {}) } as Config;
+  return { ...defaults, ...top, ...(pull ? { pull } : {}), ...(push ? { push } : {}) } as Config;
+}
+
+/** S3 keys on an sftp:// store, or SSH keys on an s3:// one, are mistakes worth a message. */
+function checkKindKeys(table: Table, url: string, prefix: string, note: (key: string, message: string) => void): void {
+  const isS3 = /^s3:/i.test(url);
+  for (const k of isS3 ? SFTP_ONLY_KEYS : S3_ONLY_KEYS) {
+    if (k in table) note(`${prefix}${k}`, isS3 ? 'only used with sftp:// URLs' : 'only used with s3:// URLs');
+  }
 }
 
 function fail(source: string | undefined, problems: ConfigProblem[], path: string | undefined, cause?: unknown): never {
@@ -217,6 +277,12 @@ function localPath(p: string, baseDir: string): string {
 
 /** "unknown key", with the closest valid key in this table, or the table where the key belongs. */
 function unknownKeyMessage(key: string): string {
+  const push = /^push(\[\d+\])?\./.exec(key);
+  if (push) {
+    const name = key.slice(push[0].length);
+    const near = [...PUSH_KEY_SPECS.keys()].find((k) => distance(name.replace(/[-_]/g, ''), k.replace(/[-_]/g, '')) <= Math.max(1, Math.floor(k.length / 4)));
+    return near !== undefined ? `unknown key (did you mean "${push[0]}${near}"?)` : 'unknown key in [[push]]';
+  }
   const inPull = key.startsWith('pull.');
   const name = inPull ? key.slice(5) : key;
   const here = [...(inPull ? PULL_KEYS : TOP_KEYS).keys()];

@@ -14,18 +14,19 @@ import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
-import { plainFileNameProblem } from '../transport/names.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock } from './lock.js';
 import { readLatest, writeLatest } from './manifest.js';
-import { compareBackups, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
+import { LATEST_FILE } from './naming.js';
+import { latestOf, listStore } from './store/listing.js';
+import { readStoreSidecar } from './store/sidecar.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
 import { restore } from './restore.js';
 import { prune } from './retention.js';
-import { MAX_SIDECAR_BYTES, parseSidecar, readSidecar, writeSidecar } from './sidecar.js';
+import { readSidecar, writeSidecar } from './sidecar.js';
 import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
@@ -88,9 +89,6 @@ export interface PullResult {
   durationMs: number;
 }
 
-/** Longest latest.txt we read from a server: one file name (255 bytes) and a line ending. */
-const MAX_LATEST_BYTES = 260;
-
 export async function pull(configArg: Config, options: PullOptions = {}): Promise<PullResult> {
   const config = requirePullConfig(configArg);
   const { signal } = options;
@@ -107,7 +105,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     transport ??= await openPullTransport(config.pull, signal, transportOptions(options));
     progress({ phase: 'find' });
     const remote = await findLatest(transport, signal);
-    const remoteSidecar = await readRemoteSidecar(transport, remote.name, signal);
+    const remoteSidecar = await readStoreSidecar(transport, remote.name, signal ? { signal } : {});
     const path = join(localDir, remote.name);
     await removeLeftovers(localDir, remote.name);
     let part = join(localDir, `${remote.name}${PART_SUFFIX}`);
@@ -246,43 +244,24 @@ function transportOptions(options: PullOptions): PullTransportOptions {
   };
 }
 
-/** The remote backup to pull: latest.txt when it names an existing backup, else the newest name. */
+/**
+ * The remote backup to pull: the store's latest (latest.txt when it names an existing backup, else
+ * the newest by name). A latest.txt that is not a plain file name is refused outright: a hostile
+ * or broken server must not steer us by it.
+ */
 async function findLatest(transport: Transport, signal: AbortSignal | undefined): Promise<RemoteFile> {
-  const text = await transport.readText(LATEST_FILE, MAX_LATEST_BYTES, signal ? { signal } : {});
-  if (text !== undefined) {
-    const name = text.replace(/\r?\n$/, '').trim();
-    const problem = plainFileNameProblem(name) ?? (parseBackupName(name) ? undefined : 'it is not a backup file name');
-    if (problem) {
-      throw new BackupError(
-        ErrorCode.BACKUP_NOT_FOUND,
-        `[pull] ${transport.location}/${LATEST_FILE} names ${JSON.stringify(name.slice(0, 100))}: refused, ${problem}`,
-        { path: LATEST_FILE },
-      );
-    }
-    const file = await transport.stat(name, signal ? { signal } : {});
-    if (file) return file;
+  const listing = await listStore(transport, signal ? { signal } : {});
+  if (listing.latestProblem) {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] ${listing.latestProblem.message}: refused`, {
+      path: LATEST_FILE,
+      cause: listing.latestProblem,
+    });
   }
-  const candidates = (await transport.list(signal ? { signal } : {}))
-    .map((f) => ({ f, parsed: parseBackupName(f.name) }))
-    .filter((c) => c.parsed !== undefined)
-    .sort((a, b) => compareBackups(a.parsed!, b.parsed!));
-  const newest = candidates.at(-1);
+  const newest = latestOf(listing);
   if (!newest) {
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup in ${transport.location}`, { path: transport.location });
   }
-  return newest.f;
-}
-
-async function readRemoteSidecar(transport: Transport, name: string, signal: AbortSignal | undefined) {
-  const text = await transport.readText(`${name}${SIDECAR_SUFFIX}`, MAX_SIDECAR_BYTES, signal ? { signal } : {});
-  if (text === undefined) return undefined;
-  const sidecar = parseSidecar(text, `${transport.location}/${name}${SIDECAR_SUFFIX}`);
-  if (sidecar.fileName !== name) {
-    throw new BackupError(ErrorCode.CHECKSUM, `[pull] the remote ${name}${SIDECAR_SUFFIX} is for ${JSON.stringify(sidecar.fileName)}`, {
-      path: name,
-    });
-  }
-  return sidecar;
+  return listing.files.get(newest.name)!;
 }
 
 /** The sha256 of our verified copy of `remote`, when local_dir already publishes it; else undefined. */

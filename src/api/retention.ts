@@ -6,13 +6,14 @@
  * without a file system; prune applies it to a directory. Run prune under the backup job's lock:
  * two prunes, or a prune and a backup writing its sidecar, should not interleave.
  */
-import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { fsyncDir } from '../fs/sync.js';
-import { listBackups, regularFiles, type BackupEntry } from './listing.js';
-import { readLatest } from './manifest.js';
-import { compareBackups, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
+import { LocalTransport } from '../transport/local.js';
+import type { BackupEntry } from './listing.js';
+import { compareBackups, type ParsedBackupName } from './naming.js';
+import { pruneStore, type PruneOptions, type PruneResult } from './store/prune.js';
+
+/** What planning needs of a backup: its parsed name, and whether latest.txt names it. */
+export type RetentionEntry = ParsedBackupName & { hasChecksum?: boolean; isLatest: boolean };
 
 export interface RetentionPolicy {
   /** Keep the newest N backups. 0 turns pruning off: everything is kept, whatever the other fields say. */
@@ -33,17 +34,17 @@ export interface PlanOptions {
   now?: Date;
 }
 
-export interface KeptEntry {
-  entry: BackupEntry;
+export interface KeptEntry<E extends RetentionEntry = BackupEntry> {
+  entry: E;
   /** Why it stays: `last`, `daily 2026-11-25`, `weekly 2026-W48`, `latest`, `future`, `keep-all`. */
   reasons: string[];
 }
 
-export interface PrunePlan {
+export interface PrunePlan<E extends RetentionEntry = BackupEntry> {
   /** Oldest first. */
-  keep: KeptEntry[];
+  keep: KeptEntry<E>[];
   /** Oldest first. */
-  remove: BackupEntry[];
+  remove: E[];
 }
 
 const DAY_MS = 86_400_000;
@@ -76,7 +77,7 @@ export function validatePolicy(policy: RetentionPolicy): void {
 }
 
 /** Keeps the newest entry of each of the first `count` distinct buckets, newest first. */
-function keepBuckets(newestFirst: BackupEntry[], count: number, key: (d: Date) => string, label: string, add: (e: BackupEntry, r: string) => void): void {
+function keepBuckets<E extends RetentionEntry>(newestFirst: E[], count: number, key: (d: Date) => string, label: string, add: (e: E, r: string) => void): void {
   const seen = new Set<string>();
   for (const e of newestFirst) {
     if (seen.size >= count) break;
@@ -94,17 +95,17 @@ function keepBuckets(newestFirst: BackupEntry[], count: number, key: (d: Date) =
  * `keepWeekly` ISO weeks that have backups. The entry named by `latestName` or flagged `isLatest`
  * is always kept, however old. Does not modify `entries`.
  */
-export function planPrune(entries: readonly BackupEntry[], policy: RetentionPolicy, options: PlanOptions = {}): PrunePlan {
+export function planPrune<E extends RetentionEntry>(entries: readonly E[], policy: RetentionPolicy, options: PlanOptions = {}): PrunePlan<E> {
   validatePolicy(policy);
   const now = (options.now ?? new Date()).getTime();
-  const reasons = new Map<BackupEntry, string[]>();
-  const add = (e: BackupEntry, reason: string) => {
+  const reasons = new Map<E, string[]>();
+  const add = (e: E, reason: string) => {
     const list = reasons.get(e);
     if (list) list.push(reason);
     else reasons.set(e, [reason]);
   };
 
-  const groups = new Map<string | undefined, BackupEntry[]>();
+  const groups = new Map<string | undefined, E[]>();
   for (const e of entries) {
     if (policy.keepLast === 0) add(e, 'keep-all');
     if (e.isLatest || e.name === options.latestName) add(e, 'latest');
@@ -132,99 +133,14 @@ export function planPrune(entries: readonly BackupEntry[], policy: RetentionPoli
   };
 }
 
-export interface PruneOptions {
-  /** Report what would be removed, remove nothing. @default false */
-  dryRun?: boolean;
-  /** Prune only this database's backups (and orphan sidecars); others are left alone. */
-  dbName?: string;
-  /** Also never removed (latest.txt's own name always is). */
-  latestName?: string;
-  /** See PlanOptions.now. */
-  now?: Date;
-}
-
-export interface PruneResult {
-  /** Backup file names removed (or, in a dry run, that would be), oldest first. */
-  removed: string[];
-  /** Backup file names kept, oldest first. */
-  kept: string[];
-  /** `.sha256` files removed (or that would be): those of removed backups and orphans whose backup is gone. */
-  removedSidecars: string[];
-  dryRun: boolean;
-}
-
-async function removeFile(dir: string, name: string): Promise<void> {
-  const path = join(dir, name);
-  try {
-    await unlink(path);
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    if (errno === 'ENOENT') return; // already gone: the goal is reached
-    throw new BackupError(ErrorCode.IO, `[api] prune: cannot remove "${path}" (${errno ?? (e as Error).message})`, {
-      path,
-      cause: e,
-      ...(errno ? { errno } : {}),
-    });
-  }
-}
+export type { PruneOptions, PruneResult } from './store/prune.js';
 
 /**
- * Applies the policy to `dir`: removes each pruned backup, then its `.sha256` sidecar, then
- * sidecars whose backup is gone, and fsyncs the directory once. Backup first: after a crash a backup
- * without its sidecar is still usable, a sidecar without its backup is junk that the next prune
- * removes. `keepLast: 0` touches nothing at all. Never touches the file latest.txt names, temp files, lock files, latest.txt, other
- * databases' files (with `dbName`) or anything it does not recognise. Throws EBACKUP_NOT_FOUND when
- * latest.txt is malformed (it cannot tell what to protect), EIO when a removal fails.
+ * Applies the policy to the local backup directory `dir` (see pruneStore, which does the same for
+ * any store). Throws EBACKUP_NOT_FOUND when latest.txt is malformed (it cannot tell what to
+ * protect), EIO when a removal fails.
  */
 export async function prune(dir: string, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
   validatePolicy(policy);
-  const dryRun = options.dryRun ?? false;
-  // Throws on a malformed manifest; listBackups flags the entry it names as isLatest.
-  const latestOnDisk = await readLatest(dir);
-  const entries = await listBackups(dir, options.dbName === undefined ? {} : { dbName: options.dbName });
-  const plan = planPrune(entries, policy, {
-    ...(options.latestName === undefined ? {} : { latestName: options.latestName }),
-    ...(options.now === undefined ? {} : { now: options.now }),
-  });
-
-  const protectedNames = new Set([latestOnDisk, options.latestName]);
-  const files = await regularFiles(dir);
-  const orphans = [...files].filter((file) => {
-    if (policy.keepLast === 0 || !file.endsWith(SIDECAR_SUFFIX)) return false;
-    const backup = file.slice(0, -SIDECAR_SUFFIX.length);
-    const parsed = parseBackupName(backup);
-    return (
-      parsed !== undefined &&
-      !files.has(backup) &&
-      !protectedNames.has(backup) &&
-      (options.dbName === undefined || parsed.dbName === options.dbName)
-    );
-  });
-  orphans.sort();
-  const companions = plan.remove.filter((e) => e.hasChecksum).map((e) => e.name + SIDECAR_SUFFIX);
-  const result: PruneResult = {
-    removed: plan.remove.map((e) => e.name),
-    kept: plan.keep.map((k) => k.entry.name),
-    removedSidecars: [...companions, ...orphans],
-    dryRun,
-  };
-  if (dryRun || (plan.remove.length === 0 && orphans.length === 0)) return result;
-  let failure: unknown;
-  try {
-    for (const e of plan.remove) {
-      await removeFile(dir, e.name);
-      if (e.hasChecksum) await removeFile(dir, e.name + SIDECAR_SUFFIX);
-    }
-    for (const sidecar of orphans) await removeFile(dir, sidecar);
-  } catch (e) {
-    failure = e;
-  }
-  // Make what was removed durable, also when a later removal failed (that error wins).
-  try {
-    fsyncDir(dir);
-  } catch (e) {
-    failure ??= new BackupError(ErrorCode.IO, `[api] prune: cannot fsync directory "${dir}"`, { path: dir, cause: e });
-  }
-  if (failure !== undefined) throw failure;
-  return result;
+  return pruneStore(new LocalTransport(dir), policy, options);
 }

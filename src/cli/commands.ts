@@ -7,6 +7,12 @@
 import { resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { backup, type BackupResult } from '../api/backup.js';
+import { PushError, type PushOutcome } from '../api/push.js';
+import { listStore } from '../api/store/listing.js';
+import { pruneStore } from '../api/store/prune.js';
+import { parseBackupName } from '../api/naming.js';
+import { verifyInStore } from '../api/verify-store.js';
+import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
 import { formatDuration, parseDuration } from '../api/duration.js';
 import { listBackups } from '../api/listing.js';
@@ -107,7 +113,15 @@ function backupLines(r: BackupResult): string[] {
   ];
   if (r.copyAttempts > 1) lines.push(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);
   if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
+  for (const p of r.push) lines.push(...pushLines(p));
   lines.push(`  took ${r.timings.totalMs} ms`);
+  return lines;
+}
+
+function pushLines(p: PushOutcome): string[] {
+  if (!p.ok) return [`  push to ${p.url} FAILED (${p.error!.kind}): ${p.error!.message}`];
+  const lines = [`  pushed to ${p.url} (${mib(p.bytes)}, ${(p.durationMs / 1000).toFixed(1)} s)`];
+  if (p.pruned.length > 0) lines.push(`    retention there removed ${p.pruned.length}: ${p.pruned.join(', ')}`);
   return lines;
 }
 
@@ -119,24 +133,32 @@ const backupCommand: Command = {
     const every = str(values, 'every');
     const jitter = str(values, 'jitter');
     if (jitter !== undefined && every === undefined) throw new UsageError('backup: --jitter needs --every');
-    const once = async (signal: AbortSignal): Promise<void> => {
+    /** One run; false when the backup was published locally but a destination failed (reported here). */
+    const once = async (signal: AbortSignal): Promise<boolean> => {
       // Read on every run, like the job handler: an edited config applies to the next scheduled run.
       const config = await requiredConfig(values);
       out.setProgressInterval(config.progressLogIntervalMs);
-      const r = await backup(config, { signal, onProgress: out.progress });
-      out.endProgress();
-      out.result('backup', true, r, backupLines(r));
+      try {
+        const r = await backup(config, { signal, onProgress: out.progress });
+        out.endProgress();
+        out.result('backup', true, r, backupLines(r));
+        return true;
+      } catch (e) {
+        if (!(e instanceof PushError)) throw e;
+        out.endProgress();
+        const r = e.result as BackupResult;
+        out.result('backup', false, { ...r, error: { code: e.code, message: e.message } }, backupLines(r));
+        out.error('backup', e, { json: false });
+        return false;
+      }
     };
-    if (every === undefined) {
-      await once(ctx.signal);
-      return 0;
-    }
+    if (every === undefined) return (await once(ctx.signal)) ? 0 : 1;
     const intervalMs = durationFlag('backup', 'every', every);
     const jitterMs = jitter === undefined ? defaultJitterMs(intervalMs) : durationFlag('backup', 'jitter', jitter, { zeroOk: true });
     // A wrong config is a usage problem to report now, not at every scheduled run.
     await requiredConfig(values);
     out.note(`backing up every ${formatDuration(intervalMs)} (each start up to ${formatDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
-    await runEvery(once, {
+    await runEvery(async (signal) => void (await once(signal)), {
       intervalMs,
       jitterMs,
       signal: ctx.signal,
@@ -181,12 +203,28 @@ const pullCommand: Command = {
 };
 
 const verifyCommand: Command = {
-  options: { ...CONFIG_OPTION, quick: { type: 'boolean' } },
+  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' } },
   positionals: ['file'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values);
-    const file = args[0]!;
-    const r = await verify(file, { mode: integrityMode(values, config), signal, onProgress: out.progress });
+    let file = args[0]!;
+    const mode = integrityMode(values, config);
+    let r;
+    if (isRemoteStoreUrl(file)) {
+      // s3://bucket/prefix verifies the latest backup there; s3://bucket/prefix/<backup name> that one.
+      const last = file.replace(/\/+$/, '').split('/').pop()!;
+      const name = parseBackupName(last) ? last : undefined;
+      const storeUrl = name ? file.replace(/\/+$/, '').slice(0, -(last.length + 1)) : file;
+      const transport = await openStoreArg(storeUrl, values, config);
+      try {
+        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress });
+      } finally {
+        await transport.close();
+      }
+      file = r.location;
+    } else {
+      r = await verify(file, { mode, signal, onProgress: out.progress });
+    }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
     const lines = r.ok
@@ -214,12 +252,26 @@ const restoreCommand: Command = {
 };
 
 const listCommand: Command = {
-  options: { ...CONFIG_OPTION, db: { type: 'string' } },
+  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, db: { type: 'string' } },
   positionals: ['dir?'],
-  async run(values, args, { out }) {
-    const dir = directory('list', args, await optionalConfig(values));
+  async run(values, args, { out, signal }) {
+    const config = await optionalConfig(values);
     const db = str(values, 'db');
-    const backups = await listBackups(dir, db !== undefined ? { dbName: db } : {});
+    const filter = db !== undefined ? { dbName: db } : {};
+    let dir: string;
+    let backups: { name: string; time: Date; size: number; isLatest: boolean; hasChecksum: boolean; layout: string }[];
+    if (args[0] !== undefined && isRemoteStoreUrl(args[0])) {
+      dir = args[0];
+      const transport = await openStoreArg(dir, values, config);
+      try {
+        backups = (await listStore(transport, { ...filter, signal })).backups;
+      } finally {
+        await transport.close();
+      }
+    } else {
+      dir = directory('list', args, config);
+      backups = await listBackups(dir, filter);
+    }
     const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
     for (const e of backups) {
       const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
@@ -233,6 +285,7 @@ const listCommand: Command = {
 const pruneCommand: Command = {
   options: {
     ...CONFIG_OPTION,
+    ...STORE_OPTIONS,
     'dry-run': { type: 'boolean' },
     db: { type: 'string' },
     'keep-last': { type: 'string' },
@@ -240,23 +293,38 @@ const pruneCommand: Command = {
     'keep-weekly': { type: 'string' },
   },
   positionals: ['dir?'],
-  async run(values, args, { out }) {
+  async run(values, args, { out, signal }) {
     const config = await optionalConfig(values);
-    const dir = directory('prune', args, config);
+    const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]) ? args[0] : undefined;
+    const dir = remote ?? directory('prune', args, config);
+    // A store URL of a [[push]] entry: that entry's retention (which inherits the top level's).
+    const fromPush = remote !== undefined ? config?.push?.find((p) => p.url === remote) : undefined;
     const count = (flag: string, fallback: number): number => {
       const v = str(values, flag);
       if (v === undefined) return fallback;
       if (!/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
       return Number(v);
     };
+    const base = fromPush ?? config;
     const policy = {
-      keepLast: count('keep-last', config?.keepLast ?? CONFIG_DEFAULTS.keepLast),
-      keepDaily: count('keep-daily', config?.keepDaily ?? CONFIG_DEFAULTS.keepDaily),
-      keepWeekly: count('keep-weekly', config?.keepWeekly ?? CONFIG_DEFAULTS.keepWeekly),
+      keepLast: count('keep-last', base?.keepLast ?? CONFIG_DEFAULTS.keepLast),
+      keepDaily: count('keep-daily', base?.keepDaily ?? CONFIG_DEFAULTS.keepDaily),
+      keepWeekly: count('keep-weekly', base?.keepWeekly ?? CONFIG_DEFAULTS.keepWeekly),
     };
     const dryRun = values['dry-run'] === true;
     const db = str(values, 'db');
-    const r = await prune(dir, policy, { dryRun, ...(db !== undefined ? { dbName: db } : {}) });
+    const pruneOptions = { dryRun, ...(db !== undefined ? { dbName: db } : {}) };
+    let r;
+    if (remote !== undefined) {
+      const transport = await openStoreArg(remote, values, config);
+      try {
+        r = await pruneStore(transport, policy, { ...pruneOptions, signal });
+      } finally {
+        await transport.close();
+      }
+    } else {
+      r = await prune(dir, policy, pruneOptions);
+    }
     const verb = dryRun ? 'would remove' : 'removed';
     out.result('prune', true, { dir, dryRun, policy, removed: r.removed, kept: r.kept }, [
       `${verb} ${r.removed.length}, kept ${r.kept.length} (keep_last=${policy.keepLast}, keep_daily=${policy.keepDaily}, keep_weekly=${policy.keepWeekly})`,

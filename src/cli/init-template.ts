@@ -28,6 +28,9 @@ const WIDTH = 100;
 const EXAMPLES: Readonly<Record<string, string>> = {
   source_path: '"./app.db"',
   backup_dir: '"./backups"',
+  'pull.url': '"s3://my-bucket/app"',
+  'pull.endpoint': '"https://s3.example.org"',
+  'pull.force_path_style': 'true',
   'pull.host': '"db.example.org"',
   'pull.user': '"backup"',
   'pull.private_key_path': '"~/.ssh/id_ed25519"',
@@ -38,6 +41,18 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   'pull.local_dir': '"./pulled"',
   'pull.restore_to': '"./replica.db"',
 };
+
+/**
+ * [pull] keys of the store-URL form, the alternative to host/user/remote_dir: a table uses one form,
+ * so these are shown after the others under their own note.
+ */
+export const PULL_URL_KEYS: readonly string[] = ['pull.url', 'pull.endpoint', 'pull.region', 'pull.force_path_style'];
+
+const PULL_URL_INTRO = `# Or pull from S3-compatible storage (or any store URL) instead of host, user and remote_dir:
+# S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws.`;
+
+const PUSH_INTRO = `# Push every new backup to other places too: one [[${TEMPLATE_SCOPE}.push]] table per
+# destination, with url = "s3://bucket/prefix" or "sftp://user@host:22/path" (see the README).`;
 
 /** Keys written as live settings; everything else is commented out. */
 const SET_KEYS = new Set(['source_path', 'backup_dir']);
@@ -57,11 +72,15 @@ const PULL_INTRO = `# Pull the latest backup from another machine over SFTP (sql
 /** The commented config template, with a trailing newline. */
 export function configTemplate(): string {
   const main = CONFIG_KEYS.filter((s) => !s.key.startsWith('pull.'));
-  const pull = CONFIG_KEYS.filter((s) => s.key.startsWith('pull.'));
+  const pull = CONFIG_KEYS.filter((s) => s.key.startsWith('pull.') && !PULL_URL_KEYS.includes(s.key));
+  const pullUrl = CONFIG_KEYS.filter((s) => PULL_URL_KEYS.includes(s.key));
   const out = [HEADER, `[${TEMPLATE_SCOPE}]`, ''];
   for (const spec of main) out.push(...entry(spec, spec.key), '');
   out.push(PULL_INTRO, `# [${TEMPLATE_SCOPE}.pull]`, '');
   for (const spec of pull) out.push(...entry(spec, spec.key.slice('pull.'.length)), '');
+  out.push(PULL_URL_INTRO, '');
+  for (const spec of pullUrl) out.push(...entry(spec, spec.key.slice('pull.'.length)), '');
+  out.push(PUSH_INTRO, '');
   return `${out.join('\n').trimEnd()}\n`;
 }
 

@@ -96,12 +96,15 @@ export class Output {
     this.bar.clear();
   }
 
-  /** A failed operation: stderr line(s) always; with --json also a JSON object on stdout. */
-  error(command: string, e: unknown): void {
+  /**
+   * A failed operation: stderr line(s) always; with --json also a JSON object on stdout (unless
+   * `json: false`: the result object already carried the error).
+   */
+  error(command: string, e: unknown, options: { json?: boolean } = {}): void {
     this.bar.clear();
     const lines = describeError(e, this.mode.verbose);
     this.streams.stderr.write(`${lines.join('\n')}\n`);
-    if (this.mode.json) {
+    if (this.mode.json && options.json !== false) {
       const err = e as Partial<BackupError>;
       const error = {
         code: err instanceof BackupError ? err.code : 'EINTERNAL',
@@ -153,6 +156,8 @@ function hintFor(e: BackupError): string | undefined {
       return 'check pull.host and pull.port, and that the server is reachable; an interrupted download resumes on the next run';
     case ErrorCode.LOCKED:
       return 'another backup or pull of the same directory is running; wait for it, or set lock_timeout to wait automatically';
+    case ErrorCode.PUSH:
+      return 'the backup is published locally; fix the failed destination (credentials, network, bucket or directory) and the next run pushes again';
     case ErrorCode.SNAPSHOT_BUSY:
       return 'the database changed during every copy attempt; run the backup at a quieter moment';
     case ErrorCode.SOURCE_HOT_JOURNAL:

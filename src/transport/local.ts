@@ -27,6 +27,9 @@ export class LocalTransport implements Transport {
       names = await readdir(this.dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        throw new BackupError(ErrorCode.IO, `[local] cannot list "${this.dir}": not a directory`, { path: this.dir, errno: 'ENOTDIR', cause: e });
+      }
       throw ioError('list', this.dir, e);
     }
     const files: RemoteFile[] = [];
@@ -96,6 +99,7 @@ export class LocalTransport implements Transport {
     await ensurePrivateDir(this.dir, '[local] directory');
     const size = await writeFileAtomic(path, writeChunks(data, options, path), {
       layer: '[local]',
+      ...(options.tempBase !== undefined ? { tempBase: options.tempBase } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return { name, size };

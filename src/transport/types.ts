@@ -32,6 +32,12 @@ export interface WriteOptions {
   size?: number;
   /** Called with the number of bytes sent so far, at most every few MiB. */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * Where a temp file is used (local, SFTP), name it `<tempBase>.tmp-<random>` instead of
+   * `<name>.tmp-<random>`: a file shared by several databases (latest.txt) then says whose write it
+   * was, so that database's next run can remove it after a crash. @default name
+   */
+  tempBase?: string;
 }
 
 export interface WriteResult {

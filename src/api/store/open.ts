@@ -1,0 +1,128 @@
+/**
+ * A Transport for a store URL, set up the way a backup tool must: SFTP with the host key checked
+ * against known_hosts or a pinned fingerprint (never skipped unless asked loudly) and key or agent
+ * authentication (the key's passphrase from the environment, never from the config file); S3 with
+ * credentials from the standard AWS sources (environment, AWS_PROFILE, shared files), never from our
+ * config; a local directory as it is.
+ */
+import { readFile } from 'node:fs/promises';
+import { BackupError, ErrorCode } from '../../errors.js';
+import { LocalTransport } from '../../transport/local.js';
+import { S3Transport } from '../../transport/s3/s3.js';
+import { createHostKeyCheck } from '../../transport/host-key.js';
+import { SftpTransport } from '../../transport/sftp.js';
+import type { Transport } from '../../transport/types.js';
+import { parseStoreUrl } from './url.js';
+
+/** Environment variable holding the passphrase of a `private_key_path`, when the key has one. */
+export const PASSPHRASE_ENV = 'SQLITE_BACKUP_KEY_PASSPHRASE';
+
+/** Where a store is and how to reach it: a `[[push]]` entry, `[pull]` with `url`, or CLI flags. */
+export interface StoreSpec {
+  /** `s3://bucket/prefix`, `sftp://user@host[:port]/path`, `file:///path` or a local path. */
+  url: string;
+  /** S3: the service's URL, for S3-compatible services (Ceph, MinIO, R2...). @default AWS */
+  endpoint?: string;
+  /** S3. @default "us-east-1" */
+  region?: string;
+  /** S3: `https://endpoint/bucket/key` addressing. @default true when endpoint is set */
+  forcePathStyle?: boolean;
+  /** SFTP: private key file (absolute). Without it, an ssh-agent (SSH_AUTH_SOCK). */
+  privateKeyPath?: string;
+  /** SFTP: known_hosts file (absolute). */
+  knownHosts?: string;
+  /** SFTP: pinned host key fingerprint, `SHA256:...`. */
+  hostKeySha256?: string;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export interface OpenStoreOptions {
+  /** SFTP: accept any host key. Only for a first look at a server you are about to pin; warned loudly. */
+  insecureSkipHostKeyCheck?: boolean;
+  /** Where the loud warning goes. @default process.emitWarning */
+  warn?: (message: string) => void;
+  /** What the store is, in config-error messages: `push`, `pull`. @default "store" */
+  label?: string;
+}
+
+export async function openStore(spec: StoreSpec, options: OpenStoreOptions = {}): Promise<Transport> {
+  const where = parseStoreUrl(spec.url);
+  if (where.kind === 'local') return new LocalTransport(where.dir);
+  if (where.kind === 's3') {
+    return new S3Transport({
+      bucket: where.bucket,
+      prefix: where.prefix,
+      ...(spec.endpoint !== undefined ? { endpoint: spec.endpoint } : {}),
+      ...(spec.region !== undefined ? { region: spec.region } : {}),
+      ...(spec.forcePathStyle !== undefined ? { forcePathStyle: spec.forcePathStyle } : {}),
+      ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
+      ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+    });
+  }
+  return openSftp({ ...where, ...spec, username: where.user }, options);
+}
+
+export interface SftpSpec {
+  host: string;
+  port: number;
+  username: string;
+  remoteDir: string;
+  privateKeyPath?: string;
+  knownHosts?: string;
+  hostKeySha256?: string;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): Promise<SftpTransport> {
+  const label = options.label ?? 'store';
+  const check = await createHostKeyCheck({
+    host: spec.host,
+    port: spec.port,
+    ...(spec.knownHosts ? { knownHostsPath: spec.knownHosts } : {}),
+    ...(spec.hostKeySha256 ? { pinnedSha256: spec.hostKeySha256 } : {}),
+    ...(options.insecureSkipHostKeyCheck ? { insecureSkipHostKeyCheck: true } : {}),
+  });
+  const warn = options.warn ?? ((m: string) => process.emitWarning(m));
+  const agent = process.env.SSH_AUTH_SOCK;
+  let privateKey: Buffer | undefined;
+  if (spec.privateKeyPath) {
+    try {
+      privateKey = await readFile(spec.privateKeyPath);
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException).code;
+      throw new BackupError(ErrorCode.CONFIG, `[${label}] private_key_path "${spec.privateKeyPath}" cannot be read (${errno ?? (e as Error).message})`, {
+        path: spec.privateKeyPath,
+        cause: e,
+        ...(errno ? { errno } : {}),
+      });
+    }
+  } else if (!agent) {
+    throw new BackupError(
+      ErrorCode.CONFIG,
+      `[${label}] no way to authenticate to ${spec.host}: set private_key_path, or run an ssh-agent (SSH_AUTH_SOCK)`,
+    );
+  }
+  const passphrase = process.env[PASSPHRASE_ENV];
+  return new SftpTransport({
+    host: spec.host,
+    port: spec.port,
+    username: spec.username,
+    remoteDir: spec.remoteDir,
+    ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
+    ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+    hostVerifier: (key: Buffer) => {
+      const ok = check.verify(key);
+      // Insecure mode: say so on every connection, with the fingerprint that was accepted blindly.
+      const warning = check.warning();
+      if (warning) warn(warning);
+      return ok;
+    },
+    serverHostKeyAlgorithms: check.algorithms,
+    hostKeyError: () => check.error(),
+    ...(privateKey ? { privateKey } : {}),
+    ...(passphrase ? { passphrase } : {}),
+    ...(agent ? { agent } : {}),
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Retention applied to a store (local directory, SFTP, S3): planPrune (../retention.ts) decides,
+ * this removes. Backup first, then its sidecar, then sidecars whose backup is gone: after a crash a
+ * backup without its sidecar is still usable, a sidecar without its backup is junk that the next
+ * prune removes. Run it under the backup job's lock (a local store) or after a push has published
+ * (a remote one): the file latest.txt names is never removed.
+ */
+import { BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
+import type { Transport } from '../../transport/types.js';
+import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
+import { planPrune, type RetentionPolicy } from '../retention.js';
+import { listStore } from './listing.js';
+
+export interface PruneOptions {
+  /** Report what would be removed, remove nothing. @default false */
+  dryRun?: boolean;
+  /** Prune only this database's backups (and orphan sidecars); others are left alone. */
+  dbName?: string;
+  /** Also never removed (latest.txt's own name always is). */
+  latestName?: string;
+  /** See PlanOptions.now. */
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export interface PruneResult {
+  /** Backup file names removed (or, in a dry run, that would be), oldest first. */
+  removed: string[];
+  /** Backup file names kept, oldest first. */
+  kept: string[];
+  /** `.sha256` files removed (or that would be): those of removed backups and orphans whose backup is gone. */
+  removedSidecars: string[];
+  dryRun: boolean;
+}
+
+/**
+ * Applies the policy to the store. `keepLast: 0` touches nothing at all. Never touches the file
+ * latest.txt names, temp files, lock files, latest.txt, other databases' files (with `dbName`) or
+ * anything it does not recognise. Throws EBACKUP_NOT_FOUND when latest.txt is malformed (it cannot
+ * tell what to protect), the transport's error when a removal fails (after trying the others' order:
+ * it stops at the first failure).
+ */
+export async function pruneStore(transport: Transport, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
+  const dryRun = options.dryRun ?? false;
+  const listing = await listStore(transport, {
+    ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (listing.latestProblem) throw listing.latestProblem;
+  const plan = planPrune(listing.backups, policy, {
+    ...(options.latestName === undefined ? {} : { latestName: options.latestName }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+
+  const protectedNames = new Set([listing.latest, options.latestName]);
+  const orphans = [...listing.files.keys()].filter((file) => {
+    if (policy.keepLast === 0 || !file.endsWith(SIDECAR_SUFFIX)) return false;
+    const backup = file.slice(0, -SIDECAR_SUFFIX.length);
+    const parsed = parseBackupName(backup);
+    return (
+      parsed !== undefined &&
+      !listing.files.has(backup) &&
+      !protectedNames.has(backup) &&
+      (options.dbName === undefined || parsed.dbName === options.dbName)
+    );
+  });
+  orphans.sort();
+  const companions = plan.remove.filter((e) => e.hasChecksum).map((e) => e.name + SIDECAR_SUFFIX);
+  const result: PruneResult = {
+    removed: plan.remove.map((e) => e.name),
+    kept: plan.keep.map((k) => k.entry.name),
+    removedSidecars: [...companions, ...orphans],
+    dryRun,
+  };
+  if (dryRun) return result;
+  for (const e of plan.remove) {
+    if (protectedNames.has(e.name)) {
+      // planPrune keeps these; this guards the one promise retention must never break.
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] prune: refusing to remove "${e.name}", which latest.txt names`);
+    }
+    throwIfAborted(options.signal, `[store] prune of ${transport.location}`);
+    await transport.remove(e.name);
+    if (e.hasChecksum) await transport.remove(e.name + SIDECAR_SUFFIX);
+  }
+  for (const sidecar of orphans) await transport.remove(sidecar);
+  return result;
+}

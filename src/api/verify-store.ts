@@ -1,0 +1,41 @@
+/**
+ * verify for a backup in a store (S3, SFTP): the backup latest.txt names (or a given one) and its
+ * sidecar are downloaded into a private temp directory (0700, removed on every path), then checked
+ * exactly as a local file is (sha256 sidecar, gzip CRC and length, integrity_check).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackupError, ErrorCode } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import type { Transport } from '../transport/types.js';
+import { SIDECAR_SUFFIX } from './naming.js';
+import { findLatest } from './store/listing.js';
+import { whereIn } from './store/where.js';
+import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
+
+export interface StoreVerifyResult extends VerifyResult {
+  /** The backup's name in the store. */
+  name: string;
+  /** Where it is: `<store url>/<name>`. */
+  location: string;
+}
+
+export async function verifyInStore(transport: Transport, name: string | undefined, options: VerifyOptions = {}): Promise<StoreVerifyResult> {
+  const signalOption = options.signal ? { signal: options.signal } : {};
+  const chosen = name ?? (await findLatest(transport, signalOption))?.name;
+  if (chosen === undefined) {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup in ${transport.location}`, { path: transport.location });
+  }
+  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
+  try {
+    const local = join(dir, chosen);
+    await writeFileAtomic(local, transport.read(chosen, signalOption), { layer: '[store]', ...signalOption });
+    const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, signalOption);
+    if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar, { layer: '[store]' });
+    const result = await verify(local, { ...options, tempDir: dir });
+    return { ...result, name: chosen, location: whereIn(transport, chosen) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
