@@ -16,6 +16,7 @@ export {
   ConfigError,
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
+  PUSH_KEYS,
   CONFIG_SCOPES,
   parseDuration,
   formatDuration,
@@ -27,7 +28,15 @@ export {
   type ParseConfigOptions,
   type PullConfig,
   type PullSettings,
+  type PushSettings,
 } from './api/config.js';
+export { pushBackup, pushToStore, PushError, type PushOutcome, type PushFailure, type PushFailureKind, type PushedBackup, type PushOptions } from './api/push.js';
+export { openStore, PASSPHRASE_ENV, type StoreSpec, type OpenStoreOptions } from './api/store/open.js';
+export { parseStoreUrl, type StoreUrl } from './api/store/url.js';
+export { listStore, findLatest, latestOf, type StoreEntry, type StoreListing, type ListStoreOptions } from './api/store/listing.js';
+export { pruneStore } from './api/store/prune.js';
+export { publishBackup, type PublishInput, type PublishOptions } from './api/store/publish.js';
+export { verifyInStore, type StoreVerifyResult } from './api/verify-store.js';
 export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
 export { listBackups, pickLatest, type BackupEntry, type ListOptions } from './api/listing.js';
@@ -57,7 +66,9 @@ export { detectFormat, type BackupFormat } from './api/verify.js';
 export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOptions } from './api/lock.js';
 export { pull, type PullOptions, type PullProgress, type PullPhase, type PullResult } from './api/pull.js';
 export { LocalTransport } from './transport/local.js';
-export type { Transport, RemoteFile, ReadOptions } from './transport/types.js';
+export type { Transport, RemoteFile, ReadOptions, WriteOptions, WriteResult, WriteSource } from './transport/types.js';
+export { S3Transport } from './transport/s3/s3.js';
+export type { S3TransportOptions } from './transport/s3/s3-options.js';
 export {
   createHostKeyCheck,
   normalizeFingerprint,
