@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { backup, parseConfig, PushError, WasmEngine, type BackupResult, type Config, type PushOutcome } from '../src/index.js';
+import { backup, isBackupError, parseConfig, pull, PushError, WasmEngine, type BackupResult, type Config, type PushOutcome } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { run, sqlite3 } from './helpers/peers.js';
 import { createLarge, createWithCli, nativeDump } from './helpers/databases.js';
@@ -249,5 +249,59 @@ describe('push to S3 (Ceph RGW) and SFTP (OpenSSH)', { skip, concurrency: false 
     const out = JSON.parse(bad.stdout);
     assert.equal(out.ok, false);
     assert.equal(out.checksum, 'mismatch', bad.stdout);
+  });
+
+  it('CLI backup: a failed destination exits 1, --json has one result with each destination classified, --quiet prints only the error', async () => {
+    const c = setup();
+    const file = join(c.dir, 'cli.toml');
+    const knownHosts = join(c.dir, 'known_hosts');
+    writeFileSync(
+      file,
+      `source_path = ${JSON.stringify(join(root, 'app.db'))}\nbackup_dir = "local"\n` +
+        `[[push]]\nurl = "s3://${bucket}/${c.prefix}"\nendpoint = ${JSON.stringify(rgw.endpoint)}\n` +
+        `[[push]]\nurl = "sftp://${sshd.username}@127.0.0.1:${sshd.port}${c.sftpDir}"\nprivate_key_path = ${JSON.stringify(sshd.userKey.privatePath)}\nknown_hosts = ${JSON.stringify(knownHosts)}\n`,
+    );
+    const env = { ...process.env, ...rgw.env, AWS_SECRET_ACCESS_KEY: 'WrongSecretKey0000000000000000000000wrong' };
+    const json = run(process.execPath, [cli, 'backup', '--config', file, '--json'], { env, allowFail: true });
+    assert.equal(json.status, 1, json.stderr);
+    const lines = json.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, json.stdout);
+    const out = JSON.parse(lines[0]!);
+    assert.equal(out.ok, false);
+    assert.equal(out.error.code, 'EPUSH');
+    assert.deepEqual(out.push.map((p: PushOutcome) => [p.ok, p.error?.kind]), [[false, 'auth'], [true, undefined]]);
+    assert.ok(!json.stdout.includes('WrongSecretKey') && !json.stderr.includes('WrongSecretKey'));
+    const quiet = run(process.execPath, [cli, 'backup', '--config', file, '--quiet'], { env, allowFail: true });
+    assert.equal(quiet.status, 1);
+    assert.equal(quiet.stdout, '');
+    assert.match(quiet.stderr, /EPUSH/);
+    // Node 20: the AWS SDK's NodeVersionSupportWarning must not reach our users' stderr.
+    assert.doesNotMatch(json.stderr + quiet.stderr, /NodeVersionSupportWarning|AWS SDK/, quiet.stderr);
+    // With the right secret, the same command succeeds and says where it pushed.
+    const good = run(process.execPath, [cli, 'backup', '--config', file], { env: { ...process.env, ...rgw.env } });
+    assert.match(good.stdout, /pushed to s3:\/\//);
+    assert.match(good.stdout, /pushed to sftp:\/\//);
+  });
+
+  it('pull from s3:// ([pull] url): verified and published locally; a tampered object is refused, nothing promoted', async () => {
+    const c = setup();
+    const r = await backup(c.config, { engine });
+    const pullText = (localDir: string) =>
+      `[pull]\nurl = "s3://${bucket}/${c.prefix}"\nendpoint = ${JSON.stringify(rgw.endpoint)}\nlocal_dir = ${JSON.stringify(localDir)}\n`;
+    const pulledDir = join(c.dir, 'pulled');
+    const got = await pull(parseConfig(pullText(pulledDir)), { engine });
+    assert.equal(got.status, 'pulled');
+    assert.equal(got.name, r.name);
+    assert.equal(got.remoteChecksum, 'ok');
+    judge(pulledDir, r.name, join(root, 'app.db'));
+    assert.equal((await pull(parseConfig(pullText(pulledDir)), { engine })).status, 'up-to-date');
+    // Damage the object at the destination: the sidecar there catches it, nothing is published.
+    const key = `${c.prefix}/${r.name}`;
+    const bytes = await s3Get(key);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
+    const fresh = join(c.dir, 'pulled-2');
+    await assert.rejects(pull(parseConfig(pullText(fresh)), { engine }), (e: unknown) => isBackupError(e, 'ECHECKSUM'));
+    assert.ok(!existsSync(join(fresh, 'latest.txt')) && !existsSync(join(fresh, r.name)), readdirSync(fresh).join(', '));
   });
 });
