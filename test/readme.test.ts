@@ -5,13 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, ErrorCode } from '../src/index.js';
+import { CONFIG_KEYS, ErrorCode, PUSH_KEYS } from '../src/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 describe('README', () => {
   it('documents every config key, with the default the code uses', () => {
-    for (const k of CONFIG_KEYS) {
+    for (const k of [...CONFIG_KEYS, ...PUSH_KEYS]) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`${k.key}\` |`));
       assert.ok(row, `config key ${k.key} missing from the README table`);
       assert.ok(row.includes(String(k.default).replace(/\|/g, '\\|')), `${k.key}: README row does not show default ${k.default}`);

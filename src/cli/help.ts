@@ -15,11 +15,11 @@ commands:
   init [file]            write a commented config template (never overwrites)
   backup                 snapshot, check, gzip and publish a backup of source_path into backup_dir
   backup --every <d>     keep running, one backup every <d> (e.g. 6h), for hosts without cron
-  pull                   fetch the newest backup from [pull] over SFTP, verify it, publish it locally
-  verify <file>          check a backup: sha256 sidecar, gzip CRC, integrity_check
+  pull                   fetch the newest backup from [pull] (SFTP or S3), verify it, publish it locally
+  verify <file|url>      check a backup: sha256 sidecar, gzip CRC, integrity_check
   restore <backup> <db>  check and decompress a backup into place
-  list [dir]             the backups in a directory, oldest first
-  prune [dir]            apply retention (keep_last / keep_daily / keep_weekly)
+  list [dir|url]         the backups in a directory or store (s3://, sftp://), oldest first
+  prune [dir|url]        apply retention (keep_last / keep_daily / keep_weekly)
 
 backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; the other commands read a
 config file only when --config is given. "sqlite-backup <command> --help" shows a command's options.
@@ -40,6 +40,9 @@ overwritten.
 
 Backs up source_path into backup_dir: a consistent copy of the live database, VACUUM INTO (or the
 online backup API), PRAGMA integrity_check, gzip with a sha256 sidecar, latest.txt, then retention.
+Then, for each [[push]] table of the config, the same backup is published at that destination
+(s3://bucket/prefix or sftp://user@host/path) with its sidecar, latest.txt and retention there. A
+failed destination keeps the local backup, lets the others run, and makes the exit code 1 (EPUSH).
 
   -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE})
   --every <duration>     keep running and back up every <duration> ("30m", "6h", "1h30m"): the first
@@ -64,13 +67,18 @@ backup was already there.
 The passphrase of an encrypted private key comes from SQLITE_BACKUP_KEY_PASSPHRASE; an ssh-agent
 (SSH_AUTH_SOCK) is used when there is no key file.
 `,
-  verify: `usage: sqlite-backup verify <file> [--quick] [--config <file>]
+  verify: `usage: sqlite-backup verify <file|url> [--quick] [--config <file>] [--endpoint <url>] [--region <r>]
 
 Checks a backup (.db.gz, any gzip, or .db): its .sha256 sidecar when there is one, the gzip CRC-32 and
-length, and PRAGMA integrity_check. Exit 1 when it is damaged.
+length, and PRAGMA integrity_check. Exit 1 when it is damaged. A store URL (s3://bucket/prefix,
+sftp://user@host/path) checks the backup latest.txt names there; <url>/<backup name> that backup.
 
   --quick                PRAGMA quick_check instead of integrity_check
-  -c, --config <file>    take verify = "full" | "quick" from this config
+  -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
+  --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
+                         --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+                         AWS_PROFILE or ~/.aws
+  --region <region>      S3 region (default us-east-1)
 `,
   restore: `usage: sqlite-backup restore <backup> <target> [--force] [--quick] [--config <file>]
 
@@ -82,22 +90,32 @@ application that uses the database first.
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" from this config
 `,
-  list: `usage: sqlite-backup list [dir] [--db <name>] [--config <file>]
+  list: `usage: sqlite-backup list [dir|url] [--db <name>] [--config <file>] [--endpoint <url>] [--region <r>]
 
-Lists the backups in <dir> (default: backup_dir of --config), oldest first, marking the one latest.txt
-names. Reads our file names and both Go layouts.
+Lists the backups in <dir> (default: backup_dir of --config) or in a store (s3://bucket/prefix,
+sftp://user@host/path), oldest first, marking the one latest.txt names. Reads our file names and both
+Go layouts.
 
   --db <name>            only the backups of this database name
   -c, --config <file>    list backup_dir of this config
+  --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
+                         --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+                         AWS_PROFILE or ~/.aws
+  --region <region>      S3 region (default us-east-1)
 `,
-  prune: `usage: sqlite-backup prune [dir] [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N] [--config <file>]
+  prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N] [--config <file>]
 
-Applies retention to <dir> (default: backup_dir of --config). Defaults: keep_last 30, or the
-config's keep_* values; a flag overrides. The backup latest.txt names is never removed.
+Applies retention to <dir> (default: backup_dir of --config) or to a store (s3://bucket/prefix,
+sftp://user@host/path). Defaults: keep_last 30, or the config's keep_* values (for a store url, those
+of the [[push]] entry with that url); a flag overrides. The backup latest.txt names is never removed.
 
   --dry-run              say what would be removed, remove nothing
   --db <name>            only the backups of this database name
   -c, --config <file>    take keep_* (and the directory) from this config
+  --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
+                         --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+                         AWS_PROFILE or ~/.aws
+  --region <region>      S3 region (default us-east-1)
 `,
 };
 

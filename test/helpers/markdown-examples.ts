@@ -15,12 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { backup, parseConfig } from '../../src/index.js';
 import { writeSampleDatabase } from '../../src/cli/sample-database.js';
 import { sshdSkipReason, startSshd, type Sshd } from './sshd.js';
+import { cephSkipReason, startCephRgw, type CephRgw } from './ceph-rgw.js';
 
 /** Fence languages that are run; `text`, `console` and no language are illustrations. */
 export const RUN_LANGUAGES = ['js', 'sh', 'toml'] as const;
 export const SHOW_LANGUAGES = ['', 'text', 'console'] as const;
 export type ExampleLanguage = (typeof RUN_LANGUAGES)[number];
-export const SETUPS = ['pull-server'] as const;
+export const SETUPS = ['pull-server', 's3-server'] as const;
 export type ExampleSetup = (typeof SETUPS)[number];
 /** How long one js or sh block may run. */
 export const EXAMPLE_TIMEOUT_MS = 120_000;
@@ -217,6 +218,7 @@ const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 export function exampleSkipReason(example: Example): string | false {
   if (example.skip !== undefined) return example.skip;
   if (example.setup === 'pull-server') return sshdSkipReason();
+  if (example.setup === 's3-server') return cephSkipReason();
   return false;
 }
 
@@ -253,12 +255,22 @@ export async function runExample(example: Example, playground: Playground, optio
     return { ok: true, status: null, stdout: '', stderr: '' };
   }
   let server: Sshd | undefined;
+  let rgw: CephRgw | undefined;
+  let env = playground.env;
   try {
     if (example.setup === 'pull-server') {
       try {
         server = await startPullServer(dir);
       } catch (e) {
         return failed(example, 'setup=pull-server failed', null, '', String((e as Error).stack ?? e));
+      }
+    }
+    if (example.setup === 's3-server') {
+      try {
+        rgw = await startS3Server(dir);
+        env = { ...env, ...rgw.env };
+      } catch (e) {
+        return failed(example, 'setup=s3-server failed', null, '', String((e as Error).stack ?? e));
       }
     }
     let args: string[];
@@ -269,7 +281,7 @@ export async function runExample(example: Example, playground: Playground, optio
     } else {
       args = ['sh', '-e', '-c', example.code];
     }
-    const r = await spawnWithTimeout(args, dir, playground.env, timeoutMs);
+    const r = await spawnWithTimeout(args, dir, env, timeoutMs);
     if (r.timedOut) return failed(example, `timed out after ${timeoutMs / 1000} s`, null, r.stdout, r.stderr);
     if (r.status !== example.expectExit) {
       const how = r.status === null ? `was killed by ${r.signal}` : `exited ${r.status}`;
@@ -278,6 +290,28 @@ export async function runExample(example: Example, playground: Playground, optio
     return { ok: true, status: r.status, stdout: r.stdout, stderr: r.stderr };
   } finally {
     await server?.stop();
+    await rgw?.stop();
+  }
+}
+
+/**
+ * setup=s3-server: a real Ceph RADOS Gateway with a bucket `my-backups`, its AWS_* credentials in the
+ * block's environment, and `push.toml` (app.db -> backups, pushed to s3://my-backups/app at this
+ * gateway's endpoint) plus `pull-s3.toml` ([pull] from there into pulled-s3) in the playground.
+ */
+async function startS3Server(dir: string): Promise<CephRgw> {
+  const rgw = await startCephRgw();
+  try {
+    await rgw.createBucket('my-backups');
+    const q = JSON.stringify;
+    const push = ['source_path = "app.db"', 'backup_dir  = "backups"', '', '[[push]]', 'url = "s3://my-backups/app"', `endpoint = ${q(rgw.endpoint)}`, 'keep_last = 30', ''];
+    writeFileSync(join(dir, 'push.toml'), push.join('\n'));
+    const pull = ['[pull]', 'url       = "s3://my-backups/app"', `endpoint  = ${q(rgw.endpoint)}`, 'local_dir = "pulled-s3"', ''];
+    writeFileSync(join(dir, 'pull-s3.toml'), pull.join('\n'));
+    return rgw;
+  } catch (e) {
+    await rgw.stop();
+    throw e;
   }
 }
 
