@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|push] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
  *
  * The job also runs once on a 600 MB database (generated once, ~2 min) for its peak RSS; --no-large skips it.
@@ -12,6 +12,7 @@
 import { benchCompress } from './compress.js';
 import { benchPull } from './pull.js';
 import { benchJob, JOB_ELD_BUDGET_MS, JOB_RSS_BUDGET_BYTES } from './job.js';
+import { benchPush } from './push.js';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
@@ -32,7 +33,7 @@ const RSS_BUDGET_BYTES = 150 * 1048576;
 
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|push] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
       '                                [--readme] [--readme-from bench.json] [--no-large]',
   );
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   const sizeMB = Number(args.size);
   const runs = Number(args.runs);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
-  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull'].includes(args.only)) usage();
+  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'push'].includes(args.only)) usage();
   const json = args.json;
   // Progress goes to stderr, so `--json > out.json` stays clean.
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -199,6 +200,28 @@ async function main(): Promise<void> {
           formatTable([
             ['ours', 'scp + gzip -d + sqlite3 integrity_check', 'ours/native', 'target'],
             [fmtMs(r.oursMs), fmtMs(r.nativeMs), fmtRatio(r.ratio), `<= ${r.target}x ${r.ratio <= r.target ? 'ok' : 'MISSED'}`],
+          ]) +
+          '\n',
+      );
+    }
+  }
+
+  if (args.only === undefined || args.only === 'push') {
+    const r = await benchPush(db, { runs, log });
+    output.push = r;
+    if (!json) {
+      console.log(
+        `backup + push to a loopback Ceph RGW (${fmtMB(r.gzBytes)} .gz) vs backup alone + a plain SDK upload of the .gz (${r.uploadMBps.toFixed(0)} MB/s), median of ${r.runs}:\n` +
+          formatTable([
+            ['backup + push', 'backup alone', 'plain upload', 'budget (+10%)', 'ratio', 'peak RSS'],
+            [
+              fmtMs(r.backupPushMs),
+              fmtMs(r.backupMs),
+              fmtMs(r.uploadMs),
+              `${fmtMs(r.budgetMs)} ${r.backupPushMs <= r.budgetMs ? 'ok' : 'MISSED'}`,
+              fmtRatio(r.ratio),
+              `${fmtMB(r.peakRssBytes)}${r.peakRssBytes > JOB_RSS_BUDGET_BYTES ? ' OVER' : ''}`,
+            ],
           ]) +
           '\n',
       );

@@ -19,7 +19,9 @@ export const JOB_TARGET = 1.0;
 export const JOB_RSS_BUDGET_BYTES = 150 * 1048576;
 export const JOB_ELD_BUDGET_MS = 50;
 
-interface ChildReport {
+export interface ChildReport {
+  /** The published backup's file name. */
+  name: string;
   ms: number;
   gzBytes: number;
   dbBytes: number;
@@ -45,13 +47,14 @@ export interface JobBenchResult {
   sizeRatio: number;
 }
 
-async function childMain(source: string, backupDir: string): Promise<void> {
+async function childMain(source: string, backupDir: string, extraToml: string): Promise<void> {
   const eld = monitorEventLoopDelay({ resolution: 10 });
   const t0 = performance.now();
   eld.enable();
-  const r = await backup(parseConfig(`source_path = ${JSON.stringify(source)}\nbackup_dir = ${JSON.stringify(backupDir)}\nkeep_last = 0\n`));
+  const r = await backup(parseConfig(`source_path = ${JSON.stringify(source)}\nbackup_dir = ${JSON.stringify(backupDir)}\nkeep_last = 0\n${extraToml}`));
   eld.disable();
   const report: ChildReport = {
+    name: r.name,
     ms: performance.now() - t0,
     gzBytes: r.gzBytes,
     dbBytes: r.dbBytes,
@@ -62,8 +65,9 @@ async function childMain(source: string, backupDir: string): Promise<void> {
   console.log(JSON.stringify(report));
 }
 
-function runChild(source: string, backupDir: string): ChildReport {
-  const r = spawnSync(process.execPath, [THIS_FILE, '--child', source, backupDir], { encoding: 'utf8' });
+/** One backup() in a child process of its own; `extraToml` is appended to the config (e.g. [[push]]). */
+export function runJobChild(source: string, backupDir: string, extraToml = '', env: NodeJS.ProcessEnv = process.env): ChildReport {
+  const r = spawnSync(process.execPath, [THIS_FILE, '--child', source, backupDir, extraToml], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`bench job child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildReport;
 }
@@ -94,7 +98,7 @@ export async function benchJob(db: string, opts: { runs: number; log: (s: string
     const native: { ms: number; gzBytes: number }[] = [];
     for (let i = 0; i < opts.runs; i++) {
       const dir = join(work, `ours-${i}`);
-      ours.push(runChild(db, dir));
+      ours.push(runJobChild(db, dir));
       rmSync(dir, { recursive: true, force: true });
       opts.log(`[bench] job run ${i + 1}: ours ${ours.at(-1)!.ms.toFixed(0)} ms (peak RSS ${(ours.at(-1)!.maxRssBytes / 1048576).toFixed(0)} MB)`);
       native.push(runNative(db, work));
@@ -123,5 +127,5 @@ export async function benchJob(db: string, opts: { runs: number; log: (s: string
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--child') {
-  await childMain(process.argv[3]!, process.argv[4]!);
+  await childMain(process.argv[3]!, process.argv[4]!, process.argv[5] ?? '');
 }

@@ -9,6 +9,7 @@ import type { BenchRow } from './compress.js';
 import type { EngineBenchResult } from './engine.js';
 import type { JobBenchResult } from './job.js';
 import type { PullBenchResult } from './pull.js';
+import type { PushBenchResult } from './push.js';
 import { fmtMB, fmtMs, fmtRatio } from './util.js';
 
 export interface BenchOutput {
@@ -20,6 +21,7 @@ export interface BenchOutput {
   job?: JobBenchResult;
   jobLarge?: JobBenchResult & { sizeMB: number };
   pull?: PullBenchResult;
+  push?: PushBenchResult;
 }
 
 const START = '<!-- bench-table:start -->';
@@ -76,6 +78,17 @@ export function summaryRows(o: BenchOutput): Row[] {
   }
   if (o.pull) {
     rows.push(['`pull` over loopback sshd vs `scp` + `gzip -d` + `sqlite3 integrity_check`', fmtMs(o.pull.oursMs), fmtMs(o.pull.nativeMs), fmtRatio(o.pull.ratio), verdict(o.pull.ratio, o.pull.target), '']);
+  }
+  if (o.push) {
+    const p = o.push;
+    rows.push([
+      `\`backup\` + push to loopback Ceph RGW vs \`backup\` alone + a plain upload of the .gz (${p.uploadMBps.toFixed(0)} MB/s)`,
+      fmtMs(p.backupPushMs),
+      fmtMs(p.backupMs + p.uploadMs),
+      fmtRatio(p.ratio),
+      verdict(p.ratio, 1.1),
+      fmtMB(p.peakRssBytes),
+    ]);
   }
   return rows;
 }
