@@ -15,6 +15,7 @@
 #   wait mon|osd|rgw      # until the mon answers / osd.0 is up / GET / on the gateway answers 200
 #   osd-init              # registers osd.0 with the mon and makes its bluestore (needs the mon)
 #   user                  # creates the S3 user with S3_ACCESS_KEY / S3_SECRET_KEY (needs the gateway's pools)
+#   forget-gateway        # after a killed radosgw, before starting it again: blocklists its rados client
 #
 # Optional environment: S3_DIR (default $TMPDIR/ceph-rgw), S3_PORT (7480),
 #   S3_MON_PORT (40000; the mon uses it and +1), S3_MS_PORT_MIN / S3_MS_PORT_MAX (the osd's
@@ -28,6 +29,10 @@
 #   lists crc first.
 # - "paxos propose interval" 1 s -> 0.05 s: rgw's first start creates ~20 pools, one map change each.
 # - beast with tcp_nodelay=1, else small requests wait for delayed ACKs (~40 ms each).
+# - A SIGKILLed radosgw leaves its watches on the control objects for 30 s (osd client watch timeout);
+#   until then every metadata write of the next gateway (CreateBucket...) waits for the dead one's
+#   notify ack (~30 s). forget-gateway blocklists the dead client, so the osd drops its watches at once
+#   (rgw cache enabled = false avoids the notifies too, but makes small requests ~2x slower).
 # - bluestore in a sparse 20 GiB file (a few MB really used); memstore works too but holds data in RAM.
 set -euo pipefail
 
@@ -136,7 +141,7 @@ do_stop() {
 }
 
 do_init() {
-  for c in radosgw radosgw-admin ceph-mon ceph-osd ceph monmaptool ceph-authtool setsid setpriv; do
+  for c in radosgw radosgw-admin rados ceph-mon ceph-osd ceph monmaptool ceph-authtool setsid setpriv; do
     command -v $c >/dev/null || die "$c missing; run: $0 install"
   done
   mkdir -p "$D"/{log,run,pids,crash,mon.a,osd.0,rgw}
@@ -201,9 +206,6 @@ rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $D/rgw
 rgw thread pool size = 64
 rgw dns name = localhost
-# no metadata cache: with it, every metadata write (CreateBucket...) notifies all gateways' watches,
-# and after killGateway the dead one's watch makes each such request wait ~30 s (osd client watch timeout)
-rgw cache enabled = false
 # really free deleted/overwritten data after ~30 s instead of 2 h
 rgw gc obj min wait = 30
 rgw gc processor period = 30
@@ -229,6 +231,13 @@ do_user() {
   radosgw-admin -c "$CONF" -n client.admin user create --uid=test --display-name=test \
     --access-key="$AK" --secret-key="$SK" >"$D/log/user-create.out" 2>&1 \
     || die "radosgw-admin user create failed: $(tail -n 5 "$D/log/user-create.out")"
+}
+
+do_forget_gateway() { # only while no radosgw runs: every watcher of its control objects is a dead one
+  local i addrs a
+  addrs=$(for i in $(seq 0 7); do rados -c "$CONF" -p default.rgw.control listwatchers "notify.$i" 2>/dev/null || true; done |
+    sed -n 's/^watcher=\([^ ]*\) .*/\1/p' | sort -u)
+  for a in $addrs; do "${CEPH[@]}" osd blocklist add "$a" >/dev/null 2>&1 || die "ceph osd blocklist add $a failed"; done
 }
 
 on_start_failure() {
@@ -285,7 +294,8 @@ case "${1:-}" in
   init) do_init ;;
   osd-init) do_osd_init ;;
   user) do_user ;;
+  forget-gateway) do_forget_gateway ;;
   exec) do_exec "${2:-}" ;;
   wait) do_wait "${2:-}" ;;
-  *) echo "usage: $0 install|start|stop|status | init|osd-init|user|exec <mon|osd|rgw>|wait <mon|osd|rgw>" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status | init|osd-init|user|forget-gateway|exec <mon|osd|rgw>|wait <mon|osd|rgw>" >&2; exit 2 ;;
 esac

@@ -37,7 +37,7 @@ export interface CephRgw {
 
 /** Compiled to dist/test/helpers/; the script stays in the source tree. */
 export const CEPH_RGW_SCRIPT = fileURLToPath(new URL('../../../test/helpers/ceph-rgw.sh', import.meta.url));
-const COMMANDS = ['radosgw', 'ceph-mon', 'ceph-osd', 'ceph', 'radosgw-admin', 'monmaptool', 'ceph-authtool', 'setpriv'];
+const COMMANDS = ['radosgw', 'ceph-mon', 'ceph-osd', 'ceph', 'radosgw-admin', 'rados', 'monmaptool', 'ceph-authtool', 'setpriv'];
 const REGION = 'us-east-1';
 
 // Bounds of each start-up step (normally ~5 s in all); generous for a loaded 2-core machine.
@@ -50,6 +50,7 @@ const MON = 0;
 const RGW = 2;
 const MS_MIN = 8;
 const LOCKS = join(tmpdir(), 'sqlite-backup-ceph-ports');
+const DIR_PREFIX = 'sqlite-backup-ceph-'; // + owner pid + '-' + random
 
 interface Daemon {
   child: ChildProcess;
@@ -80,8 +81,9 @@ export function cephSkipReason(): string | false {
 }
 
 export async function startCephRgw(): Promise<CephRgw> {
+  sweepLeftovers();
   for (let attempt = 1; ; attempt++) {
-    const l: Live = { dir: mkdtempSync(join(tmpdir(), 'sqlite-backup-ceph-')), lock: '' };
+    const l: Live = { dir: mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`)), lock: '' };
     live.add(l);
     const daemons: Daemon[] = [];
     try {
@@ -89,9 +91,10 @@ export async function startCephRgw(): Promise<CephRgw> {
       return await launch(l, base, daemons);
     } catch (e) {
       const logs = logTails(l.dir);
+      const portTaken = logFiles(l.dir).some((f) => /Address already in use/.test(readOr(f)));
       await killAll(daemons);
       release(l);
-      if (attempt < ATTEMPTS && /Address already in use/.test(logs)) continue;
+      if (attempt < ATTEMPTS && portTaken) continue;
       const reason = e instanceof Error ? e.message : String(e);
       throw new Error(`Ceph RGW did not start: ${reason}\n${logs}`);
     }
@@ -102,8 +105,10 @@ async function launch(l: Live, base: number, daemons: Daemon[]): Promise<CephRgw
   const port = base + RGW;
   const accessKeyId = randomBytes(10).toString('hex').toUpperCase();
   const secretAccessKey = randomBytes(20).toString('hex');
+  // the script's knobs come from here only (an S3_STORE or CEPH_ARGS in the developer's shell would leak in)
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(S3_|CEPH_ARGS$)/.test(k)));
   const scriptEnv: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     S3_DIR: l.dir,
     S3_PORT: String(port),
     S3_MON_PORT: String(base + MON),
@@ -156,9 +161,12 @@ async function launch(l: Live, base: number, daemons: Daemon[]): Promise<CephRgw
       await d.exited;
     },
     async startGateway() {
-      if (rgw || stopping) return;
-      rgw = start('rgw');
+      if (stopping) throw new Error('startGateway after stop()');
+      if (rgw && rgw.child.exitCode === null && rgw.child.signalCode === null) return;
       try {
+        // the killed gateway's watches would hold up every metadata write for ~30 s (see the script)
+        await step(scriptEnv, ['forget-gateway'], WAIT.user);
+        rgw = start('rgw');
         await step(scriptEnv, ['wait', 'rgw'], WAIT.rgw + 30, rgw);
       } catch (e) {
         throw new Error(`radosgw did not start again: ${(e as Error).message}\n${logTails(l.dir)}`);
@@ -273,6 +281,24 @@ function release(l: Live): void {
 }
 
 /**
+ * Removes the temp dirs of clusters whose test process died without its exit handler (SIGKILL, a
+ * timeout of the runner): its daemons died with it (pdeathsig), only the dir is left.
+ */
+function sweepLeftovers(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  let locks: string[] = [];
+  try {
+    locks = readdirSync(LOCKS);
+  } catch {
+    // none yet
+  }
+  for (const name of locks) if (!alive(Number(readOr(join(LOCKS, name))))) rmSync(join(LOCKS, name), { force: true });
+}
+
+/**
  * A block of BLOCK free ports below the ephemeral range (so no outgoing connection or listen(0) takes
  * one meanwhile), claimed by a lock file holding our pid; a lock whose process is gone is taken over.
  */
@@ -338,19 +364,23 @@ function gatewayLog(dir: string): string {
   return readOr(join(dir, 'log', 'client.rgw.log')) + (out ? `---- radosgw stdout/stderr\n${out}\n` : '');
 }
 
-/** The last lines of every log of the cluster (for start-up failures). */
-function logTails(dir: string, lines = 25): string {
+/** The cluster's log files: daemons' stdout/stderr and the steps' outputs first (short, where a crash shows), cluster.log last. */
+function logFiles(dir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(join(dir, 'log')).sort();
+    names = readdirSync(join(dir, 'log'));
   } catch {
-    return '(no logs)';
+    return [];
   }
-  return names
-    .map((name) => {
-      const text = readOr(join(dir, 'log', name)).trimEnd();
-      return text ? `---- ${name}\n${text.split('\n').slice(-lines).join('\n')}` : '';
-    })
-    .filter(Boolean)
-    .join('\n');
+  const rank = (n: string): number => (n.endsWith('.out') ? 0 : n === 'cluster.log' ? 2 : 1);
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).map((n) => join(dir, 'log', n));
+}
+
+/** The last lines of every log of the cluster (for start-up failures). */
+function logTails(dir: string, lines = 20): string {
+  const tails = logFiles(dir).map((path) => {
+    const text = readOr(path).trimEnd();
+    return text ? `---- ${path}\n${text.split('\n').slice(-lines).join('\n')}` : '';
+  });
+  return tails.filter(Boolean).join('\n') || '(no logs)';
 }
