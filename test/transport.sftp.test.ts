@@ -1,21 +1,24 @@
 /**
  * SftpTransport against a real OpenSSH sshd on loopback: the shared Transport contract, then what
  * only a network transport has - login-relative paths, host key refusal, authentication (key file,
- * passphrase, agent), dropped connections, refused and silent ports, and read throughput.
+ * passphrase, agent), dropped connections, refused and silent ports, and read throughput; and for
+ * writes: modes, mkdir -p, a dropped or frozen connection, a full disk, a server without posix-rename.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isBackupError, ErrorCode, BackupError } from '../src/errors.js';
 import { SftpTransport, type SftpTransportOptions } from '../src/transport/sftp.js';
+import type { SftpSession } from '../src/transport/sftp-session.js';
 import { createHostKeyCheck } from '../src/transport/host-key.js';
 import { makeKey, scpFrom, sshdSkipReason, startSshd, type Sshd } from './helpers/sshd.js';
 import { run } from './helpers/peers.js';
 import { directoryFixture } from './helpers/fs-fixture.js';
+import { withTmpfs } from './helpers/mounts.js';
 import { collect, sha256, testTransport } from './transport.shared.js';
 
 /** A verifier that accepts exactly this server's host keys. */
@@ -312,6 +315,143 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       const scp = performance.now() - started;
       t.diagnostic(`16 MiB on loopback: SftpTransport.read ${ours.toFixed(0)} ms, scp ${scp.toFixed(0)} ms`);
       assert.ok(ours < 5000, `read took ${ours} ms`);
+    });
+  });
+
+  describe('SFTP writes', () => {
+    /** The transport's live connection (private): to watch or change what the session does. */
+    const sessionOf = async (t: SftpTransport): Promise<SftpSession> =>
+      (await (t as unknown as { connection(): Promise<{ session: SftpSession }> }).connection()).session;
+    /** `total` random bytes as 1 MiB chunks; `after(sentBytes)` runs after each chunk is taken. */
+    async function* source(data: Buffer, after: (sent: number) => void | Promise<void> = () => {}) {
+      for (let off = 0; off < data.length; off += 1 << 20) {
+        yield data.subarray(off, off + (1 << 20));
+        await after(Math.min(data.length, off + (1 << 20)));
+      }
+    }
+    const mode = (path: string): number => statSync(path).mode & 0o777;
+
+    it('files are 0600; each missing directory is made 0700, an existing one keeps its mode; mkdir -p once per connection', async () => {
+      const { dir } = makeDir({});
+      chmodSync(dir, 0o755);
+      const target = join(dir, 'x', 'y');
+      const t = transport({ remoteDir: target });
+      const session = await sessionOf(t);
+      const calls = { stat: 0, mkdir: 0 };
+      const raw = session.sftp as unknown as Record<'stat' | 'mkdir', (...a: unknown[]) => void>;
+      for (const op of ['stat', 'mkdir'] as const) {
+        const original = raw[op].bind(raw);
+        raw[op] = (...a) => (calls[op]++, original(...a));
+      }
+      assert.deepEqual(await t.write('a.db.gz', randomBytes(100_000)), { name: 'a.db.gz', size: 100_000 });
+      await t.write('latest.txt', 'a.db.gz');
+      assert.deepEqual(calls, { stat: 3, mkdir: 2 }, 'stat y, x, dir; mkdir x, y; nothing for the second write');
+      assert.equal(mode(join(dir, 'x')), 0o700);
+      assert.equal(mode(target), 0o700);
+      assert.equal(mode(dir), 0o755, 'an existing directory is left as it is');
+      for (const f of ['a.db.gz', 'latest.txt']) assert.equal(mode(join(target, f)), 0o600, f);
+      // Removed behind the cached mkdir: made again (0700) when the temp file cannot be created.
+      rmSync(join(dir, 'x'), { recursive: true });
+      await t.write('b.db.gz', 'b');
+      assert.equal(mode(join(dir, 'x')), 0o700);
+      assert.deepEqual(readdirSync(target), ['b.db.gz']);
+      // A directory under the name is not removed (as LocalTransport).
+      mkdirSync(join(target, 'sub'));
+      assert.equal(await t.remove('sub'), false);
+      assert.ok(existsSync(join(target, 'sub')));
+    });
+
+    it('a file where the directory should be: EDEST_DIR naming it', async () => {
+      const { dir } = makeDir({ blocker: Buffer.from('x') });
+      const t = transport({ remoteDir: join(dir, 'blocker', 'backups') });
+      await assert.rejects(t.write('a', 'a'), (e) => code(ErrorCode.DEST_DIR)(e) && /blocker/.test((e as Error).message) && /not a directory/.test((e as Error).message));
+    });
+
+    it('the connection dropped mid-upload: ECONNECT naming host and file, nothing under the name; the next write reconnects', async () => {
+      const { dir } = makeDir({ 'big.bin': Buffer.from('the old one') });
+      const t = transport({ remoteDir: dir });
+      const data = randomBytes(32 * 1024 * 1024);
+      let dropped = 0;
+      await assert.rejects(
+        t.write('big.bin', source(data, (sent) => {
+          if (!dropped && sent >= 4 * 1024 * 1024) dropped = sshd.dropConnections();
+        })),
+        (e) =>
+          code(ErrorCode.CONNECT)(e) &&
+          (e as BackupError).host === '127.0.0.1' &&
+          (e as BackupError).path === join(dir, 'big.bin') &&
+          /127\.0\.0\.1/.test((e as Error).message) &&
+          /big\.bin/.test((e as Error).message),
+      );
+      assert.ok(dropped > 0, 'there was a connection to drop');
+      assert.equal(readFileSync(join(dir, 'big.bin'), 'utf8'), 'the old one');
+      // A lost connection may leave its temp file (the store's sweep removes it), nothing else.
+      assert.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('big.bin.tmp-')), ['big.bin']);
+      assert.deepEqual(await t.write('big.bin', source(data)), { name: 'big.bin', size: data.length });
+      assert.equal(sha256(readFileSync(join(dir, 'big.bin'))), sha256(data));
+    });
+
+    it('a server that stops acknowledging: ECONNECT after idleTimeoutMs; the next write uses a new connection', async () => {
+      const { dir } = makeDir({});
+      const t = transport({ remoteDir: dir, idleTimeoutMs: 1000 });
+      let stalled: number[] = [];
+      try {
+        const started = performance.now();
+        await assert.rejects(
+          t.write('big.bin', source(randomBytes(32 * 1024 * 1024), (sent) => {
+            if (stalled.length === 0 && sent >= 4 * 1024 * 1024) stalled = sshd.stallConnections();
+          })),
+          (e) => code(ErrorCode.CONNECT)(e) && /no acknowledgement for 1 s/.test((e as Error).message),
+        );
+        assert.ok(stalled.length > 0, 'the server was frozen');
+        assert.ok(performance.now() - started < 10_000);
+      } finally {
+        if (stalled.length > 0) sshd.dropConnections();
+      }
+      assert.equal((await t.write('small.bin', 'ok')).size, 2);
+      assert.equal(readFileSync(join(dir, 'small.bin'), 'utf8'), 'ok');
+    });
+
+    it('a full disk: EIO "disk full" (ENOSPC) naming file and host; the old file stays, no temp file', async (t) => {
+      const { dir } = makeDir({});
+      const mnt = join(dir, 'small');
+      await withTmpfs(t, mnt, 'size=2m,mode=0700', async () => {
+        writeFileSync(join(mnt, 'a.db.gz'), 'the old backup');
+        const tr = transport({ remoteDir: mnt });
+        await assert.rejects(tr.write('a.db.gz', source(randomBytes(4 * 1024 * 1024))), (e) => {
+          const m = (e as Error).message;
+          return code(ErrorCode.IO)(e) && (e as BackupError).errno === 'ENOSPC' && /disk full/.test(m) && m.includes(join(mnt, 'a.db.gz')) && m.includes('127.0.0.1');
+        });
+        assert.deepEqual(readdirSync(mnt), ['a.db.gz']);
+        assert.equal(readFileSync(join(mnt, 'a.db.gz'), 'utf8'), 'the old backup');
+        await tr.close();
+      });
+    });
+
+    it('a server without posix-rename@openssh.com: a new file is renamed into place; replacing one is refused, saying why', async () => {
+      const { dir } = makeDir({ 'latest.txt': Buffer.from('old') });
+      const t = transport({ remoteDir: dir });
+      const session = await sessionOf(t);
+      const supports = session.supports.bind(session);
+      session.supports = (ext) => ext !== 'posix-rename@openssh.com' && supports(ext);
+      assert.equal((await t.write('new.bin', 'fresh')).size, 5);
+      assert.equal(readFileSync(join(dir, 'new.bin'), 'utf8'), 'fresh');
+      await assert.rejects(t.write('latest.txt', 'new'), (e) => code(ErrorCode.IO)(e) && /cannot replace files atomically/.test((e as Error).message) && /posix-rename@openssh\.com/.test((e as Error).message));
+      assert.equal(readFileSync(join(dir, 'latest.txt'), 'utf8'), 'old');
+      assert.deepEqual(readdirSync(dir).sort(), ['latest.txt', 'new.bin']);
+    });
+
+    it('a host key the verifier refuses: write fails with EHOST_KEY and nothing appears remotely', async () => {
+      const { dir } = makeDir({});
+      const t = transport({ remoteDir: join(dir, 'new'), hostVerifier: () => false });
+      let pulled = 0;
+      await assert.rejects(
+        t.write('a.db.gz', source(randomBytes(2 * 1024 * 1024), () => void pulled++)),
+        (e) => code(ErrorCode.HOST_KEY)(e) && new RegExp(`127\\.0\\.0\\.1:${sshd.port}`).test((e as Error).message),
+      );
+      assert.equal(pulled, 0, 'the source was not read');
+      assert.deepEqual(readdirSync(dir), []);
+      await assert.rejects(t.remove('a.db.gz'), code(ErrorCode.HOST_KEY));
     });
   });
 });

@@ -28,6 +28,22 @@ export function isNotFound(e: unknown): boolean {
   return (e as { code?: unknown })?.code === SFTP_STATUS.NO_SUCH_FILE;
 }
 
+/** Below this much free space, a write that failed with a plain FAILURE status hit a full disk. */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/**
+ * Whether a failed write looks like a full disk (or an exhausted quota). OpenSSH's sftp-server maps
+ * ENOSPC to a bare FAILURE ("Failure"), so for that status `freeBytes` (statvfs@openssh.com, asked
+ * after the failure) decides; other servers say so in the status code or the message.
+ */
+export function isDiskFull(e: unknown, freeBytes: number | undefined): boolean {
+  const code = (e as { code?: unknown })?.code;
+  if (code === SFTP_STATUS.NO_SPACE_ON_FILESYSTEM || code === SFTP_STATUS.QUOTA_EXCEEDED) return true;
+  if (typeof code !== 'number') return false;
+  if (/no space|disk full|quota/i.test((e as Error)?.message ?? '')) return true;
+  return code === SFTP_STATUS.FAILURE && freeBytes !== undefined && freeBytes < NEARLY_FULL_BYTES;
+}
+
 function level(e: ConnectAttemptError): string | undefined {
   return e.raw?.level;
 }
@@ -88,8 +104,11 @@ export function connectError(
   });
 }
 
-/** The error for a failed SFTP operation on `path` (an already typed error passes through). */
-export function errorFor(e: unknown, op: string, path: string, where: Where): Error {
+/**
+ * The error for a failed SFTP operation on `path` (an already typed error passes through).
+ * `diskFull`: the server ran out of space (see isDiskFull), said as "disk full" with errno ENOSPC.
+ */
+export function errorFor(e: unknown, op: string, path: string, where: Where, diskFull = false): Error {
   if (e instanceof BackupError) return e;
   const host = where.host;
   const server = `${where.username}@${where.host}:${where.port}`;
@@ -109,8 +128,9 @@ export function errorFor(e: unknown, op: string, path: string, where: Where): Er
   if (code === SFTP_STATUS.NO_CONNECTION || code === SFTP_STATUS.CONNECTION_LOST) {
     return new BackupError(ErrorCode.CONNECT, `[sftp] ${op} of "${path}" on ${server} failed: connection lost (${message})`, { path, host, cause: e });
   }
-  const errno = code === SFTP_STATUS.PERMISSION_DENIED ? 'EACCES' : undefined;
-  return new BackupError(ErrorCode.IO, `[sftp] ${op} of "${path}" on ${server} failed: ${message}`, {
+  const errno = diskFull ? 'ENOSPC' : code === SFTP_STATUS.PERMISSION_DENIED ? 'EACCES' : undefined;
+  const why = diskFull ? `disk full (${message})` : message;
+  return new BackupError(ErrorCode.IO, `[sftp] ${op} of "${path}" on ${server} failed: ${why}`, {
     path,
     host,
     cause: e,

@@ -8,14 +8,43 @@
  * SessionLostError at once (ssh2 would otherwise never call back a request written to a dead
  * channel), and the transport drops the session and reconnects on the next call.
  */
-/** ssh2's SFTP status codes that we act on. */
-export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
+/**
+ * SFTP status codes that we act on: v3's (all ssh2 knows), and two of v5+ that a newer server may
+ * send anyway (OpenSSH reports a full disk as plain FAILURE).
+ */
+export const SFTP_STATUS = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  NO_CONNECTION: 6,
+  CONNECTION_LOST: 7,
+  NO_SPACE_ON_FILESYSTEM: 14,
+  QUOTA_EXCEEDED: 15,
+} as const;
+
+/**
+ * OpenSSH extensions we use, with the version ssh2 requires of each (its ext_openssh_* methods throw
+ * when the server did not announce that version).
+ */
+export const SFTP_EXTENSIONS = {
+  'posix-rename@openssh.com': '1',
+  'fsync@openssh.com': '1',
+  'statvfs@openssh.com': '2',
+} as const;
+export type SftpExtension = keyof typeof SFTP_EXTENSIONS;
 
 /** File attributes as ssh2 gives them (times in whole seconds). */
 export interface RawStats {
   mode?: number;
   size?: number;
   mtime?: number;
+}
+
+/** statvfs@openssh.com's answer (the fields we read). */
+export interface RawStatvfs {
+  f_frsize: number | bigint;
+  f_bavail: number | bigint;
 }
 
 export interface RawDirEntry {
@@ -25,16 +54,38 @@ export interface RawDirEntry {
 
 type Callback<T> = (err: (Error & { code?: unknown }) | undefined | null, value: T) => void;
 
-/** The part of ssh2's SFTPWrapper we call (ssh2 ships no type declarations; we add no @types). */
+/**
+ * The part of ssh2's SFTPWrapper we call (ssh2 ships no type declarations; we add no @types), as
+ * lib/protocol/SFTP.js defines it. Callbacks get an Error with a numeric `code` (the SFTP status).
+ */
 export interface RawSftp {
-  realpath(path: string, cb: Callback<string>): void;
-  readdir(path: string, cb: Callback<RawDirEntry[]>): void;
-  lstat(path: string, cb: Callback<RawStats>): void;
-  open(path: string, flags: 'r', cb: Callback<Buffer>): void;
-  fstat(handle: Buffer, cb: Callback<RawStats>): void;
-  read(handle: Buffer, buf: Buffer, off: number, len: number, position: number, cb: Callback<number>): void;
+  /** ssh2's record of the extensions the server announced: name -> version. Read by supports(). */
+  readonly _extensions?: Readonly<Record<string, string>>;
   close(handle: Buffer, cb: Callback<void>): void;
+  /** posix-rename@openssh.com: rename(2), which replaces `to` atomically. Throws if not announced. */
+  ext_openssh_rename(from: string, to: string, cb: Callback<void>): void;
+  /** fsync@openssh.com: fsync(2) of an open handle. Throws if not announced. */
+  ext_openssh_fsync(handle: Buffer, cb: Callback<void>): void;
+  /** statvfs@openssh.com. Throws if not announced. */
+  ext_openssh_statvfs(path: string, cb: Callback<RawStatvfs>): void;
+  fchmod(handle: Buffer, mode: number, cb: Callback<void>): void;
+  fstat(handle: Buffer, cb: Callback<RawStats>): void;
+  lstat(path: string, cb: Callback<RawStats>): void;
+  /** `mode` is applied by the server (under its umask) to a directory it creates. */
+  mkdir(path: string, attrs: { mode: number }, cb: Callback<void>): void;
   on(event: 'error' | 'close', listener: (err?: Error) => void): void;
+  open(path: string, flags: 'r', cb: Callback<Buffer>): void;
+  /** 'w': create or truncate; 'wx': create, fail if it exists (O_EXCL). `mode` applies to a created file. */
+  open(path: string, flags: 'w' | 'wx', attrs: { mode: number }, cb: Callback<Buffer>): void;
+  read(handle: Buffer, buf: Buffer, off: number, len: number, position: number, cb: Callback<number>): void;
+  readdir(path: string, cb: Callback<RawDirEntry[]>): void;
+  realpath(path: string, cb: Callback<string>): void;
+  /** Plain SFTP v3 rename: fails when `to` exists (OpenSSH: link + unlink). */
+  rename(from: string, to: string, cb: Callback<void>): void;
+  stat(path: string, cb: Callback<RawStats>): void;
+  unlink(path: string, cb: Callback<void>): void;
+  /** ssh2 splits `len` above the server's write limit; the callback comes when all of it is written. */
+  write(handle: Buffer, buf: Buffer, off: number, len: number, position: number, cb: Callback<number>): void;
 }
 
 interface RawSshClient {
@@ -110,6 +161,11 @@ export class SftpSession {
 
   get lost(): boolean {
     return this.lostError !== undefined;
+  }
+
+  /** Whether the server announced `extension` (in the version ssh2 needs to use it). */
+  supports(extension: SftpExtension): boolean {
+    return this.sftp._extensions?.[extension] === SFTP_EXTENSIONS[extension];
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
- * SftpTransport: a backup directory on an SFTP server (OpenSSH or any SFTP v3 server), read with
- * many outstanding requests. Like Litestream's SFTP replica client: the connection is opened lazily
- * on first use and cached; it is dropped only when it is lost (then the next call reconnects), and
- * close() ends it. The host key is always checked: `hostVerifier` is required.
+ * SftpTransport: a backup directory on an SFTP server (OpenSSH or any SFTP v3 server), read and
+ * written with many outstanding requests (writes: a temp file renamed over the name, sftp-write.ts).
+ * Like Litestream's SFTP replica client: the connection is opened lazily on first use and cached;
+ * it is dropped only when it is lost (then the next call reconnects), and close() ends it. The host
+ * key is always checked: `hostVerifier` is required.
  */
 import { posix } from 'node:path';
 import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
@@ -11,6 +12,8 @@ import { checkTransportName, isPlainFileName } from './names.js';
 import { pipelinedRead, raceAbort } from './sftp-read.js';
 import { SessionLostError, SftpSession, type RawStats } from './sftp-session.js';
 import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
+import { DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CONCURRENCY, makeRemoteDirs, uploadAtomically } from './sftp-write.js';
+import { writeChunks } from './write-source.js';
 
 import {
   DEFAULT_CONNECT_RETRIES,
@@ -34,6 +37,8 @@ interface Connected {
   session: SftpSession;
   /** Absolute remote directory. */
   dir: string;
+  /** mkdir -p of `dir`, done once per connection by the first write. */
+  dirMade?: Promise<void>;
 }
 
 export class SftpTransport implements Transport {
@@ -142,14 +147,40 @@ export class SftpTransport implements Transport {
     });
   }
 
-  async write(name: string, _data: WriteSource, _options: WriteOptions = {}): Promise<WriteResult> {
+  async write(name: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
     checkTransportName(name, this.location);
-    throw new Error('SftpTransport.write: not implemented yet');
+    const { signal } = options;
+    const what = `[sftp] write of "${name}" on ${this.where.host}`;
+    throwIfAborted(signal, what);
+    const connected = await raceAbort(this.connection(), signal, what);
+    const size = await uploadAtomically(
+      { session: connected.session, dir: connected.dir, name, where: this.where, ensureDir: (again) => this.ensureDir(connected, again) },
+      writeChunks(data, options, posix.join(connected.dir, name)),
+      {
+        ...(signal ? { signal } : {}),
+        idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        concurrency: DEFAULT_WRITE_CONCURRENCY,
+        chunkBytes: DEFAULT_WRITE_CHUNK_BYTES,
+      },
+    );
+    return { name, size };
   }
 
-  async remove(name: string): Promise<boolean> {
+  async remove(name: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     checkTransportName(name, this.location);
-    throw new Error('SftpTransport.remove: not implemented yet');
+    return this.withConnection('remove', name, options.signal, async ({ session, dir }) => {
+      const path = posix.join(dir, name);
+      try {
+        await session.call<void>((cb) => session.sftp.unlink(path, cb));
+        return true;
+      } catch (e) {
+        if (isNotFound(e)) return false;
+        // Like LocalTransport: a directory under the name is not a file to remove.
+        const attrs = await this.lstat(session, path).catch(() => undefined);
+        if (((attrs?.mode ?? 0) & S_IFMT) === S_IFDIR) return false;
+        throw e;
+      }
+    });
   }
 
   async close(): Promise<void> {
@@ -234,6 +265,18 @@ export class SftpTransport implements Transport {
     }
   }
 
+  /** The directory made (mkdir -p, 0700) once per connection; `again` after it was found missing. */
+  private ensureDir(c: Connected, again: boolean): Promise<void> {
+    if (c.dirMade && !again) return c.dirMade;
+    const made = makeRemoteDirs(c.session, c.dir, this.where);
+    c.dirMade = made;
+    // A failure is not cached: the next write tries again.
+    made.catch(() => {
+      if (c.dirMade === made) c.dirMade = undefined;
+    });
+    return made;
+  }
+
   private async openFile({ session, dir }: Connected, name: string): Promise<{ session: SftpSession; handle: Buffer; size: number; path: string }> {
     const path = posix.join(dir, name);
     const attrs = await this.lstat(session, path);
@@ -273,6 +316,7 @@ export class SftpTransport implements Transport {
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
 
 function isRegular(attrs: RawStats): boolean {
   return attrs.mode !== undefined && (attrs.mode & S_IFMT) === S_IFREG;
