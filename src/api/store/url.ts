@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { BackupError, ErrorCode } from '../../errors.js';
+import { parseS3Url } from '../../transport/s3/s3-options.js';
 
 export type StoreUrl =
   | { kind: 's3'; url: string; bucket: string; prefix: string }
@@ -17,10 +18,13 @@ export function isRemoteStoreUrl(text: string): boolean {
 }
 
 export function parseStoreUrl(text: string): StoreUrl {
+  // A password typed into a URL is refused, and never repeated in the message.
+  const shown = text.replace(/^([a-z0-9+.-]+:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
   const bad = (why: string) =>
-    new BackupError(ErrorCode.CONFIG, `store URL ${JSON.stringify(text)} ${why}; expected s3://bucket/prefix, sftp://user@host[:port]/path or a local path`);
+    new BackupError(ErrorCode.CONFIG, `store URL ${JSON.stringify(shown)} ${why}; expected s3://bucket/prefix, sftp://user@host[:port]/path or a local path`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'local', url: text, dir: text };
+  if (scheme === 's3') return { kind: 's3', url: text, ...parseS3Url(text) };
   let u: URL;
   try {
     u = new URL(text);
@@ -29,14 +33,6 @@ export function parseStoreUrl(text: string): StoreUrl {
   }
   if (u.search || u.hash) throw bad('must not have a query or fragment');
   if (scheme === 'file') return { kind: 'local', url: text, dir: fileURLToPath(u) };
-  if (scheme === 's3') {
-    const bucket = u.hostname;
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw bad(`has no valid bucket name (got ${JSON.stringify(bucket)})`);
-    if (u.username || u.password || u.port) throw bad('must not carry credentials or a port (use endpoint and the AWS_* environment)');
-    const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
-    if (prefix.split('/').some((part) => part === '..' || part === '.')) throw bad('has "." or ".." in its prefix');
-    return { kind: 's3', url: text, bucket, prefix };
-  }
   if (scheme === 'sftp') {
     if (u.password) throw bad('must not carry a password (authenticate with a key)');
     if (!u.username) throw bad('has no user (sftp://user@host/path)');
