@@ -182,6 +182,8 @@ export interface UploadTarget {
 
 export interface UploadOptions {
   signal?: AbortSignal;
+  /** Name the temp file `<tempBase>.tmp-<random>` (see WriteOptions.tempBase). @default name */
+  tempBase?: string;
   idleTimeoutMs: number;
   concurrency: number;
   chunkBytes: number;
@@ -192,7 +194,7 @@ export async function uploadAtomically(target: UploadTarget, source: AsyncIterab
   const { session, dir, name, where } = target;
   const { signal } = options;
   const path = posix.join(dir, name);
-  const tmp = posix.join(dir, `${name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  const tmp = posix.join(dir, `${options.tempBase ?? name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
   const abortError = (): Error => new AbortError(`[sftp] write of "${path}" on ${where.host} aborted`, { path, host: where.host, cause: signal?.reason });
   const { promise: aborted, dispose } = abortPromise(signal, abortError);
   const abortable = <T>(p: Promise<T>): Promise<T> => (aborted ? Promise.race([p, aborted]) : p);

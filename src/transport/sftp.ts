@@ -158,6 +158,7 @@ export class SftpTransport implements Transport {
       writeChunks(data, options, posix.join(connected.dir, name)),
       {
         ...(signal ? { signal } : {}),
+        ...(options.tempBase !== undefined ? { tempBase: options.tempBase } : {}),
         idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
         concurrency: DEFAULT_WRITE_CONCURRENCY,
         chunkBytes: DEFAULT_WRITE_CHUNK_BYTES,
