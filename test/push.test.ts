@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { S3Client, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { backup, isBackupError, parseConfig, pull, PushError, WasmEngine, type BackupResult, type Config, type PushOutcome } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
@@ -249,6 +250,32 @@ describe('push to S3 (Ceph RGW) and SFTP (OpenSSH)', { skip, concurrency: false 
     const out = JSON.parse(bad.stdout);
     assert.equal(out.ok, false);
     assert.equal(out.checksum, 'mismatch', bad.stdout);
+  });
+
+  it('connect_timeout / idle_timeout of a [[push]] entry reach the S3 client: a silent endpoint fails that destination, bounded', async () => {
+    // Accepts connections and never answers: the SDK sets no request timeout of its own.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const c = setup();
+      const cfg = parseConfig(
+        `source_path = ${JSON.stringify(join(root, 'app.db'))}\nbackup_dir = "local"\n[[push]]\nurl = "s3://${bucket}/${c.prefix}"\n` +
+          `endpoint = "http://127.0.0.1:${port}"\nconnect_timeout = "1s"\nidle_timeout = "1s"\n`,
+        { baseDir: c.dir },
+      );
+      const t0 = Date.now();
+      const err = await backup(cfg, { engine }).catch((e: unknown) => e);
+      const took = Date.now() - t0;
+      assert.ok(err instanceof PushError, String(err));
+      assert.equal(err.outcomes[0]!.error!.kind, 'network', err.outcomes[0]!.error!.message);
+      assert.ok(took < 20_000, `failed within bounds (took ${took} ms; 2 attempts of 1 s idle each, plus the backup)`);
+      assert.equal(readFileSync(join(c.local, 'latest.txt'), 'utf8'), (err.result as BackupResult).name);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it('CLI backup: a failed destination exits 1, --json has one result with each destination classified, --quiet prints only the error', async () => {

@@ -256,8 +256,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.remote_dir', prop: 'remoteDir', type: 'remote path', default: 'required for pull', description: 'Backup directory on the server, used as written.', read: text },
   { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
   { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
-  { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long.', read: duration(true) },
-  { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes.', read: duration(true) },
+  { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long (S3 url: default "10s").', read: duration(true) },
+  { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes (S3 url: default "20s" per request, 2 attempts).', read: duration(true) },
 ];
 
 /** The keys of one `[[push]]` entry (dotted `push.` for messages and the README table). */

@@ -4,7 +4,7 @@
  * host keys checked, secrets only from the environment.
  */
 import type { Transport } from '../transport/types.js';
-import type { PullConfig } from './config.js';
+import { CONFIG_DEFAULTS, type PullConfig } from './config.js';
 import { openSftp, openStore, PASSPHRASE_ENV } from './store/open.js';
 
 export { PASSPHRASE_ENV };
@@ -26,10 +26,21 @@ export async function openPullTransport(pull: PullConfig, _signal?: AbortSignal,
     idleTimeoutMs: pull.idleTimeoutMs,
   };
   if (pull.url !== undefined) {
+    // S3 has its own, shorter defaults (a silent endpoint must fail within a minute over the SDK's
+    // retries): the [pull] defaults apply to SFTP, so only timeouts the user wrote are passed on.
+    const s3 = /^s3:/i.test(pull.url);
+    const { connectTimeoutMs, idleTimeoutMs, ...rest } = common;
+    const timeouts = s3
+      ? {
+          ...(connectTimeoutMs !== CONFIG_DEFAULTS.pull.connectTimeoutMs ? { connectTimeoutMs } : {}),
+          ...(idleTimeoutMs !== CONFIG_DEFAULTS.pull.idleTimeoutMs ? { idleTimeoutMs } : {}),
+        }
+      : { connectTimeoutMs, idleTimeoutMs };
     return openStore(
       {
         url: pull.url,
-        ...common,
+        ...rest,
+        ...timeouts,
         ...(pull.endpoint !== undefined ? { endpoint: pull.endpoint } : {}),
         ...(pull.region !== undefined ? { region: pull.region } : {}),
         ...(pull.forcePathStyle !== undefined ? { forcePathStyle: pull.forcePathStyle } : {}),
