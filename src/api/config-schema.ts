@@ -6,6 +6,7 @@
  */
 import { TomlDate } from 'smol-toml';
 import { formatDuration, parseDuration } from './duration.js';
+import type { StoreSpec } from './store/open.js';
 import { parseStoreUrl } from './store/url.js';
 
 export type Strategy = 'vacuum' | 'online';
@@ -46,21 +47,9 @@ export interface PullConfig extends PullSettings {
   localDir: string;
 }
 
-/** One `[[push]]` entry: a store every new backup is also published to. */
-export interface PushSettings {
-  /** `s3://bucket/prefix` or `sftp://user@host[:port]/path` (or a local path: a mounted share). */
-  url: string;
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-  /** SFTP: absolute path of the private key. */
-  privateKeyPath?: string;
-  /** SFTP: absolute path of known_hosts (defaults to ~/.ssh/known_hosts unless hostKeySha256 pins the key). */
-  knownHosts?: string;
-  hostKeySha256?: string;
-  connectTimeoutMs?: number;
-  idleTimeoutMs?: number;
-  /** Retention there; each key missing here takes the top-level value. */
+/** One `[[push]]` entry: a store every new backup is also published to, and the retention there. */
+export interface PushSettings extends StoreSpec {
+  /** Retention there; each key missing in the entry takes the top-level value. */
   keepLast: number;
   keepDaily: number;
   keepWeekly: number;

@@ -4,6 +4,7 @@
  * `[[push]]` destination or `[pull] url`), then from the `--endpoint` / `--region` flags.
  */
 import type { Config } from '../api/config.js';
+import { storeSpecOf } from '../api/push.js';
 import { openStore, type StoreSpec } from '../api/store/open.js';
 import { isRemoteStoreUrl } from '../api/store/url.js';
 import type { Transport } from '../transport/types.js';
@@ -17,7 +18,7 @@ export function storeSpecFor(url: string, values: Values, config: Config | undef
   const fromPush = config?.push?.find((p) => p.url === url);
   const pull = config?.pull?.url === url ? config.pull : undefined;
   const base: StoreSpec = fromPush
-    ? (({ keepLast: _l, keepDaily: _d, keepWeekly: _w, ...spec }) => spec)(fromPush)
+    ? storeSpecOf(fromPush)
     : pull
       ? {
           url,
