@@ -159,6 +159,31 @@ describe('pull (local transport)', () => {
     assert.equal(sqlite3(join(dir, 'r2.db'), 'SELECT x FROM v').stdout.trim(), 'go upstream');
   });
 
+  it('restore_to after a pull puts the checked scratch database in place: one gunzip and one integrity_check, the previous database kept aside', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const { dir, remote, config } = await setup(1);
+    const target = join(dir, 'live.db');
+    writeFileSync(target, 'the previous database');
+    let checks = 0;
+    const counting = Object.assign(Object.create(engine) as typeof engine, {
+      integrityCheck: (...args: Parameters<typeof engine.integrityCheck>) => {
+        checks++;
+        return engine.integrityCheck(...args);
+      },
+    });
+    const r = await pull(config, { engine: counting, transport: new LocalTransport(remote), restoreTo: target });
+    assert.equal(r.restoredTo, target);
+    assert.equal(checks, 1, 'the pull checks the backup once; the restore reuses that check');
+    assert.equal(nativeDump(target, dir), nativeDump(join(dir, 'app.db'), dir));
+    assert.equal(statSync(target).mode & 0o777, 0o600);
+    const aside = readdirSync(dir).filter((f) => f.startsWith('live.db.before-restore-'));
+    assert.equal(aside.length, 1);
+    assert.equal(readFileSync(join(dir, aside[0]!), 'utf8'), 'the previous database');
+    // No scratch database or temp file is left anywhere.
+    assert.deepEqual(readdirSync(join(dir, 'local')).filter((f) => !/\.db\.gz(\.sha256)?$|^latest\.txt$/.test(f)), []);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+  });
+
   it('an empty or missing remote directory: EBACKUP_NOT_FOUND, nothing written', async () => {
     const { dir, config } = await setup(0);
     await assert.rejects(pullFrom(join(dir, 'nowhere'), config), (e: unknown) => isBackupError(e, ErrorCode.BACKUP_NOT_FOUND));

@@ -24,7 +24,7 @@ import { latestOf, listStore } from './store/listing.js';
 import { readStoreSidecar } from './store/sidecar.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
-import { restore } from './restore.js';
+import { installCheckedDatabase, restore } from './restore.js';
 import { prune } from './retention.js';
 import { readSidecar, writeSidecar } from './sidecar.js';
 import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
@@ -182,28 +182,34 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         });
       if (!check.ok) throw failedVerification(remote.name, transport.location, check.messages, part);
     } catch (e) {
+      await rm(scratch, { force: true });
       // A download that fails a check is never kept or resumed; an interrupted one is resumed.
       if (isBackupError(e, ErrorCode.CHECKSUM) || isBackupError(e, ErrorCode.INTEGRITY)) await removePart(part);
       throw e;
-    } finally {
-      await rm(scratch, { force: true });
     }
 
-    progress({ phase: 'publish' });
-    await rename(part, path);
-    fsyncDir(localDir);
-    await removePart(part); // its resume metadata
-    await writeSidecar(path, sha256);
-    await writeLatest(localDir, remote.name);
+    let pruned: string[];
+    try {
+      progress({ phase: 'publish' });
+      await rename(part, path);
+      fsyncDir(localDir);
+      await removePart(part); // its resume metadata
+      await writeSidecar(path, sha256);
+      await writeLatest(localDir, remote.name);
 
-    progress({ phase: 'prune' });
-    const pruned = (
-      await prune(localDir, { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly }, { latestName: remote.name })
-    ).removed;
+      progress({ phase: 'prune' });
+      pruned = (
+        await prune(localDir, { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly }, { latestName: remote.name })
+      ).removed;
 
-    if (restoreTo) {
-      progress({ phase: 'restore' });
-      await restore(path, restoreTo, { engine, force: true, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
+      if (restoreTo) {
+        // The scratch database is the published backup, decompressed and integrity-checked above:
+        // it goes into place as it is (no second gunzip and check of the same bytes).
+        progress({ phase: 'restore' });
+        await installCheckedDatabase(scratch, restoreTo, { force: true, ...(signal ? { signal } : {}) });
+      }
+    } finally {
+      await rm(scratch, { force: true });
     }
     progress({ phase: 'done' });
     return {

@@ -64,20 +64,7 @@ export async function restore(backupFile: string, targetPath: string, options: R
   const { signal } = options;
   const target = resolve(targetPath);
   throwIfAborted(signal, `[api] restore to "${target}"`);
-  const existing = await lstatOrUndefined(target);
-  if (existing && !options.force) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
-      path: target,
-    });
-  }
-  if (existing && !existing.isFile()) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" exists and is not a regular file; not replacing it`, { path: target });
-  }
-  const dir = dirname(target);
-  const dirStat = await lstatOrUndefined(dir);
-  if (!dirStat?.isDirectory()) {
-    throw new BackupError(ErrorCode.DEST_DIR, `[api] restore: directory "${dir}" does not exist`, { path: dir });
-  }
+  await checkTarget(target, options.force ?? false);
 
   const { format, size: backupSize } = await detectFormat(backupFile);
   if (format !== 'gzip' && format !== 'sqlite') {
@@ -116,33 +103,103 @@ export async function restore(backupFile: string, targetPath: string, options: R
         path: backupFile,
       });
     }
-    const bytes = (await lstat(tmp)).size;
     throwIfAborted(signal, `[api] restore to "${target}"`);
-    if (!options.force && (await lstatOrUndefined(target))) {
-      throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" appeared while restoring; pass --force (force: true) to replace it`, {
-        path: target,
-      });
-    }
-    // Past this point we do not stop half way: the remaining steps are a few renames.
-    const moves = await moveAside(target);
-    try {
-      await rename(tmp, target);
-    } catch (e) {
-      await undoMoves(moves.moved);
-      throw ioError(`rename "${tmp}" ->`, target, e);
-    }
+    const placed = await placeAtTarget(tmp, target, options.force ?? false);
     tmpExists = false;
-    // The restore is in place; a failure here only means it may not survive a power cut yet.
-    try {
-      fsyncDir(dir);
-    } catch (e) {
-      throw ioError('fsync directory', dir, e);
-    }
-    return { target, bytes, checksum, movedAside: moves.moved.map((m) => m.to), removed: moves.removed };
+    return { ...placed, checksum };
   } finally {
     if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
     if (!options.engine) await engine.close().catch(() => {});
   }
+}
+
+/**
+ * Puts a database that was already checked (by the caller: a pull decompressed and integrity-checked
+ * it on the way) in place at `targetPath`, with exactly restore's guarantees: an existing target is
+ * refused without `force`, else moved aside with its -wal/-journal; the file goes through a temp name
+ * next to the target, fsynced. `checked` is consumed: renamed when it is on the target's file system,
+ * otherwise copied and then removed. This saves a second gunzip and integrity_check of the same bytes.
+ */
+export async function installCheckedDatabase(
+  checked: string,
+  targetPath: string,
+  options: { force?: boolean; signal?: AbortSignal } = {},
+): Promise<Omit<RestoreResult, 'checksum'>> {
+  const target = resolve(targetPath);
+  await checkTarget(target, options.force ?? false);
+  const tmp = tempPathFor(target);
+  let tmpExists = false;
+  try {
+    try {
+      await rename(checked, tmp);
+      tmpExists = true;
+      const fh = await open(tmp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw ioError(`move "${checked}" ->`, tmp, e);
+      await copyFile(checked, tmp, options.signal);
+      tmpExists = true;
+      await rm(checked, { force: true });
+    }
+    throwIfAborted(options.signal, `[api] restore to "${target}"`);
+    const placed = await placeAtTarget(tmp, target, options.force ?? false);
+    tmpExists = false;
+    return placed;
+  } finally {
+    if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
+  }
+}
+
+/** Refuses a target that exists (without force) or is not a file, and a missing directory. */
+async function checkTarget(target: string, force: boolean): Promise<void> {
+  const existing = await lstatOrUndefined(target);
+  if (existing && !force) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
+      path: target,
+    });
+  }
+  if (existing && !existing.isFile()) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" exists and is not a regular file; not replacing it`, { path: target });
+  }
+  const dir = dirname(target);
+  const dirStat = await lstatOrUndefined(dir);
+  if (!dirStat?.isDirectory()) {
+    throw new BackupError(ErrorCode.DEST_DIR, `[api] restore: directory "${dir}" does not exist`, { path: dir });
+  }
+}
+
+/**
+ * Steps 4-5: moves the previous database aside and renames the checked temp file `tmp` (next to the
+ * target, fsynced) into place. On success `tmp` is gone; on failure the moves are undone and `tmp`
+ * is left for the caller to remove.
+ */
+async function placeAtTarget(tmp: string, target: string, force: boolean): Promise<Omit<RestoreResult, 'checksum'>> {
+  const bytes = (await lstat(tmp)).size;
+  if (!force && (await lstatOrUndefined(target))) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" appeared while restoring; pass --force (force: true) to replace it`, {
+      path: target,
+    });
+  }
+  // Past this point we do not stop half way: the remaining steps are a few renames.
+  const moves = await moveAside(target);
+  try {
+    await rename(tmp, target);
+  } catch (e) {
+    await undoMoves(moves.moved);
+    throw ioError(`rename "${tmp}" ->`, target, e);
+  }
+  // The restore is in place; a failure here only means it may not survive a power cut yet.
+  const dir = dirname(target);
+  try {
+    fsyncDir(dir);
+  } catch (e) {
+    throw ioError('fsync directory', dir, e);
+  }
+  return { target, bytes, movedAside: moves.moved.map((m) => m.to), removed: moves.removed };
 }
 
 interface Move {
