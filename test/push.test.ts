@@ -232,7 +232,7 @@ describe('push to S3 (Ceph RGW) and SFTP (OpenSSH)', { skip, concurrency: false 
 
   it('the CLI lists and verifies a store URL (endpoint from the config entry); a tampered object fails verify', async () => {
     const c = setup();
-    const r = await backup(c.config, { engine });
+    const r: { name: string } = await backup(c.config, { engine });
     const file = join(c.dir, 'push.toml');
     writeFileSync(file, `source_path = "x.db"\nbackup_dir = "local"\n[[push]]\nurl = "s3://${bucket}/${c.prefix}"\nendpoint = ${JSON.stringify(rgw.endpoint)}\n`);
     const env = { ...process.env, ...rgw.env };
@@ -241,6 +241,17 @@ describe('push to S3 (Ceph RGW) and SFTP (OpenSSH)', { skip, concurrency: false 
     assert.deepEqual(list.backups.map((b: { name: string; isLatest: boolean }) => [b.name, b.isLatest]), [[r.name, true]]);
     const ok = run(process.execPath, [cli, 'verify', url, '--endpoint', rgw.endpoint, '--json'], { env });
     assert.equal(JSON.parse(ok.stdout).ok, true, ok.stdout);
+    // prune of a store URL: the retention of the [[push]] entry (inherited keep_last 30: nothing to do),
+    // or the flags; the backup latest.txt names is never removed.
+    const second = await backup(c.config, { engine });
+    const dry = JSON.parse(run(process.execPath, [cli, 'prune', url, '--config', file, '--keep-last', '1', '--dry-run', '--json'], { env }).stdout);
+    assert.deepEqual(dry.removed, [r.name]);
+    assert.ok((await s3Keys(c.prefix)).includes(r.name), 'a dry run removes nothing');
+    const pruned = JSON.parse(run(process.execPath, [cli, 'prune', url, '--config', file, '--keep-last', '1', '--json'], { env }).stdout);
+    assert.deepEqual(pruned.removed, [r.name]);
+    assert.deepEqual(await s3Keys(c.prefix), [second.name, `${second.name}.sha256`, 'latest.txt'].sort());
+    // The tampered-object check below uses the newest backup.
+    r.name = second.name;
     const key = `${c.prefix}/${r.name}`;
     const bytes = await s3Get(key);
     bytes[bytes.length >> 1] ^= 0xff;
