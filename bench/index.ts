@@ -1,23 +1,26 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|push] [--runs N]
- *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push] [--runs N]
+ *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR] [--large-mb N]
  *
- * The job also runs once on a 600 MB database (generated once, ~2 min) for its peak RSS; --no-large skips it.
+ * The job, pull (our backup), verify and restore also run once on a --large-mb database (default 1024,
+ * generated once into .bench/, a few minutes) for their peak RSS, which must not grow with the size;
+ * --no-large skips that.
  * --readme rewrites README.md's benchmark table from this run; --readme-from FILE from a saved --json run.
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
  */
 import { benchCompress } from './compress.js';
-import { benchPull } from './pull.js';
+import { benchPull, PULL_RSS_BUDGET_BYTES, type PullBenchResult } from './pull.js';
+import { benchCheck, CHECK_RSS_BUDGET_BYTES, type CheckBenchResult } from './check.js';
 import { benchJob, JOB_ELD_BUDGET_MS, JOB_RSS_BUDGET_BYTES } from './job.js';
 import { benchPush } from './push.js';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
 import { benchEngine, type EngineBenchOptions, type EngineBenchResult } from './engine.js';
-import { fmtMB, fmtMs, fmtRatio, formatTable } from './util.js';
+import { fmtMB, fmtMs, fmtPhases, fmtRatio, formatTable, load1 } from './util.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderMarkdown, updateReadme, type BenchOutput } from './summary.js';
@@ -26,16 +29,18 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 const MATRIX_READ_AHEAD = [0, 64 * 1024, 256 * 1024, 1024 * 1024];
 const MATRIX_CACHE_KIB = [16384, 65536];
-/** The database size at which the job's peak RSS is measured again (it must not grow with the size). */
-const LARGE_MB = 600;
+/** Default database size (--large-mb) at which peak RSS is measured again (it must not grow with the size). */
+const LARGE_MB = 1024;
 /** Peak RSS budget of the process running our engine (DESIGN.md). */
 const RSS_BUDGET_BYTES = 150 * 1048576;
 
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|push] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
-      '                                [--readme] [--readme-from bench.json] [--no-large]',
+      '                                [--readme] [--readme-from bench.json] [--no-large] [--large-mb N]\n' +
+      '  --large-mb N   size of the large database on which job, pull, verify and restore run once more\n' +
+      `                 for their peak RSS (default ${LARGE_MB}; generated once into .bench/); --no-large skips it`,
   );
   process.exit(2);
 }
@@ -86,6 +91,52 @@ function matrixTable(all: EngineBenchResult[]): string {
   return formatTable(rows);
 }
 
+const loadRange = (l: number[]): string => (l.length ? `${Math.min(...l)}-${Math.max(...l)}` : '-');
+
+function pullTable(r: PullBenchResult, what: string): string {
+  const rows = [['case', '.gz', 'ours', 'scp + gzip -d + integrity_check', 'ours/native', 'target', 'peak RSS', 'load (1 min)']];
+  const phases: string[] = [];
+  for (const c of r.cases) {
+    rows.push([
+      c.case === 'ours' ? 'our backup' : 'foreign gzip -6',
+      fmtMB(c.gzBytes),
+      fmtMs(c.oursMs),
+      fmtMs(c.nativeMs),
+      fmtRatio(c.ratio),
+      `<= ${c.target}x ${c.ratio <= c.target ? 'ok' : 'MISSED'}`,
+      `${fmtMB(c.peakRssBytes)}${c.peakRssBytes > PULL_RSS_BUDGET_BYTES ? ' OVER' : ''}`,
+      loadRange(c.load),
+    ]);
+    phases.push(`  ${c.case}: ours ${fmtPhases(c.oursPhases)} | native ${fmtPhases(c.nativePhases)}`);
+  }
+  return (
+    `pull over SFTP from a loopback sshd (download + sha256 + gunzip check + integrity_check + publish, each pull in a child process), ${what}, median of ${r.runs}:\n` +
+    `${formatTable(rows)}\nmedian phases (the gunzip runs during our download):\n${phases.join('\n')}\n`
+  );
+}
+
+function checkTable(r: CheckBenchResult, what: string): string {
+  const rows = [['op', 'ours', 'native', 'native pipeline', 'ours/native', 'target', 'peak RSS', 'load (1 min)']];
+  const phases: string[] = [];
+  for (const x of r.rows) {
+    rows.push([
+      x.op,
+      fmtMs(x.oursMs),
+      fmtMs(x.nativeMs),
+      x.native,
+      fmtRatio(x.ratio),
+      `<= ${x.target}x ${x.ratio <= x.target ? 'ok' : 'MISSED'}`,
+      `${fmtMB(x.peakRssBytes)}${x.peakRssBytes > CHECK_RSS_BUDGET_BYTES ? ' OVER' : ''}`,
+      loadRange(x.load),
+    ]);
+    phases.push(`  ${x.op}: ours ${fmtPhases(x.oursPhases)} | native ${fmtPhases(x.nativePhases)}`);
+  }
+  return (
+    `verify and restore of our backup (${fmtMB(r.gzBytes)} .gz, ${fmtMB(r.dbBytes)} db; each of ours in a child process), ${what}, median of ${r.runs}:\n` +
+    `${formatTable(rows)}\nmedian phases:\n${phases.join('\n')}\n`
+  );
+}
+
 async function main(): Promise<void> {
   let args;
   try {
@@ -101,6 +152,7 @@ async function main(): Promise<void> {
         'cpu-prof': { type: 'string' },
         readme: { type: 'boolean', default: false },
         'no-large': { type: 'boolean', default: false },
+        'large-mb': { type: 'string', default: String(LARGE_MB) },
         'readme-from': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -119,12 +171,15 @@ async function main(): Promise<void> {
   }
   const sizeMB = Number(args.size);
   const runs = Number(args.runs);
-  if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1) usage();
-  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'push'].includes(args.only)) usage();
+  const largeMB = Number(args['large-mb']);
+  if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1 || !(largeMB > 0)) usage();
+  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'check', 'push'].includes(args.only)) usage();
+  // The large rows run when the large database is larger than the main one.
+  const large = !args['no-large'] && sizeMB < largeMB;
   const json = args.json;
   // Progress goes to stderr, so `--json > out.json` stays clean.
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-  const output: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}`, sizeMB };
+  const output: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}`, sizeMB, loadAtStart: load1() };
   const notes: string[] = [];
 
   const db = await ensureBenchDatabase({ sizeMB, log });
@@ -166,10 +221,10 @@ async function main(): Promise<void> {
   if (args.only === undefined || args.only === 'job') {
     const r = await benchJob(db, { runs, log });
     output.job = r;
-    // Peak RSS must not grow with the database: one more job on a database of LARGE_MB.
-    if (sizeMB < LARGE_MB && !args['no-large']) {
-      const large = await ensureBenchDatabase({ sizeMB: LARGE_MB, log });
-      output.jobLarge = { sizeMB: LARGE_MB, ...(await benchJob(large, { runs: 1, log })) };
+    // Peak RSS must not grow with the database: one more job on a database of largeMB.
+    if (large) {
+      const largeDb = await ensureBenchDatabase({ sizeMB: largeMB, log });
+      output.jobLarge = { sizeMB: largeMB, ...(await benchJob(largeDb, { runs: 1, log })) };
     }
     if (!json) {
       console.log(
@@ -194,15 +249,24 @@ async function main(): Promise<void> {
   if (args.only === undefined || args.only === 'pull') {
     const r = await benchPull(db, { runs, log });
     output.pull = r;
-    if (!json) {
-      console.log(
-        `pull over SFTP from a loopback sshd (${fmtMB(r.gzBytes)} .gz; download + sha256 + gzip check + integrity_check), median of ${r.runs}:\n` +
-          formatTable([
-            ['ours', 'scp + gzip -d + sqlite3 integrity_check', 'ours/native', 'target'],
-            [fmtMs(r.oursMs), fmtMs(r.nativeMs), fmtRatio(r.ratio), `<= ${r.target}x ${r.ratio <= r.target ? 'ok' : 'MISSED'}`],
-          ]) +
-          '\n',
-      );
+    if (!json) console.log(pullTable(r, `${sizeMB} MB database`));
+    if (large) {
+      const largeDb = await ensureBenchDatabase({ sizeMB: largeMB, log });
+      const l = { sizeMB: largeMB, ...(await benchPull(largeDb, { runs: 1, log, cases: ['ours'] })) };
+      output.pullLarge = l;
+      if (!json) console.log(pullTable(l, `${largeMB} MB database, once`));
+    }
+  }
+
+  if (args.only === undefined || args.only === 'check') {
+    const r = await benchCheck(db, { runs, log });
+    output.check = r;
+    if (!json) console.log(checkTable(r, `${sizeMB} MB database`));
+    if (large) {
+      const largeDb = await ensureBenchDatabase({ sizeMB: largeMB, log });
+      const l = { sizeMB: largeMB, ...(await benchCheck(largeDb, { runs: 1, log })) };
+      output.checkLarge = l;
+      if (!json) console.log(checkTable(l, `${largeMB} MB database, once`));
     }
   }
 
@@ -228,6 +292,7 @@ async function main(): Promise<void> {
     }
   }
 
+  output.loadAtEnd = load1();
   if (notes.length) output.notes = notes;
   if (!json) console.log(`summary:\n${renderMarkdown(output as unknown as BenchOutput)}\n`);
   if (args.readme) {

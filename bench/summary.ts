@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { BenchRow } from './compress.js';
 import type { EngineBenchResult } from './engine.js';
 import type { JobBenchResult } from './job.js';
-import type { PullBenchResult } from './pull.js';
+import type { PullBenchResult, PullCaseResult } from './pull.js';
+import type { CheckBenchResult, CheckRow } from './check.js';
 import type { PushBenchResult } from './push.js';
 import { fmtMB, fmtMs, fmtRatio } from './util.js';
 
@@ -21,7 +22,13 @@ export interface BenchOutput {
   job?: JobBenchResult;
   jobLarge?: JobBenchResult & { sizeMB: number };
   pull?: PullBenchResult;
+  pullLarge?: PullBenchResult & { sizeMB: number };
+  check?: CheckBenchResult;
+  checkLarge?: CheckBenchResult & { sizeMB: number };
   push?: PushBenchResult;
+  /** 1-minute load average when the run started and ended (the machine may be shared). */
+  loadAtStart?: number;
+  loadAtEnd?: number;
 }
 
 const START = '<!-- bench-table:start -->';
@@ -76,8 +83,39 @@ export function summaryRows(o: BenchOutput): Row[] {
     const l = o.jobLarge;
     rows.push([`whole \`backup\`, ${l.sizeMB} MB database`, fmtMs(l.oursMs), fmtMs(l.nativeMs), fmtRatio(l.ratio), verdict(l.ratio, l.target), `${fmtMB(l.peakRssBytes)} (budget 150 MB at any size)`]);
   }
-  if (o.pull) {
-    rows.push(['`pull` over loopback sshd vs `scp` + `gzip -d` + `sqlite3 integrity_check`', fmtMs(o.pull.oursMs), fmtMs(o.pull.nativeMs), fmtRatio(o.pull.ratio), verdict(o.pull.ratio, o.pull.target), '']);
+  const pullPeer = '`scp` + `gzip -d` + `sqlite3 integrity_check`';
+  const pullRow = (c: PullCaseResult, size: string): Row => [
+    `\`pull\` of ${c.case === 'ours' ? 'our backup' : 'a foreign single-stream `gzip -6` file'} over loopback sshd${size} vs ${pullPeer}`,
+    fmtMs(c.oursMs),
+    fmtMs(c.nativeMs),
+    fmtRatio(c.ratio),
+    verdict(c.ratio, c.target),
+    fmtMB(c.peakRssBytes),
+  ];
+  // Results saved by older versions (one case, no `cases`) have no rows here.
+  for (const c of o.pull?.cases ?? []) rows.push(pullRow(c, ''));
+  for (const c of o.pullLarge?.cases ?? []) {
+    const r = pullRow(c, `, ${o.pullLarge!.sizeMB} MB database`);
+    r[5] = `${r[5]} (budget 150 MB at any size)`;
+    rows.push(r);
+  }
+  const checkPeer: Record<string, string> = {
+    verify: '`sha256sum -c` && `gzip -dc > db` && `sqlite3 integrity_check`',
+    restore: '`gzip -dc > db` && `sqlite3 integrity_check` (ours checks before placing, so native checks too)',
+  };
+  const checkRow = (x: CheckRow, size: string): Row => [
+    `\`${x.op}\`${size} vs ${checkPeer[x.op] ?? x.native}`,
+    fmtMs(x.oursMs),
+    fmtMs(x.nativeMs),
+    fmtRatio(x.ratio),
+    verdict(x.ratio, x.target),
+    fmtMB(x.peakRssBytes),
+  ];
+  for (const x of o.check?.rows ?? []) rows.push(checkRow(x, ''));
+  for (const x of o.checkLarge?.rows ?? []) {
+    const r = checkRow(x, `, ${o.checkLarge!.sizeMB} MB database`);
+    r[5] = `${r[5]} (budget 150 MB at any size)`;
+    rows.push(r);
   }
   if (o.push) {
     const p = o.push;
@@ -97,7 +135,8 @@ export function renderMarkdown(o: BenchOutput, date = new Date()): string {
   const head = ['step', 'ours', 'native', 'ours / native', 'target', 'our peak RSS'];
   const lines = [
     `Measured by \`npm run bench\` on ${date.toISOString().slice(0, 10)}: ${o.platform}, ${cpus().length} cores, Node ${o.node}, ` +
-      `a ~${o.sizeMB} MB database, median of the runs; time ratios (below 1 = faster than native) unless stated.`,
+      `a ~${o.sizeMB} MB database, median of the runs; time ratios (below 1 = faster than native) unless stated` +
+      (o.loadAtStart !== undefined ? `; load average ${o.loadAtStart}-${o.loadAtEnd ?? '?'} (shared machine).` : '.'),
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,

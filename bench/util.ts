@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 
 export interface CommandTiming {
   ms: number;
@@ -129,4 +129,60 @@ export function scratchDir(parent: string): { path: string; remove(): void } {
 /** Removes files, ignoring missing ones. */
 export function removeFiles(...paths: string[]): void {
   for (const p of paths) rmSync(p, { force: true });
+}
+
+/** What a measuring child process prints as its last stdout line (see runNodeChild). */
+export interface ChildTiming {
+  /** Wall time of the measured call, inside the child (process start-up and imports excluded). */
+  ms: number;
+  /** Each phase's duration in ms, in the order they started (from the call's progress callback). */
+  phases: [phase: string, ms: number][];
+  /** Peak RSS of the child process (all threads), in bytes. */
+  maxRssBytes: number;
+}
+
+/**
+ * Runs `node <file> --child ...args` and returns the JSON object on the last line of its stdout: each of
+ * our measured calls runs in a process of its own, so its peak RSS (`process.resourceUsage().maxRSS`)
+ * is that call's alone, not the benchmark's. Throws with the child's stderr when it fails.
+ */
+export function runNodeChild<T>(file: string, args: string[]): T {
+  const r = spawnSync(process.execPath, [file, '--child', ...args], { encoding: 'utf8', maxBuffer: 64 * 1048576 });
+  if (r.status !== 0) throw new Error(`[bench] child ${file} ${args[0] ?? ''} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
+
+/**
+ * Records the phases of a call from its progress callback: `mark(phase)` on every progress event,
+ * `finish()` when the call returned; gives [phase, duration ms] in start order (a repeated phase
+ * name after another phase starts a new entry).
+ */
+export function phaseRecorder(start = performance.now()): { mark(phase: string): void; finish(): [string, number][] } {
+  const starts: [string, number][] = [];
+  return {
+    mark(phase) {
+      if (starts.at(-1)?.[0] !== phase) starts.push([phase, performance.now() - start]);
+    },
+    finish() {
+      const end = performance.now() - start;
+      return starts.map(([phase, at], k) => [phase, (starts[k + 1]?.[1] ?? end) - at]);
+    },
+  };
+}
+
+/** Median duration of each phase over runs (phases keyed by name, summed within a run), in first-seen order. */
+export function medianPhases(runs: [string, number][][]): [string, number][] {
+  const names: string[] = [];
+  for (const r of runs) for (const [p] of r) if (!names.includes(p)) names.push(p);
+  return names.map((p) => [p, median(runs.map((r) => r.filter(([q]) => q === p).reduce((a, [, ms]) => a + ms, 0)))]);
+}
+
+/** `download 1.23s, verify 0.98s`. */
+export function fmtPhases(phases: [string, number][]): string {
+  return phases.map(([p, ms]) => `${p} ${(ms / 1000).toFixed(2)}s`).join(', ');
+}
+
+/** The 1-minute load average now, two decimals (the machine is shared: every figure carries it). */
+export function load1(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
 }
