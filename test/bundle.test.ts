@@ -3,20 +3,33 @@
  * copy of that directory with no node_modules anywhere above it: backup + verify (SQLite-WASM in the
  * engine worker, gzip in the compress workers), and a pull over SFTP (ssh2 bundled). The copies with
  * sqlite3.wasm or compress-worker.js taken out must fail: the run really loads what the directory ships.
+ * The optional AWS SDK, both ways: bundled (with a require banner) a backup pushes to a real Ceph RGW;
+ * marked external (`@aws-sdk/*`, for apps without S3) the bundle backs up, verifies and pushes over
+ * SFTP, and only the S3 destination fails, with ECONFIG naming both packages.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { tempDir } from './helpers/tmp.js';
 import { hasCommand, requirePeer, sqlite3 } from './helpers/peers.js';
 import { createLarge } from './helpers/databases.js';
 import { runBytes } from './helpers/gzip.js';
 import { findFiles, REPO_ROOT } from './helpers/pack.js';
 import { requireSshd, startSshd, type Sshd } from './helpers/sshd.js';
-import { bundleConsumer, ENTRY_NAMES, WASM_NAME, type BundleOutput } from './helpers/bundle.js';
+import { cephSkipReason, startCephRgw, type CephRgw } from './helpers/ceph-rgw.js';
+import {
+  AWS_SDK_EXTERNAL,
+  AWS_SDK_PACKAGES,
+  bundleConsumer,
+  ENTRY_NAMES,
+  S3_BANNER,
+  WASM_NAME,
+  type BundleOutput,
+} from './helpers/bundle.js';
 
 interface Outcome {
   code: number | null;
@@ -24,13 +37,18 @@ interface Outcome {
   stderr: string;
 }
 
-/** `node bundle-consumer.js <job>` in `dir`, with nothing from our environment that could resolve modules. */
-function runConsumer(dir: string, job: object): Promise<Outcome> {
+/**
+ * `node <entry> <job>` in `dir` (bundle-consumer.js unless told), with nothing from our environment
+ * that could resolve modules, no AWS_* of the developer's shell, and `extraEnv` on top.
+ */
+function runConsumer(dir: string, job: object, { entry = 'bundle-consumer.js', extraEnv = {} }: { entry?: string; extraEnv?: Record<string, string> } = {}): Promise<Outcome> {
   const env = { ...process.env };
   // NODE_TEST_CONTEXT would make the child report to our test runner.
   for (const k of ['NODE_PATH', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
+  Object.assign(env, extraEnv);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(dir, 'bundle-consumer.js'), JSON.stringify(job)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(dir, entry), JSON.stringify(job)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -55,6 +73,31 @@ function nodeModulesAbove(dir: string): string[] {
 
 const rowCount = (db: string): string => sqlite3(db, 'SELECT count(*) FROM big;').stdout.trim();
 
+/** What push-consumer.js prints (see test/helpers/bundle.ts). */
+interface PushRun {
+  backup: { name: string; path: string };
+  push: { url: string; ok: boolean; name: string; bytes: number; error?: { kind: string; code: string; message: string } }[];
+  verify: { ok: boolean; messages: string[]; checksum: string };
+  error?: { code: string; message: string };
+}
+
+/** `node push-consumer.js` with this config text; its JSON result (printed for a backup published locally). */
+async function runPush(dir: string, config: string, extraEnv?: Record<string, string>): Promise<{ code: number | null; out: PushRun; stderr: string }> {
+  const r = await runConsumer(dir, { config, baseDir: dir }, { entry: 'push-consumer.js', ...(extraEnv ? { extraEnv } : {}) });
+  assert.notEqual(r.stdout, '', `no result: ${r.stderr}`);
+  return { code: r.code, out: JSON.parse(r.stdout) as PushRun, stderr: r.stderr };
+}
+
+/** The packages a bundle's code still imports at run time. */
+function externalsOf(b: BundleOutput): Set<string> {
+  const externals = new Set<string>();
+  for (const out of Object.values(b.metafile.outputs)) for (const i of out.imports) if (i.external) externals.add(i.path);
+  return externals;
+}
+const awsInputs = (b: BundleOutput): string[] => Object.keys(b.metafile.inputs).filter((p) => p.includes('node_modules/@aws-sdk/'));
+const toml = (s: string): string => JSON.stringify(s);
+const MISSING_SDK = /S3 needs the optional packages @aws-sdk\/client-s3 and @aws-sdk\/lib-storage/;
+
 describe('bundled with esbuild into one directory, run with no node_modules', { concurrency: false }, () => {
   const root = tempDir('sqlite-backup-bundle-');
   const source = join(root, 'app.db');
@@ -69,28 +112,91 @@ describe('bundled with esbuild into one directory, run with no node_modules', { 
     return dir;
   }
   let server: Sshd | undefined;
+  /** The sshd, started by the first test that needs it. */
+  const sshd = async (): Promise<Sshd> => (server ??= await startSshd());
+  /** One Ceph cluster for the file, started in `before` alongside the bundling (when installed). */
+  let rgw: CephRgw | undefined;
+  let rgwError: unknown;
+  let s3: S3Client | undefined;
   after(async () => {
-    await server?.stop();
+    s3?.destroy();
+    await Promise.all([server?.stop(), rgw?.stop()]);
   });
 
   before(async () => {
-    bundle = await bundleConsumer(join(root, 'build'));
-    cpSync(bundle.dir, app, { recursive: true });
-    // Over 1 MiB (CHUNK_SIZE): backup() then deflates in the compress workers, not inline.
-    if (hasCommand('sqlite3')) createLarge(source, 3);
+    let usable = false;
+    try {
+      usable = cephSkipReason() === false;
+    } catch {
+      // under CI: the S3 tests fail in requireCeph
+    }
+    const starting = usable ? startCephRgw().then((r) => void (rgw = r), (e: unknown) => void (rgwError = e)) : undefined;
+    try {
+      bundle = await bundleConsumer(join(root, 'build'));
+      cpSync(bundle.dir, app, { recursive: true });
+      // Over 1 MiB (CHUNK_SIZE): backup() then deflates in the compress workers, not inline.
+      if (hasCommand('sqlite3')) createLarge(source, 3);
+    } finally {
+      await starting;
+    }
   });
 
-  it('the directory holds the three entries, sqlite3.wasm and package.json; no native addon; externals are node builtins', () => {
+  /** The running gateway; skips when Ceph is not installed (throws under CI, and when it did not start). */
+  function requireCeph(t: TestContext): CephRgw | undefined {
+    const reason = cephSkipReason();
+    if (reason) {
+      t.skip(reason);
+      return undefined;
+    }
+    if (!rgw) throw rgwError instanceof Error ? rgwError : new Error(`Ceph RGW did not start: ${String(rgwError)}`);
+    // Our own SDK clients here (and the harness's) would print the SDK's Node 22 notice to the test
+    // log; runConsumer drops every AWS_* variable, so the bundled app never sees this switch.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+    s3 ??= new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
+    return rgw;
+  }
+  async function s3Get(bucket: string, key: string): Promise<Buffer> {
+    const r = await s3!.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  }
+  /** A config: the test database, a local backup_dir, then the [[push]] tables given. */
+  const pushConfig = (backupDir: string, ...push: string[]): string =>
+    [`source_path = ${toml(source)}`, `backup_dir = ${toml(backupDir)}`, ...push.map((p) => `[[push]]\n${p}`)].join('\n') + '\n';
+  /** A backup pushed to a fresh bucket of the gateway from `dir`; checks what the bucket holds with the SDK. */
+  async function pushToRgw(g: CephRgw, dir: string, prefix: string): Promise<PushRun> {
+    const bucket = await g.createBucket();
+    const url = `s3://${bucket}/${prefix}`;
+    const { code, out, stderr } = await runPush(dir, pushConfig(join(root, `backups-${prefix}`), `url = ${toml(url)}\nendpoint = ${toml(g.endpoint)}`), g.env);
+    assert.equal(code, 0, `${stderr}\n${JSON.stringify(out)}`);
+    // The bundled SDK's Node 22 notice (and anything else) stays off the app's stderr, as the README says.
+    assert.equal(stderr, '');
+    assert.deepEqual(out.verify, { ok: true, messages: ['ok'], checksum: 'ok' });
+    const local = readFileSync(out.backup.path);
+    assert.deepEqual(out.push, [{ ...out.push[0], url, ok: true, name: out.backup.name, bytes: local.length }]);
+    assert.equal((await s3Get(bucket, `${prefix}/latest.txt`)).toString(), out.backup.name);
+    assert.ok((await s3Get(bucket, `${prefix}/${out.backup.name}`)).equals(local), 'the pushed .gz holds the local bytes');
+    return out;
+  }
+  /** The bundle an app without S3 builds (README): `@aws-sdk/*` external; built once, by the first test that needs it. */
+  let noSdk: Promise<{ bundle: BundleOutput; dir: string }> | undefined;
+  const noSdkApp = (): Promise<{ bundle: BundleOutput; dir: string }> =>
+    (noSdk ??= bundleConsumer(join(root, 'build-no-sdk'), { s3: false }).then((b) => {
+      const dir = join(root, 'app-no-sdk');
+      cpSync(b.dir, dir, { recursive: true });
+      return { bundle: b, dir };
+    }));
+
+  it('the directory holds the entries, sqlite3.wasm and package.json; no native addon; externals are node builtins', () => {
     assert.deepEqual(readdirSync(app).sort(), [...ENTRY_NAMES, WASM_NAME, 'package.json'].sort());
     assert.deepEqual(findFiles(app, '.node'), []);
     assert.deepEqual(nodeModulesAbove(app), [], 'a node_modules above the run directory would let the bundle resolve packages');
-    const externals = new Set<string>();
-    for (const out of Object.values(bundle.metafile.outputs)) for (const i of out.imports) if (i.external) externals.add(i.path);
+    const externals = externalsOf(bundle);
     // ssh2's optional native parts stay out (it catches their load failure); everything else is bundled.
     const other = [...externals].filter((p) => !isBuiltin(p) && p !== 'cpu-features' && !p.endsWith('.node'));
     assert.deepEqual(other, []);
     const inputs = Object.keys(bundle.metafile.inputs);
-    for (const pkg of ['ssh2-sftp-client', 'ssh2', '@sqlite.org/sqlite-wasm', 'fflate', 'smol-toml']) {
+    // The AWS SDK too: installed here (devDependencies), so the library's lazy import() of it is followed.
+    for (const pkg of ['ssh2-sftp-client', 'ssh2', '@sqlite.org/sqlite-wasm', 'fflate', 'smol-toml', ...AWS_SDK_PACKAGES]) {
       assert.ok(inputs.some((p) => p.startsWith(`node_modules/${pkg}/`)), `${pkg} is bundled`);
     }
     // No absolute path of the build machine: the directory works wherever it is copied.
@@ -114,7 +220,7 @@ describe('bundled with esbuild into one directory, run with no node_modules', { 
 
   it('pull over SFTP from a real sshd, run from the copied directory (ssh2 is in the bundle)', async (t) => {
     if (!requirePeer(t, 'sqlite3') || !requireSshd(t)) return;
-    server = await startSshd();
+    const server = await sshd();
     const knownHosts = join(root, 'known_hosts');
     writeFileSync(knownHosts, `${server.knownHostsLine()}\n`);
     const remote = join(server.sftpRoot, 'backups');
@@ -159,6 +265,89 @@ describe('bundled with esbuild into one directory, run with no node_modules', { 
     const failed = await runConsumer(dir, { source, backupDir, pull });
     assert.notEqual(failed.code, 0);
     assert.match(failed.stderr, /"error":.*ssh2-sftp-client/);
+    // The AWS SDK is bundled here (not external) but there is no banner: its CommonJS cannot require
+    // Node's builtins, so S3 fails (before any connection) with ECONFIG saying why; the local backup stands.
+    const noBanner = await runPush(dir, pushConfig(join(root, 'backups-slim-s3'), 'url = "s3://some-bucket/app"\nendpoint = "http://127.0.0.1:9"'));
+    assert.equal(noBanner.code, 1);
+    assert.equal(noBanner.out.error?.code, 'EPUSH');
+    assert.equal(noBanner.out.verify.ok, true);
+    assert.equal(noBanner.out.push[0]?.error?.code, 'ECONFIG', noBanner.out.push[0]?.error?.message);
+    assert.match(noBanner.out.push[0]!.error!.message, MISSING_SDK);
+    assert.match(noBanner.out.push[0]!.error!.message, /could not be loaded \(Dynamic require of "[^"]+" is not supported\)/);
+  });
+
+  it('with the AWS SDK bundled (the recipe, its banner): a backup from the copied directory pushes to a real Ceph RGW', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const g = requireCeph(t);
+    if (!g) return;
+    assert.ok(awsInputs(bundle).length > 0, 'the SDK is bundled');
+    assert.deepEqual([...externalsOf(bundle)].filter((p) => p.startsWith('@aws-sdk/')), [], 'nothing of the SDK is left to import at run time');
+    await pushToRgw(g, app, 'full');
+  });
+
+  it("an S3 app without SFTP: ssh2-sftp-client external, the SDK bundled with the README's short require banner, pushes to Ceph RGW", async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const g = requireCeph(t);
+    if (!g) return;
+    // The banner the README's "The S3 client" paragraph shows, literally.
+    assert.ok(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').includes(`--banner:js="${S3_BANNER}"`), 'README shows S3_BANNER');
+    const b = await bundleConsumer(join(root, 'build-s3-only'), { sftp: false, banner: S3_BANNER });
+    assert.ok(awsInputs(b).length > 0, 'the SDK is bundled');
+    assert.ok(!Object.keys(b.metafile.inputs).some((p) => p.includes('node_modules/ssh2')), 'ssh2 is not bundled');
+    const dir = join(root, 'app-s3-only');
+    cpSync(b.dir, dir, { recursive: true });
+    await pushToRgw(g, dir, 's3-only');
+  });
+
+  it(`without the AWS SDK (--external:${AWS_SDK_EXTERNAL}, as the README advises when S3 is unused): builds, and from the copied directory backs up and verifies`, async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const { bundle: b, dir } = await noSdkApp();
+    assert.deepEqual(awsInputs(b), [], 'no file of the SDK is bundled');
+    // The library's two lazy import()s stay imports, resolved (and failing) only at run time.
+    assert.deepEqual([...externalsOf(b)].filter((p) => p.startsWith('@aws-sdk/')).sort(), [...AWS_SDK_PACKAGES].sort());
+    assert.deepEqual(readdirSync(dir).sort(), [...ENTRY_NAMES, WASM_NAME, 'package.json'].sort());
+    const r = await runConsumer(dir, { source, backupDir: join(root, 'backups-no-sdk') });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { backup: { path: string }; verify: { ok: boolean; messages: string[]; checksum: string } };
+    assert.ok(existsSync(out.backup.path), out.backup.path);
+    assert.deepEqual(out.verify, { ok: true, messages: ['ok'], checksum: 'ok' });
+  });
+
+  it('without the AWS SDK: a [[push]] to s3:// fails with ECONFIG naming both packages; the local backup and an SFTP push are unaffected', async (t) => {
+    if (!requirePeer(t, 'sqlite3') || !requireSshd(t)) return;
+    const { dir } = await noSdkApp();
+    const server = await sshd();
+    const knownHosts = join(root, 'known_hosts-no-sdk');
+    writeFileSync(knownHosts, `${server.knownHostsLine()}\n`);
+    const sftpDir = join(server.sftpRoot, 'pushed-no-sdk');
+    const s3Url = 's3://some-bucket/app';
+    const sftpUrl = `sftp://${server.username}@127.0.0.1:${server.port}${sftpDir}`;
+    // Nothing listens on port 9: the S3 destination must fail on the missing SDK, before any connection.
+    const { code, out, stderr } = await runPush(
+      dir,
+      pushConfig(
+        join(root, 'backups-no-sdk-push'),
+        `url = ${toml(s3Url)}\nendpoint = "http://127.0.0.1:9"`,
+        `url = ${toml(sftpUrl)}\nprivate_key_path = ${toml(server.userKey.privatePath)}\nknown_hosts = ${toml(knownHosts)}`,
+      ),
+    );
+    assert.equal(code, 1, stderr);
+    assert.equal(stderr, '', 'nothing on stderr but what the app prints');
+    const [s3Push, sftpPush] = out.push;
+    assert.deepEqual(out.push.map((p) => [p.url, p.ok]), [[s3Url, false], [sftpUrl, true]], JSON.stringify(out.push));
+    assert.equal(s3Push!.error!.code, 'ECONFIG', s3Push!.error!.message);
+    assert.equal(s3Push!.error!.kind, 'config');
+    assert.match(s3Push!.error!.message, MISSING_SDK);
+    assert.match(s3Push!.error!.message, /@aws-sdk\/client-s3/);
+    assert.match(s3Push!.error!.message, /@aws-sdk\/lib-storage/);
+    assert.match(s3Push!.error!.message, /they are not installed/);
+    assert.equal(out.error?.code, 'EPUSH');
+    assert.match(out.error!.message, /published locally, but 1 of 2 destination\(s\) failed/);
+    // Published locally, verified; the SFTP destination holds the same bytes, latest.txt naming them.
+    assert.deepEqual(out.verify, { ok: true, messages: ['ok'], checksum: 'ok' });
+    assert.equal(sftpPush!.name, out.backup.name);
+    assert.deepEqual(readFileSync(join(sftpDir, out.backup.name)), readFileSync(out.backup.path));
+    assert.equal(readFileSync(join(sftpDir, 'latest.txt'), 'utf8'), out.backup.name);
   });
 
   it('without sqlite3.wasm the same directory fails, naming the file; no backup is published', async (t) => {
