@@ -1,5 +1,6 @@
 /**
- * Worker entry of the compress pool: deflates chunks and runs gunzip sessions off the main thread.
+ * Worker entry of the compress pool: deflates chunks, and runs gunzip sessions of the fflate codec
+ * (`codec: 'fflate'`) off the main thread.
  * It is its own module so bundlers can find it: pool.ts starts it with
  * `new Worker(new URL('./compress-worker.js', import.meta.url))`, or from `workerUrl` when given.
  * Output buffers are transferred (not copied) back to the main thread.
@@ -9,16 +10,16 @@ import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { BackupError } from '../errors.js';
 import { deflateChunk } from './deflate-core.js';
-import { GunzipParser } from './gunzip-core.js';
+import { FflateGunzipParser } from './fflate-gunzip.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('compress-worker.js must be started as a worker thread');
 
-const sessions = new Map<number, GunzipParser>();
+const sessions = new Map<number, FflateGunzipParser>();
 
 /**
- * fflate's inflate allocates typed arrays for every step (this was measured with its deflate, ~5 MiB per 1 MiB chunk). V8 frees
+ * fflate's inflate allocates typed arrays for every step (measured with its deflate: ~5 MiB per 1 MiB chunk). V8 frees
  * their memory only when it collects the small wrappers, which it does late: each worker then held
  * ~35 MiB of dead buffers (measured: process RSS +116 MiB with 2 workers). A minor GC after each
  * job costs ~0.4 ms (~1% of a deflate chunk) and keeps it at a few MiB; it even made gunzip faster
@@ -64,7 +65,7 @@ function handle(req: WorkerRequest): [WorkerReply, ArrayBuffer[]] {
       if (!parser) {
         // A drain that was already on its way when the session finished: nothing left to do.
         if (!req.first) return [{ id: req.id, ok: true, outs: [], more: false }, []];
-        sessions.set(req.session, (parser = new GunzipParser(req.name)));
+        sessions.set(req.session, (parser = new FflateGunzipParser(req.name)));
       }
       if (req.data) parser.push(req.data);
       if (req.end) parser.end();

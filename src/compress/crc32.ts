@@ -3,8 +3,8 @@
  *
  * `crc32` uses Node's native `zlib.crc32` where it exists (Node >= 20.15 / 22.2): ~10x faster than
  * JS (150 MB: ~40 ms vs ~450 ms, which was ~7% of the CPU of a parallel gzip). Older Node versions get
- * `crc32Js`, a slicing-by-8 table implementation (~330 MB/s here). Only the checksum is taken from
- * node:zlib; deflate and inflate are fflate's.
+ * `crc32Js`, a slicing-by-8 table implementation (~330 MB/s here): package.json allows Node >= 20.0,
+ * and the fflate gunzip codec is meant to work where node:zlib's extras are missing.
  *
  * `crc32Combine(crcA, crcB, lenB)` gives the CRC of A followed by B from the two CRCs and B's length,
  * which lets parallel workers checksum their own chunks (zlib's `crc32_combine64`, the x^(2^n)

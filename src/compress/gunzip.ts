@@ -1,12 +1,16 @@
 /**
- * Streaming gunzip. Parsing and inflating (gunzip-core.ts) run in a worker by default, while this
- * thread checks the CRC-32, hashes the input and output and does the I/O: the two halves overlap,
- * and the caller's event loop never waits on a large synchronous inflate. `worker: false` runs the
- * same code on the calling thread in steps of ~2 MiB of output, yielding between steps.
+ * Streaming gunzip with two codecs under the same strict gzip rules (gunzip-checks.ts):
+ *  - `zlib` (default): Node's built-in zlib inflates on libuv's thread pool (zlib-gunzip.ts), near
+ *    the speed of `gzip -d`; this thread only parses the framing, checks the CRC-32, hashes and does
+ *    the I/O, so the event loop stays responsive without a worker of ours.
+ *  - `fflate`: pure JS, for runtimes without node:zlib (fflate-gunzip.ts). It runs in a worker by
+ *    default, while this thread checks the CRC-32, hashes and does the I/O; `worker: false` runs it
+ *    on the calling thread in steps of ~2 MiB of output, yielding between steps.
  */
 import { createHash } from 'node:crypto';
 import { BackupError, ErrorCode } from '../errors.js';
-import { CrcCheck, GunzipParser, type GunzipTotals, type MemberEnd } from './gunzip-core.js';
+import { FflateGunzipParser } from './fflate-gunzip.js';
+import { CrcCheck, type GunzipOutput, type GunzipTotals } from './gunzip-checks.js';
 import { CompressPool, type GunzipStep } from './pool.js';
 import {
   checkAborted,
@@ -18,21 +22,32 @@ import {
   type GzipSummary,
 } from './stream-util.js';
 import type { InternalStreamOptions } from './gzip.js';
+import { zlibGunzip } from './zlib-gunzip.js';
 
 /** Output produced per step (one worker round trip or one synchronous slice of work). */
 const STEP_OUTPUT = 2 * 1024 * 1024;
 /** Worker requests in flight: one being processed, one queued, so the worker never idles. */
 const PIPELINE = 2;
 
+/** The inflate implementation of gunzip. */
+export type GunzipCodec = 'zlib' | 'fflate';
+
 export interface GunzipOptions {
   /**
-   * Decompress in a worker thread (true) or on the calling thread in small steps (false).
-   * Ignored when `pool` is given. @default true
+   * `'zlib'`: Node's built-in zlib, on libuv's thread pool (no worker of ours needed): about the
+   * speed of `gzip -d`. `'fflate'`: pure JS (fflate), for runtimes without node:zlib; about half the
+   * speed, and run in a worker (see `worker`). Both check the same things and raise the same errors.
+   * @default 'zlib'
+   */
+  codec?: GunzipCodec;
+  /**
+   * `codec: 'fflate'` only: decompress in a worker thread (true) or on the calling thread in small
+   * steps (false). Ignored when `pool` is given. @default true
    */
   worker?: boolean;
-  /** A pool to reuse across calls (not closed by us). */
+  /** `codec: 'fflate'` only: a pool to reuse across calls (not closed by us). */
   pool?: CompressPool;
-  /** Location of compress-worker.js, for bundled apps. @default next to this module */
+  /** `codec: 'fflate'` only: location of compress-worker.js, for bundled apps. @default next to this module */
   workerUrl?: URL | string;
   /** Cancels the operation; the stream then throws an AbortError (code EABORTED). */
   signal?: AbortSignal;
@@ -53,6 +68,8 @@ export function gunzipStream(source: ByteSource, options: GunzipOptions = {}): G
 
 export function gunzipStreamInternal(source: ByteSource, options: GunzipOptions, internal: InternalStreamOptions): GzipStream {
   const name = options.name ?? 'stream';
+  const codec = options.codec ?? 'zlib';
+  if (codec !== 'zlib' && codec !== 'fflate') throw new RangeError(`gunzip codec must be 'zlib' or 'fflate', got ${String(codec)}`);
   return toGzipStream(name, () => run(source, options, internal, name));
 }
 
@@ -79,12 +96,13 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
     return b;
   };
 
-  const useWorker = options.pool !== undefined || options.worker !== false;
+  const fflate = options.codec === 'fflate';
+  const useWorker = fflate && (options.pool !== undefined || options.worker !== false);
   const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
-  const pool = options.pool ?? ownPool;
+  const pool = useWorker ? (options.pool ?? ownPool) : undefined;
   let totals: GunzipTotals;
   const crc = new CrcCheck(name);
-  const steps = pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
+  const steps = !fflate ? zlibGunzip(input(), name) : pool ? inWorker(pool, input(), name, internal.owned === true) : onThisThread(input(), name);
   try {
     for (;;) {
       const r = await steps.next();
@@ -119,13 +137,8 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   };
 }
 
-interface Step {
-  out: Uint8Array[];
-  memberEnd?: MemberEnd;
-}
-
-/** Drives a GunzipParser in a worker; yields batches of output chunks, returns the totals. */
-async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, name: string, transfer: boolean): AsyncGenerator<Step, GunzipTotals> {
+/** Drives an FflateGunzipParser in a worker; yields batches of output chunks, returns the totals. */
+async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, name: string, transfer: boolean): AsyncGenerator<GunzipOutput, GunzipTotals> {
   const session = pool.openGunzip(name);
   const inFlight: Promise<GunzipStep>[] = [];
   let lastMore = false;
@@ -165,8 +178,8 @@ async function* inWorker(pool: CompressPool, input: AsyncGenerator<Uint8Array>, 
 }
 
 /** The same on the calling thread, yielding to the event loop between steps. */
-async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<Step, GunzipTotals> {
-  const parser = new GunzipParser(name);
+async function* onThisThread(input: AsyncGenerator<Uint8Array>, name: string): AsyncGenerator<GunzipOutput, GunzipTotals> {
+  const parser = new FflateGunzipParser(name);
   try {
     for (let chunk = await input.next(); ; chunk = await input.next()) {
       if (chunk.done) parser.end();

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError, ErrorCode, type ErrorCodeValue } from '../errors.js';
 import type { DeflateChunkResult, Level } from './deflate-core.js';
-import type { GunzipTotals, MemberEnd } from './gunzip-core.js';
+import type { GunzipTotals, MemberEnd } from './gunzip-checks.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 /**

@@ -1,6 +1,6 @@
 /** Messages between the main thread (pool.ts) and compress-worker.ts. Every request gets one reply. */
 import type { Level } from './deflate-core.js';
-import type { GunzipTotals, MemberEnd } from './gunzip-core.js';
+import type { GunzipTotals, MemberEnd } from './gunzip-checks.js';
 
 export type WorkerRequest =
   | { op: 'deflate'; id: number; data: Uint8Array; dictionary?: Uint8Array; level: Level }
