@@ -151,7 +151,7 @@ describe('damaged input: both codecs raise the same error', () => {
 
   test('a damaged trailer or header in any member', async () => {
     const at = (i: number) => members.slice(0, i).reduce((n, m) => n + m.length, 0);
-    const cases: [string, number, string][] = [
+    const cases: [string, number, string, number?][] = [
       ['CRC of member 1', at(1) - 8, 'EGZIP_CRC'],
       ['ISIZE of member 2', at(2) - 2, 'EGZIP_SIZE'],
       ['CRC of member 3', gz.length - 5, 'EGZIP_CRC'],
@@ -160,13 +160,21 @@ describe('damaged input: both codecs raise the same error', () => {
       ['method of member 3', at(2) + 2, 'EGZIP_CORRUPT'],
       ['flags of member 2 (reserved + FEXTRA)', at(1) + 3, 'EGZIP_CORRUPT'],
       ['flags of member 3 (reserved + FEXTRA)', at(2) + 3, 'EGZIP_CORRUPT'],
+      ['flags of member 2 (reserved only)', at(1) + 3, 'EGZIP_CORRUPT', 0x80],
     ];
-    for (const [label, pos, code] of cases) {
+    for (const [label, pos, code, xor = 0x24] of cases) {
       const bad = Buffer.from(gz);
-      bad[pos] ^= 0x24;
+      bad[pos] ^= xor;
       const o = await sameEverywhere(bad, label);
       assert.ok(!o.ok && o.code === code, `${label}: ${JSON.stringify(o)}`);
     }
+    // fflate reads a header with only a reserved flag as valid: here it goes on through that small
+    // member into the next one within one push, and the check must still come first.
+    const small = gzipMember(d.subarray(0, 50));
+    small[3] = 0x80;
+    const three = Buffer.concat([gzipMember(d.subarray(0, 1000)), small, gzipMember(d.subarray(1000, 3000)), gzipMember(d)]);
+    const r = await sameEverywhere(three, 'small member with a reserved flag');
+    assert.ok(!r.ok && r.code === 'EGZIP_CORRUPT' && /reserved header flag bits set \(flags 0x80\) \(member 2/.test(r.message), JSON.stringify(r));
     // A header whose name never ends: fflate waits for its end, we stop at 64 KiB.
     const endless = Buffer.concat([members[0]!, Buffer.of(0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3), Buffer.alloc(300_000, 0x41)]);
     const o = await sameEverywhere(endless, 'endless FNAME');
