@@ -41,7 +41,7 @@ export interface CheckRow {
   target: number;
   oursRunsMs: number[];
   nativeRunsMs: number[];
-  /** Median per phase. Ours: sidecar (sha256 of the .gz), gunzip, engine start, integrity_check (to the return: restore's placing too). */
+  /** Median per phase. Ours: sidecar (sha256 of the .gz), gunzip, fsync + engine start, integrity_check (to the return: restore's placing too). */
   oursPhases: [string, number][];
   nativePhases: [string, number][];
   peakRssBytes: number;
@@ -102,10 +102,10 @@ async function childMain(op: string, gz: string, target: string | undefined): Pr
   const rec = phaseRecorder(t0);
   // Everything before the first progress event is the sidecar check (sha256 of the .gz).
   rec.mark('sidecar');
-  // From the last gunzip event to the first integrity_check event: the engine's lazy start (its worker
-  // and wasm), which would otherwise be counted as gunzip.
+  // From the last gunzip event to the first integrity_check event: the fsync of the decompressed file
+  // (gunzipFile syncs its output) and the engine's lazy start (worker + wasm); else counted as gunzip.
   const onProgress = (p: { phase: string; bytesDone: number; bytesTotal?: number }): void =>
-    rec.mark(p.phase === 'gunzip' && p.bytesTotal !== undefined && p.bytesDone >= p.bytesTotal ? 'engine start' : p.phase);
+    rec.mark(p.phase === 'gunzip' && p.bytesTotal !== undefined && p.bytesDone >= p.bytesTotal ? 'fsync + engine start' : p.phase);
   if (op === 'verify') {
     const r = await verify(gz, { onProgress });
     if (!r.ok || r.checksum !== 'ok') throw new Error(`verify failed: ${r.messages.join('; ')} (checksum ${r.checksum})`);
