@@ -136,6 +136,8 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       };
     }
 
+    // The integrity check waits for the engine's worker and wasm: start them while downloading.
+    engine.warmUp?.().catch(() => {});
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });
     const scratch = join(localDir, `${remote.name}${SCRATCH_SUFFIX}`);
     let unpacked: UnpackOutcome | undefined;

@@ -126,8 +126,21 @@ export function parseSidecar(raw: string, where: string): Sidecar {
  * A mismatch, a sidecar naming another file, or a malformed sidecar is ECHECKSUM.
  */
 export async function checkSidecar(filePath: string, options: CheckSidecarOptions = {}): Promise<'ok' | 'absent'> {
-  const sidecar = await readSidecar(filePath);
+  const sidecar = await sidecarOf(filePath);
   if (!sidecar) return 'absent';
+  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, options.signal ? { signal: options.signal } : {}));
+  compareSidecar(filePath, sidecar, actual);
+  return 'ok';
+}
+
+/**
+ * The sidecar of `filePath`, undefined when there is none; ECHECKSUM when it is malformed or names
+ * another file. Nothing is hashed: for callers that hash the file anyway on their way through it
+ * (a gunzip) and compare afterwards with compareSidecar.
+ */
+export async function sidecarOf(filePath: string): Promise<Sidecar | undefined> {
+  const sidecar = await readSidecar(filePath);
+  if (!sidecar) return undefined;
   const name = basename(filePath);
   if (sidecar.fileName !== name) {
     throw new BackupError(
@@ -136,7 +149,12 @@ export async function checkSidecar(filePath: string, options: CheckSidecarOption
       { path: filePath },
     );
   }
-  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, options.signal ? { signal: options.signal } : {}));
+  return sidecar;
+}
+
+/** ECHECKSUM unless `actualHex` is the sidecar's digest. */
+export function compareSidecar(filePath: string, sidecar: Sidecar, actualHex: string): void {
+  const actual = actualHex.toLowerCase();
   if (actual !== sidecar.hex) {
     throw new BackupError(
       ErrorCode.CHECKSUM,
@@ -144,7 +162,6 @@ export async function checkSidecar(filePath: string, options: CheckSidecarOption
       { path: filePath },
     );
   }
-  return 'ok';
 }
 
 function malformed(path: string, why: string): BackupError {

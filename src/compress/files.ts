@@ -21,6 +21,12 @@ export interface FileOutputOptions {
   overwrite?: boolean;
   /** Permission bits of the output file. @default 0o600 (backups hold user data) */
   mode?: number;
+  /**
+   * fsync the output and its directory before returning. Turn off only for scratch output that is
+   * thrown away after use (a database decompressed just to be checked): the fsync of a large file
+   * costs seconds and protects nothing there. @default true
+   */
+  durable?: boolean;
 }
 
 export type GzipFileOptions = Omit<GzipOptions, 'name'> & FileOutputOptions;
@@ -82,9 +88,12 @@ async function transformFile(
     }
     await writing;
     const summary = await stream.summary;
-    await output.sync().catch((e: unknown) => {
-      throw ioError('fsync', dest, e);
-    });
+    const durable = options.durable ?? true;
+    if (durable) {
+      await output.sync().catch((e: unknown) => {
+        throw ioError('fsync', dest, e);
+      });
+    }
     const out = output;
     output = undefined;
     await out.close();
@@ -94,7 +103,7 @@ async function transformFile(
       throw ioError(`rename ${JSON.stringify(tmp)} ->`, dest, e);
     });
     tmp = undefined;
-    await syncDir(dirname(dest));
+    if (durable) await syncDir(dirname(dest));
     return summary;
   } finally {
     await input.close().catch(() => {});

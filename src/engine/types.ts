@@ -105,6 +105,12 @@ export interface Engine {
   copyLive(source: string, dest: string, options?: LiveCopyOptions): Promise<LiveCopyResult>;
   /** Runs PRAGMA integrity_check / quick_check on a database, opened strictly read-only. */
   integrityCheck(path: string, options?: IntegrityCheckOptions): Promise<IntegrityResult>;
+  /**
+   * Starts the engine now (a worker thread, SQLite's wasm) rather than on the first call, so that a
+   * caller who will need it after other work (a download, a gunzip) does not wait for it then. A
+   * start-up failure is reported by the next call, so the result may be ignored. Optional.
+   */
+  warmUp?(): Promise<void>;
   /** Stops the engine (its worker). Idempotent; pending calls fail with EABORTED. */
   close(): Promise<void>;
 }

@@ -127,6 +127,11 @@ export class WasmEngine implements Engine {
     return this.call('integrityCheck', args, options) as Promise<IntegrityResult>;
   }
 
+  /** Starts the worker and loads the wasm now (see Engine.warmUp). */
+  async warmUp(): Promise<void> {
+    await this.call('stats', {}, {});
+  }
+
   /** VFS counters and worker memory, for tests and the benchmark. */
   stats(): Promise<Record<string, number>> {
     return this.call('stats', {}, {}) as Promise<Record<string, number>>;
