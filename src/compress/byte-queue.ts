@@ -56,6 +56,17 @@ export class ByteQueue {
     return b;
   }
 
+  /**
+   * Copies queued views that keep a much larger buffer alive (the rest of a chunk read in one piece),
+   * for a queue that is held between calls: V8 frees such a buffer only once nothing refers to it.
+   */
+  compact(): void {
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
+      if (c.byteLength * 4 < c.buffer.byteLength) this.chunks[i] = c.slice();
+    }
+  }
+
   skip(n: number): void {
     this.length -= n;
     this.offset += n;
@@ -83,8 +94,10 @@ export class RecentBytes {
 
   constructor(private readonly keep: number) {}
 
+  /** Keeps a copy of `bytes` when it is a view into a larger buffer (see ByteQueue.compact). */
   add(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
     this.chunks.push({ start: this.end, bytes });
     this.end += bytes.length;
     while (this.chunks.length > 1 && this.chunks[1]!.start <= this.end - this.keep) this.chunks.shift();

@@ -158,6 +158,8 @@ export class FflateGunzipParser {
         const want = Math.max(MIN_PIECE, Math.min(MAX_PIECE, Math.floor(TARGET_PIECE_OUTPUT / this.ratio)));
         this.pushReal(this.queue.takeUpTo(Math.min(want, this.queue.length - TAIL)), false);
       } else if (!this.inputEnded) {
+        // The held-back tail waits for the next call: it must not keep its whole input chunk alive.
+        this.queue.compact();
         return result(false);
       } else if (this.queue.length > 0) {
         this.pushReal(this.queue.take(1), true);
