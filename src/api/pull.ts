@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
+import { releaseGarbage } from '../memory.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
@@ -172,6 +173,8 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         );
       }
       if (!unpacked!.ok) throw failedVerification(remote.name, transport.location, [unpacked!.error.message], part);
+      // The decompression's dead buffers must not stay while the check needs its memory (memory.ts).
+      releaseGarbage();
       const check = await engine
         .integrityCheck(scratch, {
           mode: config.verify,

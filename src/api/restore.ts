@@ -23,6 +23,7 @@ import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
+import { releaseGarbage } from '../memory.js';
 import { tempPathFor } from '../fs/atomic.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, isContentError, type CheckProgress } from './verify.js';
@@ -105,6 +106,8 @@ export async function restore(backupFile: string, targetPath: string, options: R
       await copyFile(backupFile, tmp, signal);
       tmpExists = true;
     }
+    // The decompression's dead buffers must not stay while the check needs its memory (memory.ts).
+    releaseGarbage();
     const check = await engine.integrityCheck(tmp, {
       mode: options.mode ?? 'full',
       ...(signal ? { signal } : {}),

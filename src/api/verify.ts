@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
+import { releaseGarbage } from '../memory.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf, type Sidecar } from './sidecar.js';
 
 export type BackupFormat = 'gzip' | 'sqlite' | 'empty' | 'unknown';
@@ -177,6 +178,8 @@ export async function verify(path: string, options: VerifyOptions = {}): Promise
         throw e;
       }
     }
+    // The decompression's dead buffers must not stay while the check needs its memory (memory.ts).
+    releaseGarbage();
     try {
       const check = await engine.integrityCheck(dbPath, {
         mode: options.mode ?? 'full',

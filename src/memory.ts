@@ -1,0 +1,35 @@
+/**
+ * releaseGarbage(): one full garbage collection, between the phases of a long operation.
+ *
+ * Decompressing or downloading a backup leaves tens of MiB of dead Buffers on the calling thread
+ * (zlib's output chunks, read chunks). V8 frees their memory only when it collects their small
+ * wrappers, and with a small JS heap that happens late: the memory was still held while the integrity
+ * check ran next, in the engine's worker, so the two phases' peaks added up (verify of a 150 MB
+ * database: 152-164 MB peak RSS without a collection in between, 133-137 MB with one). A full GC of a
+ * heap this small takes a few milliseconds, once per operation.
+ *
+ * `gc` is obtained the usual way - enable --expose-gc, read `gc` from a fresh context - and the flag
+ * is switched off again at once, so no other context of the process gets a `gc` global. Where the
+ * flag is refused, this does nothing.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+let collector: (() => void) | null | undefined;
+
+function obtain(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+export function releaseGarbage(): void {
+  if (collector === undefined) collector = obtain();
+  collector?.();
+}
