@@ -4,6 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AbortError, BackupError, ErrorCode } from '../errors.js';
+import { workerExecArgv } from '../worker-options.js';
 import type {
   Engine,
   EngineCallOptions,
@@ -203,7 +204,7 @@ export class WasmEngine implements Engine {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerUrl, { workerData: this.config });
+    const worker = new Worker(this.workerUrl, { workerData: this.config, execArgv: workerExecArgv() });
     worker.on('message', (msg: WorkerMessage) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
