@@ -17,7 +17,7 @@ describe('worker threads under node --input-type=module -e', () => {
   it('the engine and the gzip workers run; a backup is made and verified', (t) => {
     if (!requirePeer(t, 'sqlite3')) return;
     const dir = tempDir();
-    createWithCli(join(dir, 'app.db'), { rows: 50 });
+    createWithCli(join(dir, 'app.db'), { rows: 3000 }); // over one gzip chunk: the compress workers start too
     const script = `
       const { backup, parseConfig, verify } = await import(${JSON.stringify(index)});
       const r = await backup(parseConfig('source_path = "app.db"\\nbackup_dir = "b"\\n', { baseDir: ${JSON.stringify(dir)} }));

@@ -3,6 +3,7 @@
  * started once and reused for every chunk (and, if the caller keeps it, for every file). Idle workers
  * are `unref()`ed: a pool that is not closed does not keep the process alive. Close it when done.
  */
+import { workerExecArgv } from '../worker-options.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackupError, ErrorCode, type ErrorCodeValue } from '../errors.js';
@@ -174,9 +175,10 @@ export class CompressPool {
   }
 
   private spawn(): Slot {
+    const options = { execArgv: workerExecArgv() };
     const worker = this.workerUrl
-      ? new Worker(this.workerUrl)
-      : new Worker(new URL('./compress-worker.js', import.meta.url));
+      ? new Worker(this.workerUrl, options)
+      : new Worker(new URL('./compress-worker.js', import.meta.url), options);
     const slot = new Slot(worker, (dead) => {
       this.slots = this.slots.filter((s) => s !== dead);
     });
