@@ -58,7 +58,7 @@ export function summaryRows(o: BenchOutput): Row[] {
   const gz = row('gzip ours (2 workers)');
   const gzip6 = row('gzip -6');
   const pigz = row('pigz -6 -p 2');
-  const gunzip = row('gunzip ours (worker)');
+  const gunzip = row('gunzip ours (zlib)');
   const gzipD = row('gzip -d');
   const mib = (r: BenchRow | undefined) => (r?.peakRssMiB === undefined ? '' : `${r.peakRssMiB.toFixed(0)} MB`);
   if (gz && gzip6) {
