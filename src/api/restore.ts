@@ -90,6 +90,7 @@ export async function restore(backupFile: string, targetPath: string, options: R
       try {
         summary = await gunzipFile(backupFile, tmp, {
           mode: 0o600,
+          durable: false, // fsynced below, while the integrity check runs
           ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
           ...(signal ? { signal } : {}),
           ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
@@ -108,11 +109,16 @@ export async function restore(backupFile: string, targetPath: string, options: R
     }
     // The decompression's dead buffers must not stay while the check needs its memory (memory.ts).
     releaseGarbage();
+    // The fsync (on the thread pool) and the integrity check (in the engine's worker) overlap; both
+    // must succeed before the file goes into place.
+    const syncing = fsyncFile(tmp);
+    syncing.catch(() => {});
     const check = await engine.integrityCheck(tmp, {
       mode: options.mode ?? 'full',
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: integrityProgress(options.onProgress) } : {}),
     });
+    await syncing;
     if (!check.ok) {
       throw new BackupError(ErrorCode.INTEGRITY, `[api] restore: "${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
         path: backupFile,
@@ -148,12 +154,7 @@ export async function installCheckedDatabase(
     try {
       await rename(checked, tmp);
       tmpExists = true;
-      const fh = await open(tmp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await fsyncFile(tmp);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw ioError(`move "${checked}" ->`, tmp, e);
       await copyFile(checked, tmp, options.signal);
@@ -302,6 +303,19 @@ async function copyFile(src: string, dest: string, signal: AbortSignal | undefin
   } finally {
     await input?.close().catch(() => {});
     await output?.close().catch(() => {});
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw ioError('fsync', path, e);
   }
 }
 
