@@ -12,6 +12,19 @@ import { join } from 'node:path';
 import { AbortError, BackupError, ErrorCode, fsError as sharedFsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { releaseGarbage } from '../memory.js';
+
+/**
+ * Downloaded bytes between two full collections during the transfer. SFTP leaves ~4 bytes of
+ * short-lived Buffers per byte on this thread (socket reads, decrypted packets, ssh2's reassembled
+ * SFTP packets, our read slots; then zlib's output): V8 collects them only every few tens of MiB,
+ * and the malloc heap they grew stays resident (fragmented, not returned by the collection that
+ * precedes the integrity check) while the engine's worker adds its own memory on top. Collecting
+ * every 2 MiB keeps that heap small: 43 MB .gz pull, 150 MB database, peak RSS of 5-6 runs each,
+ * interleaved: 157-181 MB (median 165) before, 153-163 MB after; download-only 117-122 -> 89-98 MB.
+ * Each collection of this ~10 MiB heap takes ~1 ms: ~20 per pull, no measurable time.
+ */
+const COLLECT_EVERY_BYTES = 2 * 1048576;
 
 export const PART_SUFFIX = '.part';
 
@@ -86,6 +99,7 @@ export async function downloadToPart(
     throw fsError('open', partPath, e);
   }
   let offset = resumedFrom;
+  let collectAt = offset + COLLECT_EVERY_BYTES;
   // The whole file is hashed on the way: the kept prefix first, then every byte as it is written.
   const hash = createHash('sha256');
 
@@ -98,6 +112,10 @@ export async function downloadToPart(
           await writeAll(fh, chunk, offset, partPath);
           hash.update(chunk);
           offset += chunk.length;
+          if (offset >= collectAt) {
+            collectAt = offset + COLLECT_EVERY_BYTES;
+            releaseGarbage();
+          }
           options.onBytes?.(offset);
           yield chunk;
           if (offset > remote.size) return;
