@@ -161,6 +161,9 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       part = download.partPath;
       sha256 = download.sha256;
       resumedFrom = download.resumedFrom;
+      // Nothing more is needed from the server: its connection's buffers (~10 MB) must not stay
+      // resident while the integrity check needs its memory.
+      if (!options.transport) await transport.close();
 
       progress({ phase: 'verify' });
       // The transfer first: a damaged download must not be reported as a damaged backup.
