@@ -13,23 +13,27 @@ import { AbortError, throwIfAborted } from '../errors.js';
 
 export type PositionedRead = (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
 
-export interface PipelinedReadOptions {
-  /** First byte to read. */
-  start: number;
-  /** Size when the file was opened: requests are sent up to here at full concurrency, then one at a time until EOF. */
-  sizeHint: number;
+/** What pipelined reads and writes (sftp-write.ts) share: a window of requests in flight, abort, idle limit. */
+export interface PipelineOptions {
   concurrency: number;
   chunkBytes: number;
   signal?: AbortSignal;
   /** The error to throw when `signal` fires. */
   abortError: () => Error;
   /**
-   * Longest wait for the next chunk. A server that still answers keepalives but stopped serving the
-   * file (a hung sftp-server, a stalled disk) would otherwise hold the download forever. @default none
+   * Longest wait for the next answer. A server that still answers keepalives but stopped serving the
+   * file (a hung sftp-server, a stalled disk) would otherwise hold the transfer forever. @default none
    */
   idleTimeoutMs?: number;
-  /** The error to throw when idleTimeoutMs passes without data. */
+  /** The error to throw when idleTimeoutMs passes without an answer. */
   idleError?: (ms: number) => Error;
+}
+
+export interface PipelinedReadOptions extends PipelineOptions {
+  /** First byte to read. */
+  start: number;
+  /** Size when the file was opened: requests are sent up to here at full concurrency, then one at a time until EOF. */
+  sizeHint: number;
 }
 
 interface Slot {

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { AbortError, BackupError, ErrorCode } from '../errors.js';
 import { TEMP_MARKER } from '../fs/atomic.js';
+import type { PipelineOptions } from './sftp-read.js';
 import { errorFor, isDiskFull, isNotFound, type Where } from './sftp-errors.js';
 import { SessionLostError, SFTP_STATUS, type RawStats, type RawStatvfs, type SftpSession } from './sftp-session.js';
 
@@ -24,17 +25,7 @@ const DIR_MODE = 0o700;
 
 export type PositionedWrite = (buf: Buffer, offset: number, length: number, position: number) => Promise<void>;
 
-export interface PipelinedWriteOptions {
-  concurrency: number;
-  chunkBytes: number;
-  signal?: AbortSignal;
-  /** The error to throw when `signal` fires. */
-  abortError: () => Error;
-  /** Longest wait for the server to acknowledge a write (a hung server otherwise holds the upload forever). @default none */
-  idleTimeoutMs?: number;
-  /** The error to throw when idleTimeoutMs passes without an acknowledgement. */
-  idleError?: (ms: number) => Error;
-}
+export type PipelinedWriteOptions = PipelineOptions;
 
 /**
  * Writes `source` from offset 0 in requests of `chunkBytes` (small chunks are gathered, large ones
