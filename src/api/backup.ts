@@ -17,6 +17,7 @@ import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../
 import { removeDatabaseFiles, pathExists } from '../fs/sync.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
 import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, TEMP_MARKER } from '../fs/atomic.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock, LOCK_SUFFIX } from './lock.js';
@@ -194,6 +195,8 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       const pruneMs = Date.now() - tr;
       const tpush = Date.now();
       const push: PushOutcome[] = [];
+      // The gzip's dead buffers must not stay resident under the uploads' own (memory.ts).
+      if (config.push?.length) releaseGarbage();
       for (const dest of config.push ?? []) {
         if (signal?.aborted) {
           push.push({ url: dest.url, ok: false, name, bytes: summary.compressedBytes, pruned: [], durationMs: 0, error: describeFailure(dest.url, new AbortError('aborted before this destination')) });
