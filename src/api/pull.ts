@@ -65,7 +65,8 @@ export interface PullOptions {
   warn?: (message: string) => void;
   /**
    * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
-   * module. @default next to the compress module
+   * module. Unused since decompression runs on Node's zlib (no worker of ours); kept so that
+   * existing callers still type-check. @default next to the compress module
    */
   compressWorkerUrl?: URL | string;
 }
