@@ -4,8 +4,8 @@
  * host keys checked, secrets only from the environment.
  */
 import type { Transport } from '../transport/types.js';
-import { CONFIG_DEFAULTS, type PullConfig } from './config.js';
-import { openSftp, openStore, PASSPHRASE_ENV } from './store/open.js';
+import { CONFIG_DEFAULTS, type PullConfig, type PullSettings } from './config.js';
+import { openSftp, openStore, PASSPHRASE_ENV, type StoreSpec } from './store/open.js';
 
 export { PASSPHRASE_ENV };
 
@@ -18,35 +18,42 @@ export interface PullTransportOptions {
 
 export async function openPullTransport(pull: PullConfig, _signal?: AbortSignal, options: PullTransportOptions = {}): Promise<Transport> {
   const open = { ...options, label: 'pull' };
-  const common = {
+  if (pull.url !== undefined) return openStore(pullStoreSpec({ ...pull, url: pull.url }), open);
+  return openSftp(
+    {
+      host: pull.host!,
+      port: pull.port,
+      username: pull.user!,
+      remoteDir: pull.remoteDir!,
+      ...sshKeys(pull),
+      connectTimeoutMs: pull.connectTimeoutMs,
+      idleTimeoutMs: pull.idleTimeoutMs,
+    },
+    open,
+  );
+}
+
+/** The store a `[pull]` with `url` names, as openStore takes it (also for the CLI's store URLs). */
+export function pullStoreSpec(pull: PullSettings & { url: string }): StoreSpec {
+  // S3 has its own, shorter defaults (a silent endpoint must fail within a minute over the SDK's
+  // retries): the [pull] defaults apply to SFTP, so only timeouts the user wrote are passed on.
+  const s3 = /^s3:/i.test(pull.url);
+  const { connectTimeoutMs, idleTimeoutMs } = pull;
+  return {
+    url: pull.url,
+    ...sshKeys(pull),
+    ...(pull.endpoint !== undefined ? { endpoint: pull.endpoint } : {}),
+    ...(pull.region !== undefined ? { region: pull.region } : {}),
+    ...(pull.forcePathStyle !== undefined ? { forcePathStyle: pull.forcePathStyle } : {}),
+    ...(!s3 || connectTimeoutMs !== CONFIG_DEFAULTS.pull.connectTimeoutMs ? { connectTimeoutMs } : {}),
+    ...(!s3 || idleTimeoutMs !== CONFIG_DEFAULTS.pull.idleTimeoutMs ? { idleTimeoutMs } : {}),
+  };
+}
+
+function sshKeys(pull: PullSettings): Pick<StoreSpec, 'privateKeyPath' | 'knownHosts' | 'hostKeySha256'> {
+  return {
     ...(pull.privateKeyPath ? { privateKeyPath: pull.privateKeyPath } : {}),
     ...(pull.knownHosts ? { knownHosts: pull.knownHosts } : {}),
     ...(pull.hostKeySha256 ? { hostKeySha256: pull.hostKeySha256 } : {}),
-    connectTimeoutMs: pull.connectTimeoutMs,
-    idleTimeoutMs: pull.idleTimeoutMs,
   };
-  if (pull.url !== undefined) {
-    // S3 has its own, shorter defaults (a silent endpoint must fail within a minute over the SDK's
-    // retries): the [pull] defaults apply to SFTP, so only timeouts the user wrote are passed on.
-    const s3 = /^s3:/i.test(pull.url);
-    const { connectTimeoutMs, idleTimeoutMs, ...rest } = common;
-    const timeouts = s3
-      ? {
-          ...(connectTimeoutMs !== CONFIG_DEFAULTS.pull.connectTimeoutMs ? { connectTimeoutMs } : {}),
-          ...(idleTimeoutMs !== CONFIG_DEFAULTS.pull.idleTimeoutMs ? { idleTimeoutMs } : {}),
-        }
-      : { connectTimeoutMs, idleTimeoutMs };
-    return openStore(
-      {
-        url: pull.url,
-        ...rest,
-        ...timeouts,
-        ...(pull.endpoint !== undefined ? { endpoint: pull.endpoint } : {}),
-        ...(pull.region !== undefined ? { region: pull.region } : {}),
-        ...(pull.forcePathStyle !== undefined ? { forcePathStyle: pull.forcePathStyle } : {}),
-      },
-      open,
-    );
-  }
-  return openSftp({ host: pull.host!, port: pull.port, username: pull.user!, remoteDir: pull.remoteDir!, ...common }, open);
 }

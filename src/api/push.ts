@@ -104,22 +104,19 @@ export async function pushBackup(dest: PushSettings, backup: PushedBackup, optio
   }
 }
 
+/** What each error code means for a destination; every other code is a storage failure. */
+const FAILURE_KINDS: Partial<Record<string, PushFailureKind>> = {
+  [ErrorCode.AUTH]: 'auth',
+  [ErrorCode.HOST_KEY]: 'host-key',
+  [ErrorCode.CONNECT]: 'network',
+  [ErrorCode.BACKUP_NOT_FOUND]: 'not-found',
+  [ErrorCode.CONFIG]: 'config',
+  [ErrorCode.ABORTED]: 'aborted',
+};
+
 export function describeFailure(url: string, e: unknown): PushFailure {
-  const code = isBackupError(e) ? e.code : 'EIO';
-  const kind: PushFailureKind =
-    code === ErrorCode.AUTH
-      ? 'auth'
-      : code === ErrorCode.HOST_KEY
-        ? 'host-key'
-        : code === ErrorCode.CONNECT
-          ? 'network'
-          : code === ErrorCode.BACKUP_NOT_FOUND
-            ? 'not-found'
-            : code === ErrorCode.CONFIG
-              ? 'config'
-              : code === ErrorCode.ABORTED
-                ? 'aborted'
-                : 'storage';
+  const code = isBackupError(e) ? e.code : ErrorCode.IO;
+  const kind = FAILURE_KINDS[code] ?? 'storage';
   const message = e instanceof Error ? e.message : String(e);
   let host: string | undefined = isBackupError(e) ? e.host : undefined;
   if (host === undefined) {

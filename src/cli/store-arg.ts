@@ -4,6 +4,7 @@
  * `[[push]]` destination or `[pull] url`), then from the `--endpoint` / `--region` flags.
  */
 import type { Config } from '../api/config.js';
+import { pullStoreSpec } from '../api/pull-transport.js';
 import { storeSpecOf } from '../api/push.js';
 import { openStore, type StoreSpec } from '../api/store/open.js';
 import { isRemoteStoreUrl } from '../api/store/url.js';
@@ -14,24 +15,10 @@ export const STORE_OPTIONS: OptionSpec = { endpoint: { type: 'string' }, region:
 
 export { isRemoteStoreUrl };
 
-export function storeSpecFor(url: string, values: Values, config: Config | undefined): StoreSpec {
+function storeSpecFor(url: string, values: Values, config: Config | undefined): StoreSpec {
   const fromPush = config?.push?.find((p) => p.url === url);
-  const pull = config?.pull?.url === url ? config.pull : undefined;
-  const base: StoreSpec = fromPush
-    ? storeSpecOf(fromPush)
-    : pull
-      ? {
-          url,
-          ...(pull.endpoint !== undefined ? { endpoint: pull.endpoint } : {}),
-          ...(pull.region !== undefined ? { region: pull.region } : {}),
-          ...(pull.forcePathStyle !== undefined ? { forcePathStyle: pull.forcePathStyle } : {}),
-          ...(pull.privateKeyPath !== undefined ? { privateKeyPath: pull.privateKeyPath } : {}),
-          ...(pull.knownHosts !== undefined ? { knownHosts: pull.knownHosts } : {}),
-          ...(pull.hostKeySha256 !== undefined ? { hostKeySha256: pull.hostKeySha256 } : {}),
-          connectTimeoutMs: pull.connectTimeoutMs,
-          idleTimeoutMs: pull.idleTimeoutMs,
-        }
-      : { url };
+  const pullUrl = config?.pull?.url === url ? config.pull : undefined;
+  const base: StoreSpec = fromPush ? storeSpecOf(fromPush) : pullUrl ? pullStoreSpec({ ...pullUrl, url }) : { url };
   const endpoint = typeof values.endpoint === 'string' ? values.endpoint : undefined;
   const region = typeof values.region === 'string' ? values.region : undefined;
   return { ...base, ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
