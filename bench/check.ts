@@ -16,9 +16,9 @@ import { restore, verify } from '../src/index.js';
 import { runJobChild } from './job.js';
 import {
   type ChildTiming,
+  comparePhased,
   load1,
-  median,
-  medianPhases,
+  type PhasedComparison,
   phaseRecorder,
   fmtPhases,
   runNodeChild,
@@ -31,22 +31,11 @@ export const CHECK_RSS_BUDGET_BYTES = 150 * 1048576;
 
 export type CheckOp = 'verify' | 'restore';
 
-export interface CheckRow {
+/** Ours: phases sidecar (sha256 of the .gz), gunzip, fsync + engine start, integrity_check (to the return: restore's placing too). */
+export interface CheckRow extends PhasedComparison {
   op: CheckOp;
   /** What the native side runs. */
   native: string;
-  oursMs: number;
-  nativeMs: number;
-  ratio: number;
-  target: number;
-  oursRunsMs: number[];
-  nativeRunsMs: number[];
-  /** Median per phase. Ours: sidecar (sha256 of the .gz), gunzip, fsync + engine start, integrity_check (to the return: restore's placing too). */
-  oursPhases: [string, number][];
-  nativePhases: [string, number][];
-  peakRssBytes: number;
-  /** 1-minute load average before each of our runs. */
-  load: number[];
 }
 
 export interface CheckBenchResult {
@@ -170,23 +159,7 @@ export async function benchCheck(
         native.push(n);
         opts.log(`[bench] ${op} run ${i + 1}: native ${n.reduce((a, [, ms]) => a + ms, 0).toFixed(0)} ms (${fmtPhases(n)})`);
       }
-      const oursMs = median(ours.map((r) => r.ms));
-      const nativeRuns = native.map((n) => n.reduce((a, [, ms]) => a + ms, 0));
-      const nativeMs = median(nativeRuns);
-      rows.push({
-        op,
-        native: NATIVE_LABEL[op],
-        oursMs,
-        nativeMs,
-        ratio: oursMs / nativeMs,
-        target: CHECK_TARGET,
-        oursRunsMs: ours.map((r) => Math.round(r.ms)),
-        nativeRunsMs: nativeRuns.map(Math.round),
-        oursPhases: medianPhases(ours.map((r) => r.phases)),
-        nativePhases: medianPhases(native),
-        peakRssBytes: Math.max(...ours.map((r) => r.maxRssBytes)),
-        load,
-      });
+      rows.push({ op, native: NATIVE_LABEL[op], ...comparePhased(ours, native, CHECK_TARGET, load) });
     }
     return { runs: opts.runs, gzBytes: pub.gzBytes, dbBytes: pub.dbBytes, rows };
   } finally {

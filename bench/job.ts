@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backup, parseConfig } from '../src/index.js';
-import { median } from './util.js';
+import { compareRuns, type Comparison } from './util.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 export const JOB_TARGET = 1.0;
@@ -30,14 +30,8 @@ export interface ChildReport {
   eldMaxMs: number;
 }
 
-export interface JobBenchResult {
+export interface JobBenchResult extends Comparison {
   runs: number;
-  oursMs: number;
-  nativeMs: number;
-  ratio: number;
-  target: number;
-  oursRunsMs: number[];
-  nativeRunsMs: number[];
   peakRssBytes: number;
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
@@ -104,16 +98,13 @@ export async function benchJob(db: string, opts: { runs: number; log: (s: string
       native.push(runNative(db, work));
       opts.log(`[bench] job run ${i + 1}: native ${native.at(-1)!.ms.toFixed(0)} ms`);
     }
-    const oursMs = median(ours.map((r) => r.ms));
-    const nativeMs = median(native.map((r) => r.ms));
     return {
       runs: opts.runs,
-      oursMs,
-      nativeMs,
-      ratio: oursMs / nativeMs,
-      target: JOB_TARGET,
-      oursRunsMs: ours.map((r) => Math.round(r.ms)),
-      nativeRunsMs: native.map((r) => Math.round(r.ms)),
+      ...compareRuns(
+        ours.map((r) => r.ms),
+        native.map((r) => r.ms),
+        JOB_TARGET,
+      ),
       peakRssBytes: Math.max(...ours.map((r) => r.maxRssBytes)),
       eventLoopP99Ms: Math.max(...ours.map((r) => r.eldP99Ms)),
       eventLoopMaxMs: Math.max(...ours.map((r) => r.eldMaxMs)),

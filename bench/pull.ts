@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backupFileName, parseConfig, pull, sanitizeDbName, type PullProgress } from '../src/index.js';
 import { scpFrom, startSshd } from '../test/helpers/sshd.js';
 import { linkOrCopy, publishedBackup } from './check.js';
-import { type ChildTiming, fmtPhases, load1, median, medianPhases, phaseRecorder, runNodeChild, timeCommand } from './util.js';
+import { type ChildTiming, comparePhased, fmtPhases, load1, type PhasedComparison, phaseRecorder, runNodeChild, timeCommand } from './util.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 export const PULL_RSS_BUDGET_BYTES = 150 * 1048576;
@@ -24,24 +24,10 @@ export const PULL_RSS_BUDGET_BYTES = 150 * 1048576;
 export type PullCaseName = 'ours' | 'foreign';
 const TARGETS: Record<PullCaseName, number> = { ours: 1.0, foreign: 1.2 };
 
-export interface PullCaseResult {
+export interface PullCaseResult extends PhasedComparison {
   case: PullCaseName;
   /** Size of the pulled .gz. */
   gzBytes: number;
-  oursMs: number;
-  nativeMs: number;
-  ratio: number;
-  target: number;
-  oursRunsMs: number[];
-  nativeRunsMs: number[];
-  /** Median per phase of pull()'s progress: connect, find, download (gunzip runs during it), engine start, integrity_check, publish... */
-  oursPhases: [string, number][];
-  /** Median of scp, gzip -d, integrity_check. */
-  nativePhases: [string, number][];
-  /** Peak RSS of the pulling child process, max over runs. */
-  peakRssBytes: number;
-  /** 1-minute load average before each of our runs. */
-  load: number[];
 }
 
 export interface PullBenchResult {
@@ -138,23 +124,7 @@ export async function benchPull(
     }
     const cases = caseNames.map((c): PullCaseResult => {
       const o = ours.get(c)!;
-      const nativeRuns = native.get(c)!.map((n) => n.reduce((a, [, ms]) => a + ms, 0));
-      const oursMs = median(o.map((r) => r.ms));
-      const nativeMs = median(nativeRuns);
-      return {
-        case: c,
-        gzBytes: remotes.get(c)!.gzBytes,
-        oursMs,
-        nativeMs,
-        ratio: oursMs / nativeMs,
-        target: TARGETS[c],
-        oursRunsMs: o.map((r) => Math.round(r.ms)),
-        nativeRunsMs: nativeRuns.map(Math.round),
-        oursPhases: medianPhases(o.map((r) => r.phases)),
-        nativePhases: medianPhases(native.get(c)!),
-        peakRssBytes: Math.max(...o.map((r) => r.maxRssBytes)),
-        load: loads.get(c)!,
-      };
+      return { case: c, gzBytes: remotes.get(c)!.gzBytes, ...comparePhased(o, native.get(c)!, TARGETS[c], loads.get(c)!) };
     });
     return { runs: opts.runs, cases };
   } finally {

@@ -186,3 +186,51 @@ export function fmtPhases(phases: [string, number][]): string {
 export function load1(): number {
   return Math.round(loadavg()[0]! * 100) / 100;
 }
+
+/** Ours against a native peer, from every run's wall time. */
+export interface Comparison {
+  oursMs: number;
+  nativeMs: number;
+  ratio: number;
+  target: number;
+  oursRunsMs: number[];
+  nativeRunsMs: number[];
+}
+
+export function compareRuns(oursRunsMs: number[], nativeRunsMs: number[], target: number): Comparison {
+  const oursMs = median(oursRunsMs);
+  const nativeMs = median(nativeRunsMs);
+  return { oursMs, nativeMs, ratio: oursMs / nativeMs, target, oursRunsMs: oursRunsMs.map(Math.round), nativeRunsMs: nativeRunsMs.map(Math.round) };
+}
+
+/** A comparison whose runs were timed phase by phase, ours each in a child process of its own. */
+export interface PhasedComparison extends Comparison {
+  /** Median per phase of ours. */
+  oursPhases: [string, number][];
+  /** Median per phase of the native pipeline. */
+  nativePhases: [string, number][];
+  /** Peak RSS of our child processes, max over runs. */
+  peakRssBytes: number;
+  /** 1-minute load average before each of our runs. */
+  load: number[];
+}
+
+/** A native run's wall time is the sum of its phases. */
+export function comparePhased(
+  ours: { ms: number; phases: [string, number][]; maxRssBytes: number }[],
+  native: [string, number][][],
+  target: number,
+  load: number[],
+): PhasedComparison {
+  return {
+    ...compareRuns(
+      ours.map((r) => r.ms),
+      native.map((n) => n.reduce((a, [, ms]) => a + ms, 0)),
+      target,
+    ),
+    oursPhases: medianPhases(ours.map((r) => r.phases)),
+    nativePhases: medianPhases(native),
+    peakRssBytes: Math.max(...ours.map((r) => r.maxRssBytes)),
+    load,
+  };
+}

@@ -80,15 +80,24 @@ export async function* pipelinedRead(read: PositionedRead, options: PipelinedRea
 }
 
 /** `done`, or the abort, or the idle timeout, whichever comes first. */
-async function waitForSlot(done: Promise<void>, aborted: Promise<never> | undefined, options: PipelinedReadOptions): Promise<void> {
+function waitForSlot(done: Promise<void>, aborted: Promise<never> | undefined, options: PipelinedReadOptions): Promise<void> {
+  return raceIdle(done, [aborted], options, 'no data');
+}
+
+/**
+ * `p`, or the first of `stops` to reject (abort, a failed request), or options.idleError after
+ * options.idleTimeoutMs without `p` settling (`silence` describes that wait in the default error).
+ */
+export async function raceIdle<T>(p: Promise<T>, stops: readonly (Promise<never> | undefined)[], options: PipelineOptions, silence: string): Promise<T> {
+  const racers: Promise<T>[] = [p, ...stops.filter((s): s is Promise<never> => s !== undefined)];
   const ms = options.idleTimeoutMs;
-  if (ms === undefined) return aborted ? Promise.race([done, aborted]) : done;
+  if (ms === undefined) return racers.length === 1 ? p : Promise.race(racers);
   let timer: NodeJS.Timeout | undefined;
   const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(options.idleError?.(ms) ?? new Error(`no data for ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(options.idleError?.(ms) ?? new Error(`${silence} for ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race(aborted ? [done, aborted, idle] : [done, idle]);
+    return await Promise.race([...racers, idle]);
   } finally {
     clearTimeout(timer);
   }
@@ -106,7 +115,8 @@ async function fill(read: PositionedRead, slot: Slot): Promise<void> {
   }
 }
 
-function abortPromise(signal: AbortSignal | undefined, error: () => Error): { promise?: Promise<never>; dispose: () => void } {
+/** A promise that rejects with `error()` when `signal` fires (none without a signal); `dispose` detaches it. */
+export function abortPromise(signal: AbortSignal | undefined, error: () => Error): { promise?: Promise<never>; dispose: () => void } {
   if (!signal) return { dispose: () => {} };
   let onAbort = (): void => {};
   const promise = new Promise<never>((_, reject) => {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { AbortError, BackupError, ErrorCode } from '../errors.js';
 import { TEMP_MARKER } from '../fs/atomic.js';
-import type { PipelineOptions } from './sftp-read.js';
+import { abortPromise, raceIdle, type PipelineOptions } from './sftp-read.js';
 import { errorFor, isDiskFull, isNotFound, type Where } from './sftp-errors.js';
 import { SessionLostError, SFTP_STATUS, type RawStats, type RawStatvfs, type SftpSession } from './sftp-session.js';
 
@@ -88,29 +88,8 @@ export async function pipelinedWrite(write: PositionedWrite, source: AsyncIterab
 }
 
 /** `request`, or the first failure / the abort / the idle timeout, whichever comes first. */
-async function acknowledged(request: Promise<Buffer>, stops: Promise<never>[], options: PipelinedWriteOptions): Promise<Buffer> {
-  const ms = options.idleTimeoutMs;
-  if (ms === undefined) return Promise.race([request, ...stops]);
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(options.idleError?.(ms) ?? new Error(`no acknowledgement for ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([request, ...stops, idle]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function abortPromise(signal: AbortSignal | undefined, error: () => Error): { promise?: Promise<never>; dispose: () => void } {
-  if (!signal) return { dispose: () => {} };
-  let onAbort = (): void => {};
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(error());
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  promise.catch(() => {});
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+function acknowledged(request: Promise<Buffer>, stops: Promise<never>[], options: PipelinedWriteOptions): Promise<Buffer> {
+  return raceIdle(request, stops, options, 'no acknowledgement');
 }
 
 /**
