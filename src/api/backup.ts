@@ -21,13 +21,12 @@ import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, TEMP_MARKER } from '../fs/atomic.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock, LOCK_SUFFIX } from './lock.js';
-import { writeLatest } from './manifest.js';
 import { describeFailure, pushBackup, PushError, type PushOutcome } from './push.js';
+import { publishBackup } from './store/publish.js';
 import { sweepTemps } from './store/sweep.js';
 import { LocalTransport } from '../transport/local.js';
 import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
 import { prune } from './retention.js';
-import { writeSidecar } from './sidecar.js';
 
 export type BackupPhase =
   | 'lock'
@@ -172,10 +171,19 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
     let published = false;
     try {
       throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
-      const sidecarPath = await writeSidecar(path, summary.compressedSha256);
-      progress({ phase: 'sidecar' });
-      throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
-      await writeLatest(dir, name);
+      // The .gz is in place (gzipFile wrote it atomically); the store checks its size, then writes
+      // the sidecar and latest.txt, exactly as at a push destination.
+      await publishBackup(
+        new LocalTransport(dir),
+        { name, sha256: summary.compressedSha256, size: summary.compressedBytes },
+        {
+          ...(signal ? { signal } : {}),
+          onStep: (step) => {
+            if (step === 'sidecar') progress({ phase: 'sidecar' });
+          },
+        },
+      );
+      const sidecarPath = `${path}${SIDECAR_SUFFIX}`;
       published = true;
       progress({ phase: 'published' });
       const publishMs = Date.now() - tp;
