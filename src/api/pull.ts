@@ -19,15 +19,17 @@ import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock } from './lock.js';
-import { readLatest, writeLatest } from './manifest.js';
+import { readLatest } from './manifest.js';
 import { LATEST_FILE } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
+import { publishBackup } from './store/publish.js';
 import { readStoreSidecar } from './store/sidecar.js';
+import { LocalTransport } from '../transport/local.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune } from './retention.js';
-import { readSidecar, writeSidecar } from './sidecar.js';
+import { readSidecar } from './sidecar.js';
 import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
@@ -203,8 +205,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       await rename(part, path);
       fsyncDir(localDir);
       await removePart(part); // its resume metadata
-      await writeSidecar(path, sha256);
-      await writeLatest(localDir, remote.name);
+      await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, signal ? { signal } : {});
 
       progress({ phase: 'prune' });
       pruned = (
