@@ -226,6 +226,49 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     }
   });
 
+  it('the CLI pull exits by itself after a server stalled mid-transfer (no socket left half-closed)', async (t) => {
+    if (!requireSshd(t)) return;
+    const bigName = await bigBackup();
+    const c = client(`host_key_sha256 = "${hostKey('ed25519').fingerprint}"`, 'idle_timeout = "5s"');
+    writeFileSync(join(remoteDir, 'latest.txt'), bigName);
+    const part = join(c.dir, 'local', `${bigName}.part`);
+    const started = Date.now();
+    const child = spawn(process.execPath, [cli, 'pull', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stalled: number[] = [];
+    try {
+      // Freeze the server as soon as the download starts: its connection stays up at the TCP level.
+      const poll = setInterval(() => {
+        if (stalled.length === 0 && existsSync(part)) stalled = sshd().stallConnections();
+      }, 2);
+      void exited.then(() => clearInterval(poll));
+      const bound = 60_000;
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), bound).unref())]);
+      clearInterval(poll);
+      assert.ok(stalled.length > 0, 'the server was frozen during the download');
+      assert.notEqual(code, 'timeout', `the pull did not exit within ${bound / 1000} s (stdout: ${stdout})`);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^pulled /);
+      // The idle limit (5 s) gave the frozen connection up: the pull went on over a new one.
+      assert.ok(Date.now() - started >= 5000, `finished in ${Date.now() - started} ms: the stall came too late`);
+      assert.deepEqual(readFileSync(join(c.dir, 'local', bigName)), readFileSync(join(remoteDir, bigName)));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // The frozen processes serve no one: kill them (by pid) rather than leave them stopped.
+      for (const pid of stalled) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+
   it('a passphrase-protected key works with SQLITE_BACKUP_KEY_PASSPHRASE, and a wrong one is a clear error', async (t) => {
     if (!requireSshd(t)) return;
     const own = await startSshd({ t, userKeyPassphrase: 'correct horse' });

@@ -108,6 +108,9 @@ export class SftpTransport implements Transport {
       );
       finished = true;
     } catch (e) {
+      // No data within the idle limit: the server is hung. Drop the connection now (a goodbye would
+      // wait for it in vain); the next call reconnects.
+      if (e instanceof SessionLostError && !session.lost) session.destroy();
       throw errorFor(e, 'read', path, this.where);
     } finally {
       if (finished) {
@@ -202,6 +205,7 @@ export class SftpTransport implements Transport {
     if (current) {
       return current.then((c) => {
         if (!c.session.lost) return c;
+        c.session.destroy();
         if (this.connecting === current) this.connecting = undefined;
         return this.connection();
       });
