@@ -72,6 +72,17 @@ export class SftpTransport implements Transport {
     });
   }
 
+  async dirExists(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return this.withConnection('stat', undefined, options.signal, async ({ session, dir }) => {
+      // stat, not lstat: a symlinked backup directory is a directory (readdir follows it too).
+      const attrs = await session.call<RawStats>((cb) => session.sftp.stat(dir, cb)).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+      return attrs !== undefined && ((attrs.mode ?? 0) & S_IFMT) === S_IFDIR;
+    });
+  }
+
   async stat(name: string, options: { signal?: AbortSignal } = {}): Promise<RemoteFile | undefined> {
     checkTransportName(name, this.location);
     return this.withConnection('stat', name, options.signal, async ({ session, dir }) => {
