@@ -295,7 +295,7 @@ export class SftpSession {
     }
   }
 
-  /** Drops a connection that is already lost at once, without the goodbye end() sends. */
+  /** Drops the connection at once, without the goodbye end() sends: for a server that is hung or gone. */
   destroy(): void {
     this.markLost('closed by us');
     this.socket.destroy();
