@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { isBackupError } from '../src/errors.js';
 import {
@@ -302,7 +302,8 @@ describe('createHostKeyCheck', () => {
     assert.ok(msg.includes(`no entry for [new.host]:2200 in "${path}"`), msg);
     assert.ok(msg.includes(`ecdsa-sha2-nistp256 256 ${fp('ec256')} (ECDSA)`), msg);
     assert.ok(msg.includes(`host_key_sha256 = "${fp('ec256')}"`), msg);
-    assert.ok(msg.includes(`ssh-keyscan -p 2200 new.host >> ${path}`), msg);
+    // Runnable as it is by a user without ~/.ssh: the directory first.
+    assert.ok(msg.includes(`mkdir -p -m 700 ${dirname(path)} && ssh-keyscan -p 2200 new.host >> ${path}`), msg);
     assert.doesNotMatch(msg, /CHANGED|ssh-keygen -R/);
     const corp = await createHostKeyCheck({ host: 'a.corp', knownHostsPath: path });
     assert.equal(corp.verify(key('ec384').blob), false, 'a @cert-authority key is not a host key');

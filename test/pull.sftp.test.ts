@@ -7,10 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { backup, parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
+import { backup, parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type BackupError, type Config } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { createLarge, createWithCli, nativeDump } from './helpers/databases.js';
@@ -117,7 +117,7 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
         assert.ok((e as Error).message.includes(presented), `${label}: the message shows the server's fingerprint`);
         return true;
       });
-      assert.deepEqual(readdirSync(join(c.dir, 'local')), [], label);
+      assert.ok(!existsSync(join(c.dir, 'local')), `${label}: local_dir is not made before the host key is accepted`);
       const cliRun = run(process.execPath, [cli, 'pull', '--config', c.file], { allowFail: true });
       assert.equal(cliRun.status, 1, label);
       assert.ok(cliRun.stderr.includes(presented), `${label}: the CLI prints the fingerprint`);
@@ -128,6 +128,92 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     assert.equal(insecure.status, 0, insecure.stderr);
     assert.match(insecure.stderr, /WARNING: /);
     assert.ok(insecure.stderr.includes(presented));
+  });
+
+  it('first contact as a fresh service user (no ~/.ssh): the recipe the refusal prints, run as it is, makes the next pull work', async (t) => {
+    if (!requireSshd(t) || !requirePeer(t, 'ssh-keyscan')) return;
+    const home = join(root, `fresh-home-${n++}`);
+    mkdirSync(home, { mode: 0o755 });
+    // No known_hosts and no pin: the default ~/.ssh/known_hosts, in a home without .ssh.
+    const c = client('');
+    const env = { ...process.env, HOME: home };
+    const first = run(process.execPath, [cli, 'pull', '--config', c.file], { allowFail: true, env });
+    assert.equal(first.status, 1, first.stderr);
+    assert.match(first.stderr, /\[EHOST_KEY\]/);
+    assert.ok(first.stderr.includes(hostKey('ed25519').fingerprint), first.stderr);
+    assert.ok(!existsSync(join(c.dir, 'local')), 'local_dir is not made before the host key is accepted');
+    const recipe = /^ +(mkdir -p -m 700 .*)$/m.exec(first.stderr)?.[1];
+    assert.ok(recipe, `a known_hosts recipe that starts with mkdir: ${first.stderr}`);
+    run('sh', ['-c', recipe], { env });
+    assert.equal(statSync(join(home, '.ssh')).mode & 0o777, 0o700);
+    // The check the message asks for shows the fingerprint it printed.
+    const check = /and check that (ssh-keygen -l -F .*) shows that fingerprint/.exec(first.stderr)?.[1];
+    assert.ok(check, first.stderr);
+    assert.ok(run('sh', ['-c', check], { env }).stdout.includes(hostKey('ed25519').fingerprint));
+    const second = run(process.execPath, [cli, 'pull', '--config', c.file], { allowFail: true, env });
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /^pulled /);
+  });
+
+  it('private key files: group/world-accessible refused (ECONFIG, the fix named), missing named without a --config hint, EAUTH names the key', async (t) => {
+    if (!requireSshd(t)) return;
+    const dir = join(root, `keys-${n++}`);
+    mkdirSync(dir);
+    const pin = `host_key_sha256 = "${hostKey('ed25519').fingerprint}"`;
+    const withKey = (key: string, extra = ''): ReturnType<typeof client> => {
+      const c = client(pin, extra);
+      const text = readFileSync(c.file, 'utf8').replace(/^private_key_path = .*$/m, `private_key_path = ${JSON.stringify(key)}`);
+      writeFileSync(c.file, text);
+      return { ...c, config: parseConfig(text, { baseDir: c.dir }) };
+    };
+    const open = join(dir, 'id_open');
+    writeFileSync(open, readFileSync(sshd().userKey.privatePath));
+    for (const mode of [0o644, 0o640, 0o604]) {
+      chmodSync(open, mode);
+      const c = withKey(open);
+      const r = run(process.execPath, [cli, 'pull', '--config', c.file], { allowFail: true });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /UNPROTECTED PRIVATE KEY FILE/);
+      assert.ok(r.stderr.includes(`"${open}" has mode 0${mode.toString(8)}`), r.stderr);
+      assert.ok(r.stderr.includes(`chmod 600 ${open}`), r.stderr);
+      assert.match(r.stderr, /\[ECONFIG\]/);
+      await assert.rejects(pull(c.config, { engine }), (e: unknown) => isBackupError(e, ErrorCode.CONFIG) && (e as BackupError).path === open);
+      assert.ok(!existsSync(join(c.dir, 'local')));
+    }
+    chmodSync(open, 0o600);
+    assert.equal((await pull(withKey(open).config, { engine })).status, 'pulled');
+
+    const missing = join(dir, 'no_such_key');
+    const gone = run(process.execPath, [cli, 'pull', '--config', withKey(missing).file], { allowFail: true });
+    assert.equal(gone.status, 2, gone.stderr);
+    assert.ok(gone.stderr.includes(`private key file "${missing}" (private_key_path) does not exist`), gone.stderr);
+    assert.doesNotMatch(gone.stderr, /--config/);
+
+    const stranger = makeKey(join(dir, 'id_stranger'), 'ed25519');
+    await assert.rejects(pull(withKey(stranger.privatePath).config, { engine }), (e: unknown) => {
+      assert.ok(isBackupError(e, ErrorCode.AUTH), String(e));
+      assert.ok((e as Error).message.includes(`key file "${stranger.privatePath}"`), (e as Error).message);
+      return true;
+    });
+  });
+
+  it('a remote_dir missing on the server: "the remote directory ... does not exist", not "no backup"', async (t) => {
+    if (!requireSshd(t)) return;
+    const c = client(`host_key_sha256 = "${hostKey('ed25519').fingerprint}"`);
+    const text = readFileSync(c.file, 'utf8').replace('remote_dir = "backups"', 'remote_dir = "no-such-dir"');
+    writeFileSync(c.file, text);
+    await assert.rejects(pull(parseConfig(text, { baseDir: c.dir }), { engine }), (e: unknown) => {
+      assert.ok(isBackupError(e, ErrorCode.BACKUP_NOT_FOUND), String(e));
+      assert.match((e as Error).message, /the remote directory sftp:\/\/.*\/~\/no-such-dir does not exist/);
+      return true;
+    });
+    const r = run(process.execPath, [cli, 'pull', '--config', c.file], { allowFail: true });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /remote directory .* does not exist \[EBACKUP_NOT_FOUND\]\n  hint: check remote_dir/);
+    // An existing but empty directory is still "no backup".
+    mkdirSync(join(sshd().sftpRoot, 'empty'), { recursive: true });
+    const empty = parseConfig(text.replace('"no-such-dir"', '"empty"'), { baseDir: c.dir });
+    await assert.rejects(pull(empty, { engine }), (e: unknown) => isBackupError(e, ErrorCode.BACKUP_NOT_FOUND) && /no backup in/.test((e as Error).message));
   });
 
   it('a connection dropped mid-transfer: the .part is kept, and the next pull resumes it', async (t) => {
@@ -223,6 +309,49 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     } finally {
       // The frozen processes serve no one now: kill them rather than leave them stopped.
       if (stalled.length > 0) sshd().dropConnections();
+    }
+  });
+
+  it('the CLI pull exits by itself after a server stalled mid-transfer (no socket left half-closed)', async (t) => {
+    if (!requireSshd(t)) return;
+    const bigName = await bigBackup();
+    const c = client(`host_key_sha256 = "${hostKey('ed25519').fingerprint}"`, 'idle_timeout = "5s"');
+    writeFileSync(join(remoteDir, 'latest.txt'), bigName);
+    const part = join(c.dir, 'local', `${bigName}.part`);
+    const started = Date.now();
+    const child = spawn(process.execPath, [cli, 'pull', '--config', c.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stalled: number[] = [];
+    try {
+      // Freeze the server as soon as the download starts: its connection stays up at the TCP level.
+      const poll = setInterval(() => {
+        if (stalled.length === 0 && existsSync(part)) stalled = sshd().stallConnections();
+      }, 2);
+      void exited.then(() => clearInterval(poll));
+      const bound = 60_000;
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), bound).unref())]);
+      clearInterval(poll);
+      assert.ok(stalled.length > 0, 'the server was frozen during the download');
+      assert.notEqual(code, 'timeout', `the pull did not exit within ${bound / 1000} s (stdout: ${stdout})`);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^pulled /);
+      // The idle limit (5 s) gave the frozen connection up: the pull went on over a new one.
+      assert.ok(Date.now() - started >= 5000, `finished in ${Date.now() - started} ms: the stall came too late`);
+      assert.deepEqual(readFileSync(join(c.dir, 'local', bigName)), readFileSync(join(remoteDir, bigName)));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // The frozen processes serve no one: kill them (by pid) rather than leave them stopped.
+      for (const pid of stalled) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
     }
   });
 

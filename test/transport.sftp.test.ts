@@ -157,6 +157,13 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       }
       const missing = transport({ remoteDir: '.', privateKey: join(sshd.dir, 'no-such-key') });
       await assert.rejects(missing.list(), (e) => code(ErrorCode.AUTH)(e) && (e as BackupError).errno === 'ENOENT');
+      // A key file that others may read is refused before connecting, as ssh refuses it.
+      const open = join(sshd.dir, `open-${++n}`);
+      writeFileSync(open, readFileSync(sshd.userKey.privatePath), { mode: 0o644 });
+      chmodSync(open, 0o644);
+      await assert.rejects(transport({ remoteDir: '.', privateKey: open }).list(), (e) => {
+        return code(ErrorCode.CONFIG)(e) && (e as BackupError).path === open && (e as Error).message.includes(`mode 0644`) && (e as Error).message.includes(`chmod 600 ${open}`);
+      });
     });
 
     it('a passphrase-protected key: the right passphrase works; a wrong or missing one is EAUTH without the secret', async (t) => {

@@ -18,7 +18,7 @@ import { releaseGarbage } from '../memory.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
 import { LATEST_FILE } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
@@ -99,16 +99,19 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   const started = Date.now();
   const progress = (p: PullProgress): void => options.onProgress?.(p);
   const localDir = config.pull.localDir;
-  await ensurePrivateDir(localDir, '[pull] local_dir');
-  const lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
   const engine = options.engine ?? new WasmEngine();
   let transport = options.transport;
+  let lock: Lock | undefined;
   try {
     throwIfAborted(signal, '[pull]');
     progress({ phase: 'connect' });
     transport ??= await openPullTransport(config.pull, signal, transportOptions(options));
     progress({ phase: 'find' });
     const remote = await findLatest(transport, signal);
+    // Only now, connected to a server whose host key was accepted: a refused first contact leaves
+    // no local_dir behind (a fresh service user fixes known_hosts and runs again).
+    await ensurePrivateDir(localDir, '[pull] local_dir');
+    lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
     const remoteSidecar = await readStoreSidecar(transport, remote.name, signal ? { signal } : {});
     const path = join(localDir, remote.name);
     await removeLeftovers(localDir, remote.name);
@@ -237,7 +240,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   } finally {
     if (!options.transport) await transport?.close();
     if (!options.engine) await engine.close();
-    await lock.release();
+    await lock?.release();
   }
 }
 
@@ -275,6 +278,12 @@ async function findLatest(transport: Transport, signal: AbortSignal | undefined)
   }
   const newest = latestOf(listing);
   if (!newest) {
+    if ((await transport.dirExists?.(signal ? { signal } : {})) === false) {
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] the remote directory ${transport.location} does not exist`, {
+        path: transport.location,
+        errno: 'ENOENT',
+      });
+    }
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup in ${transport.location}`, { path: transport.location });
   }
   return listing.files.get(newest.name)!;

@@ -145,6 +145,11 @@ export function describeError(e: unknown, verbose: boolean): string[] {
 function hintFor(e: BackupError): string | undefined {
   switch (e.code) {
     case ErrorCode.CONFIG:
+      // A private key file (missing, unprotected): the message names the file and the fix; the
+      // config file itself was found, so a --config hint would mislead.
+      if (/private key file/i.test(e.message)) {
+        return e.errno === 'ENOENT' ? 'set private_key_path to your key file, or remove it to authenticate with an ssh-agent (SSH_AUTH_SOCK)' : undefined;
+      }
       return e.errno === 'ENOENT' || /does not exist/.test(e.message)
         ? 'pass --config <file>, or write a template with "sqlite-backup init"'
         : undefined;
@@ -154,6 +159,8 @@ function hintFor(e: BackupError): string | undefined {
       return 'check pull.user and pull.private_key_path (its passphrase goes in SQLITE_BACKUP_KEY_PASSPHRASE), or load the key into ssh-agent';
     case ErrorCode.CONNECT:
       return 'check pull.host and pull.port, and that the server is reachable; an interrupted download resumes on the next run';
+    case ErrorCode.BACKUP_NOT_FOUND:
+      return /remote directory .* does not exist/.test(e.message) ? 'check remote_dir: a relative path is relative to the SFTP login directory' : undefined;
     case ErrorCode.LOCKED:
       return 'another backup or pull of the same directory is running; wait for it, or set lock_timeout to wait automatically';
     case ErrorCode.PUSH:

@@ -18,6 +18,8 @@
  * A missing or unreadable known_hosts does not fail here: we still connect, so that the refusal can
  * show the key the server presented (the user needs its fingerprint to pin it or check it).
  */
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
 import {
   describeKey,
@@ -215,17 +217,23 @@ function refusal(failure: HostKeyFailure, key: PresentedKey, w: Where): string {
   return `[sftp] ${why}.\n  The server presented: ${key.type} ${key.description}\n  ${trustHint(key, w)}`;
 }
 
-/** How to trust the presented key - only after checking its fingerprint by other means. */
+/**
+ * How to trust the presented key - only after checking its fingerprint by other means. The
+ * known_hosts recipe runs as it is for a fresh service user: its directory is made first (0700,
+ * like ssh's ~/.ssh; an existing one is left as it is).
+ */
 function trustHint(key: PresentedKey, w: Where): string {
-  const file = shellQuote(w.path ?? '~/.ssh/known_hosts');
+  const path = w.path ?? join(homedir(), '.ssh', 'known_hosts');
+  const file = shellQuote(path);
   const name = shellQuote(knownHostsName(w.host, w.port));
-  const remove = w.listed.length > 0 ? `first remove the old entry: ssh-keygen -R ${name} -f ${file}; then ` : '';
+  const remove = w.listed.length > 0 ? `ssh-keygen -R ${name} -f ${file} && ` : '';
   // ssh-keyscan is not authenticated either: what it wrote must be checked against the fingerprint above.
   return (
     `If you have checked this fingerprint out of band (on the server: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), trust it with\n` +
     `    host_key_sha256 = "${key.fingerprint}"   in [pull]\n` +
-    `  or in known_hosts: ${remove}ssh-keyscan -p ${w.port} ${shellQuote(w.host)} >> ${file}` +
-    ` and check that ssh-keygen -l -F ${name} -f ${file} shows that fingerprint`
+    `  or add the server's keys to known_hosts${remove ? ' (removing the old entry first)' : ''}:\n` +
+    `    mkdir -p -m 700 ${shellQuote(dirname(path))} && ${remove}ssh-keyscan -p ${w.port} ${shellQuote(w.host)} >> ${file}\n` +
+    `  and check that ssh-keygen -l -F ${name} -f ${file} shows that fingerprint`
   );
 }
 

@@ -16,9 +16,10 @@ export interface Where {
 const TRANSIENT_SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN']);
 
 /** What authentication will offer, for EAUTH messages: paths and socket names, never secrets. */
-export function describeAuth(o: { privateKey?: Buffer | string; passphrase?: string; agent?: string }): string {
+export function describeAuth(o: { privateKey?: Buffer | string; privateKeyFile?: string; passphrase?: string; agent?: string }): string {
   const tried: string[] = [];
-  if (typeof o.privateKey === 'string') tried.push(`key file "${o.privateKey}"${o.passphrase !== undefined ? ' (with a passphrase)' : ''}`);
+  const file = typeof o.privateKey === 'string' ? o.privateKey : o.privateKey ? o.privateKeyFile : undefined;
+  if (file !== undefined) tried.push(`key file "${file}"${o.passphrase !== undefined ? ' (with a passphrase)' : ''}`);
   else if (o.privateKey) tried.push('the private key given in memory');
   if (o.agent) tried.push(`ssh-agent at "${o.agent}"`);
   return tried.length ? tried.join(', then ') : 'nothing: no private key or agent configured';

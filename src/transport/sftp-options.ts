@@ -1,7 +1,7 @@
 /**
  * Options of SftpTransport: defaults, validation, the `sftp://` location, and the private key file.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { BackupError, ErrorCode } from '../errors.js';
 
 export const SFTP_KIND = 'sftp';
@@ -24,6 +24,8 @@ export interface SftpTransportOptions {
   username: string;
   /** An OpenSSH/PEM private key, or the path of its file (read at connect time). */
   privateKey?: Buffer | string;
+  /** How messages name a `privateKey` given as bytes: the file it was read from. */
+  privateKeyFile?: string;
   /** Passphrase of an encrypted private key. Never shown in messages. */
   passphrase?: string;
   /** ssh-agent socket path (e.g. process.env.SSH_AUTH_SOCK). Tried after the key, if both are given. */
@@ -99,8 +101,9 @@ export async function readPrivateKey(options: SftpTransportOptions): Promise<Buf
   const key = options.privateKey;
   if (key === undefined || Buffer.isBuffer(key)) return key;
   try {
-    return await readFile(key);
+    return await readKeyFile(key, '[sftp]');
   } catch (e) {
+    if (e instanceof BackupError) throw e;
     const errno = (e as NodeJS.ErrnoException).code;
     throw new BackupError(ErrorCode.AUTH, `[sftp] cannot read the private key file "${key}" (${errno ?? (e as Error).message})`, {
       path: key,
@@ -109,4 +112,36 @@ export async function readPrivateKey(options: SftpTransportOptions): Promise<Buf
       ...(errno ? { errno } : {}),
     });
   }
+}
+
+/**
+ * A private key file's bytes. Refused like OpenSSH refuses it (sshkey_perm_ok: "UNPROTECTED PRIVATE
+ * KEY FILE") when it belongs to us and group or others may access it: ECONFIG naming the file, its
+ * mode and the fix. As in OpenSSH, a key owned by another user (root:backup 0640, read through the
+ * group) is not ours to judge. Not checked on Windows: it has no POSIX modes (Node reports 0o666 or
+ * 0o444 for every file) and OpenSSH for Windows checks ACLs instead. Read errors are thrown as they
+ * are: the caller says which setting named the file.
+ */
+export async function readKeyFile(path: string, layer: string): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const st = await file.stat();
+    const ours = st.uid === process.getuid?.();
+    if (process.platform !== 'win32' && ours && st.isFile() && (st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw new BackupError(
+        ErrorCode.CONFIG,
+        `${layer} UNPROTECTED PRIVATE KEY FILE: "${path}" has mode ${mode}, so other users may read it; ` +
+          `like ssh, we refuse a key that is not private. Fix: chmod 600 ${shellQuote(path)}`,
+        { path },
+      );
+    }
+    return await file.readFile();
+  } finally {
+    await file.close();
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9@%+=:,./_~-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -4,10 +4,16 @@
  * has no pipelined read returning a stream (see sftp-read.ts), and its per-call listeners would
  * hide the connection-loss signal we need.
  *
+ * The session owns its TCP socket (created here and handed to ssh2 as `sock`): ssh2's destroy() does
+ * nothing once end() has half-closed the socket, so a hung server that never closes its side would
+ * keep the socket, and the process, alive; end() destroys the socket itself.
+ *
  * A session knows when its connection is gone: every pending request is rejected with
  * SessionLostError at once (ssh2 would otherwise never call back a request written to a dead
  * channel), and the transport drops the session and reconnects on the next call.
  */
+import { Socket } from 'node:net';
+
 /**
  * SFTP status codes that we act on: v3's (all ssh2 knows), and two of v5+ that a newer server may
  * send anyway (OpenSSH reports a full disk as plain FAILURE).
@@ -92,7 +98,6 @@ interface RawSshClient {
   on(event: 'error', listener: (err: Error & { level?: string; code?: string }) => void): void;
   on(event: 'close' | 'end' | 'connect', listener: () => void): void;
   setNoDelay(noDelay: boolean): void;
-  destroy(): void;
 }
 
 interface WrapperClient {
@@ -156,6 +161,7 @@ export class SftpSession {
 
   private constructor(
     private readonly wrapper: WrapperClient,
+    private readonly socket: Socket,
     readonly sftp: RawSftp,
   ) {}
 
@@ -191,6 +197,11 @@ export class SftpSession {
     wrapper.client.on('connect', () => wrapper.client.setNoDelay(true));
     wrapper.client.on('end', () => session?.markLost('ended by the server'));
 
+    // Connecting already when ssh2 gets it: ssh2 then waits for its 'connect' (and reports its errors).
+    const socket = new Socket();
+    socket.on('error', noop);
+    socket.connect({ host: config.host, port: config.port });
+
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -202,6 +213,7 @@ export class SftpSession {
     try {
       const sftp = await Promise.race([
         wrapper.connect({
+          sock: socket,
           host: config.host,
           port: config.port,
           username: config.username,
@@ -227,13 +239,13 @@ export class SftpSession {
         }),
         deadline,
       ]);
-      session = new SftpSession(wrapper, sftp);
+      session = new SftpSession(wrapper, socket, sftp);
       const s = session;
       sftp.on('error', (e) => s.markLost(e?.message ?? 'SFTP channel error', e));
       sftp.on('close', () => s.markLost('SFTP channel closed'));
       return session;
     } catch (e) {
-      wrapper.client.destroy();
+      socket.destroy();
       const message = timedOut ? `timed out after ${config.timeoutMs} ms` : (raw ?? (e as Error)).message;
       throw new ConnectAttemptError(message, raw ?? (e as Error), refused, timedOut, { cause: verifierError ?? e });
     } finally {
@@ -264,9 +276,13 @@ export class SftpSession {
     this.call(start).catch(() => {});
   }
 
-  /** Ends the connection (wrapper `end()`, which waits for the socket to close); destroys it if that hangs. */
+  /**
+   * Ends the connection (wrapper `end()`, which waits for the server to close its side), then
+   * destroys the socket: a server that never answers (hung, stopped) must not keep it open.
+   */
   async end(timeoutMs = 5000): Promise<void> {
     this.markLost('closed by us');
+    if (this.socket.destroyed) return;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -275,8 +291,14 @@ export class SftpSession {
       ]);
     } finally {
       clearTimeout(timer);
-      this.wrapper.client.destroy();
+      this.socket.destroy();
     }
+  }
+
+  /** Drops the connection at once, without the goodbye end() sends: for a server that is hung or gone. */
+  destroy(): void {
+    this.markLost('closed by us');
+    this.socket.destroy();
   }
 
   private lostFrom(err: Error): SessionLostError {

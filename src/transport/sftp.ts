@@ -72,6 +72,17 @@ export class SftpTransport implements Transport {
     });
   }
 
+  async dirExists(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return this.withConnection('stat', undefined, options.signal, async ({ session, dir }) => {
+      // stat, not lstat: a symlinked backup directory is a directory (readdir follows it too).
+      const attrs = await session.call<RawStats>((cb) => session.sftp.stat(dir, cb)).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+      return attrs !== undefined && ((attrs.mode ?? 0) & S_IFMT) === S_IFDIR;
+    });
+  }
+
   async stat(name: string, options: { signal?: AbortSignal } = {}): Promise<RemoteFile | undefined> {
     checkTransportName(name, this.location);
     return this.withConnection('stat', name, options.signal, async ({ session, dir }) => {
@@ -108,6 +119,9 @@ export class SftpTransport implements Transport {
       );
       finished = true;
     } catch (e) {
+      // No data within the idle limit: the server is hung. Drop the connection now (a goodbye would
+      // wait for it in vain); the next call reconnects.
+      if (e instanceof SessionLostError && !session.lost) session.destroy();
       throw errorFor(e, 'read', path, this.where);
     } finally {
       if (finished) {
@@ -202,6 +216,7 @@ export class SftpTransport implements Transport {
     if (current) {
       return current.then((c) => {
         if (!c.session.lost) return c;
+        c.session.destroy();
         if (this.connecting === current) this.connecting = undefined;
         return this.connection();
       });

@@ -59,6 +59,11 @@ export interface Transport {
    * by name. A missing directory (or an empty prefix) gives [].
    */
   list(options?: { signal?: AbortSignal }): Promise<RemoteFile[]>;
+  /**
+   * Whether the directory itself exists, to tell "no such directory" from "no backup in it" after an
+   * empty list(). Left out where there are no directories (S3 prefixes).
+   */
+  dirExists?(options?: { signal?: AbortSignal }): Promise<boolean>;
   /** One file's size and mtime; undefined when it does not exist. */
   stat(name: string, options?: { signal?: AbortSignal }): Promise<RemoteFile | undefined>;
   /**

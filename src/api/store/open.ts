@@ -5,12 +5,12 @@
  * credentials from the standard AWS sources (environment, AWS_PROFILE, shared files), never from our
  * config; a local directory as it is.
  */
-import { readFile } from 'node:fs/promises';
 import { BackupError, ErrorCode } from '../../errors.js';
 import { LocalTransport } from '../../transport/local.js';
 import { S3Transport } from '../../transport/s3/s3.js';
 import { createHostKeyCheck } from '../../transport/host-key.js';
 import { SftpTransport } from '../../transport/sftp.js';
+import { readKeyFile } from '../../transport/sftp-options.js';
 import type { Transport } from '../../transport/types.js';
 import { parseStoreUrl } from './url.js';
 
@@ -89,10 +89,12 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
   let privateKey: Buffer | undefined;
   if (spec.privateKeyPath) {
     try {
-      privateKey = await readFile(spec.privateKeyPath);
+      privateKey = await readKeyFile(spec.privateKeyPath, `[${label}]`);
     } catch (e) {
+      if (e instanceof BackupError) throw e;
       const errno = (e as NodeJS.ErrnoException).code;
-      throw new BackupError(ErrorCode.CONFIG, `[${label}] private_key_path "${spec.privateKeyPath}" cannot be read (${errno ?? (e as Error).message})`, {
+      const what = errno === 'ENOENT' ? 'does not exist' : `cannot be read (${errno ?? (e as Error).message})`;
+      throw new BackupError(ErrorCode.CONFIG, `[${label}] the private key file "${spec.privateKeyPath}" (private_key_path) ${what}`, {
         path: spec.privateKeyPath,
         cause: e,
         ...(errno ? { errno } : {}),
@@ -121,7 +123,7 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
     },
     serverHostKeyAlgorithms: check.algorithms,
     hostKeyError: () => check.error(),
-    ...(privateKey ? { privateKey } : {}),
+    ...(privateKey ? { privateKey, privateKeyFile: spec.privateKeyPath! } : {}),
     ...(passphrase ? { passphrase } : {}),
     ...(agent ? { agent } : {}),
   });
