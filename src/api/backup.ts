@@ -26,7 +26,8 @@ import { publishBackup } from './store/publish.js';
 import { sweepTemps } from './store/sweep.js';
 import { LocalTransport } from '../transport/local.js';
 import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
-import { prune } from './retention.js';
+import { adoptUnverified } from './adopt.js';
+import { prune, retentionOf } from './retention.js';
 
 export type BackupPhase =
   | 'lock'
@@ -191,12 +192,15 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       // Published: from here on a failure or an abort no longer undoes the backup.
       progress({ phase: 'prune' });
       const tr = Date.now();
+      // A killed run's backup without sidecar must not take a slot from a published one: verify
+      // and adopt it, or remove it (we hold this database's lock).
+      if (!signal?.aborted) await adoptUnverified(dir, { dbName, latestName: name, takeLocks: false, mode: config.verify, signal });
       const pruned = signal?.aborted
         ? []
         : (
             await prune(
               dir,
-              { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly },
+              retentionOf(config),
               { dbName, latestName: name, now: startedAt },
             )
           ).removed;
