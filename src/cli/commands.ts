@@ -324,8 +324,8 @@ const RETENTION_FLAGS = {
  * prune's policy (resolveRetention 'prune'): the flags, each missing one taken from the policy the
  * config applies to that place - backup_dir or pull.local_dir (the top level's keys), a [[push]]
  * url (that entry's) - or, for a place no config covers, from backup's defaults. Neither a flag
- * nor a config for the place: a usage error, nothing is removed. With the config's backup_dir the
- * prune is limited to the config's database, as backup's own prune is.
+ * nor a config for the place: a usage error, nothing is removed. Without flags, the config's
+ * backup_dir or [[push]] store is pruned for the config's database only, as backup's own prune is.
  */
 function prunePolicy(values: Values, config: Config | undefined, place: string, remote: boolean): { policy: FullRetentionPolicy; dbName?: string; from: string } {
   const flags: WrittenRetention = {};
@@ -354,7 +354,10 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
       from = `pull.local_dir of ${configName}`;
     }
   }
-  if (inherited && (remote || from.startsWith('backup_dir')) && config?.sourcePath !== undefined) dbName = sanitizeDbName(config.sourcePath);
+  const anyFlag = Object.keys(flags).length > 0;
+  // The config's own policy is its database's, as backup and push prune: without a flag, only that
+  // database's backups. Flags are the user's policy for the whole place (--db narrows it).
+  if (inherited && !anyFlag && (remote || from.startsWith('backup_dir')) && config?.sourcePath !== undefined) dbName = sanitizeDbName(config.sourcePath);
   const policy = resolveRetention('prune', flags, inherited);
   if (policy === undefined) {
     const why = config
@@ -366,7 +369,7 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
       'prune',
     );
   }
-  if (Object.keys(flags).length > 0) from = inherited ? `flags, then ${from}` : 'flags (others: backup\'s defaults)';
+  if (anyFlag) from = inherited ? `flags, then ${from}` : 'flags (others: backup\'s defaults)';
   return { policy, ...(dbName !== undefined ? { dbName } : {}), from };
 }
 

@@ -108,8 +108,9 @@ Reads our file names and both Go layouts. A malformed latest.txt is a warning (p
 
 Applies retention to <dir> (default: backup_dir of the config) or to a store (s3://bucket/prefix,
 sftp://user@host/path), exactly as backup would. The config is --config, else ./sqlite-backup.toml
-when it exists. Its keep_* keys (default keep_last 30) apply to its backup_dir (that database only)
-and pull.local_dir; a [[push]] entry's to its url. A flag overrides one key. A place no config covers
+when it exists. Its keep_* keys (default keep_last 30) apply to its backup_dir and pull.local_dir, a
+[[push]] entry's to its url (without flags: only the config's database, as backup prunes). A flag
+overrides one key and prunes every database there (--db narrows it). A place no config covers
 needs at least one --keep-* flag (the other keys then take their defaults): without one, prune
 refuses (exit 2) and removes nothing. The backup latest.txt names is never removed; a backup without
 sidecar is verified first, then adopted or removed.
