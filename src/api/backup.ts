@@ -2,7 +2,8 @@
  * backup(config): the job. Snapshot the live source (copy-and-validate, then VACUUM INTO or the
  * online backup API), integrity_check the snapshot, gzip it under its final timestamped name, write
  * its .sha256 sidecar, and only then point latest.txt at it: latest.txt is the manifest, and a backup
- * is published when latest.txt names it. Then prune per retention.
+ * is published when latest.txt names it. Then settle backups a killed run left without sidecar
+ * (adopt.ts) and prune per retention.
  *
  * Every file goes through `<name>.tmp-<random>` -> fsync -> rename -> fsync dir, so a crash at any
  * point leaves the previous state or the new one. One backup per database at a time (lock file); a
