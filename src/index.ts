@@ -40,7 +40,20 @@ export { verifyInStore, type StoreVerifyResult } from './api/verify-store.js';
 export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
 export { listBackups, pickLatest, type BackupEntry, type ListOptions } from './api/listing.js';
-export { prune, planPrune, type RetentionPolicy, type PruneOptions, type PruneResult, type PrunePlan } from './api/retention.js';
+export {
+  prune,
+  planPrune,
+  resolveRetention,
+  DEFAULT_RETENTION,
+  KEEP_ALL,
+  type RetentionPolicy,
+  type FullRetentionPolicy,
+  type RetentionScope,
+  type WrittenRetention,
+  type PruneOptions,
+  type PruneResult,
+  type PrunePlan,
+} from './api/retention.js';
 export {
   backupFileName,
   parseBackupName,

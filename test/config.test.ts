@@ -117,7 +117,7 @@ describe('defaults', () => {
     assert.deepEqual(parse(''), defaults);
     assert.deepEqual(defaults, {
       strategy: 'vacuum', pagesPerStep: 100, sleepIntervalMs: 10, progressLogIntervalMs: 15_000, compressionLevel: 6,
-      verify: 'full', keepLast: 30, keepDaily: 0, keepWeekly: 0, lockTimeoutMs: 0,
+      verify: 'full', keepLast: 30, keepHourly: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0, keepYearly: 0, lockTimeoutMs: 0,
     });
   });
 

@@ -24,9 +24,18 @@ describe('[[push]] config', () => {
     const [s3, sftp] = c.push!;
     assert.deepEqual([s3!.url, s3!.endpoint, s3!.keepLast, s3!.keepDaily, s3!.keepWeekly], ['s3://bkt/p', 'http://127.0.0.1:7480', 30, 3, 0]);
     assert.deepEqual([sftp!.keepLast, sftp!.keepDaily], [7, 3]);
+    assert.deepEqual([s3!.keepHourly, s3!.keepMonthly, s3!.keepYearly], [0, 0, 0]);
     assert.equal(sftp!.privateKeyPath, join(base, 'id'));
     assert.equal(sftp!.knownHosts, join(homedir(), '.ssh/known_hosts'), 'host keys are checked by default');
     assert.equal(s3!.knownHosts, undefined);
+  });
+
+  it('keep_hourly, keep_monthly and keep_yearly: read at the top level and per entry, inherited one by one', () => {
+    const c = load(`keep_hourly = 24\nkeep_monthly = 12\n[[push]]\nurl = "s3://bkt/p"\nkeep_yearly = 5\nkeep_monthly = 0\n`);
+    assert.deepEqual([c.keepLast, c.keepHourly, c.keepMonthly, c.keepYearly], [30, 24, 12, 0]);
+    const p = c.push![0]!;
+    assert.deepEqual([p.keepLast, p.keepHourly, p.keepMonthly, p.keepYearly], [30, 24, 0, 5]);
+    assert.match(problems('keep_yearly = -1\n[[push]]\nurl = "s3://b/p"\nkeep_hourly = "x"\n'), /keep_yearly: expected a whole number >= 0[\s\S]*push\.keep_hourly: expected a whole number/);
   });
 
   it('a wrapped document ([db_backup_config] with [[db_backup_config.push]]) works too', () => {

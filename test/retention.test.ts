@@ -10,7 +10,20 @@ import { describe, test } from 'node:test';
 import { isBackupError } from '../src/errors.js';
 import type { BackupEntry } from '../src/api/listing.js';
 import { backupFileName, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from '../src/api/naming.js';
-import { isoWeekKey, planPrune, prune, utcDayKey, type RetentionPolicy } from '../src/api/retention.js';
+import {
+  DEFAULT_RETENTION,
+  describeRetention,
+  isoWeekKey,
+  KEEP_ALL,
+  planPrune,
+  prune,
+  resolveRetention,
+  utcDayKey,
+  utcHourKey,
+  utcMonthKey,
+  utcYearKey,
+  type RetentionPolicy,
+} from '../src/api/retention.js';
 import { python, requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -46,6 +59,25 @@ describe('calendar keys', () => {
       ['0050-01-01T00:00:00Z', '0049-W52'], // two-digit years are not 1900s years
     ];
     for (const [iso, want] of weeks) assert.equal(isoWeekKey(new Date(iso)), want, iso);
+  });
+
+  test('UTC hour, month and year: one instant either side of each boundary', () => {
+    const cases: [string, string, string, string][] = [
+      // instant, hour, month, year
+      ['2026-11-25T13:59:59.999Z', '2026-11-25T13', '2026-11', '2026'],
+      ['2026-11-25T14:00:00.000Z', '2026-11-25T14', '2026-11', '2026'],
+      ['2026-11-30T23:59:59.999Z', '2026-11-30T23', '2026-11', '2026'],
+      ['2026-12-01T00:00:00.000Z', '2026-12-01T00', '2026-12', '2026'],
+      ['2026-12-31T23:59:59.999Z', '2026-12-31T23', '2026-12', '2026'],
+      ['2027-01-01T00:00:00.000Z', '2027-01-01T00', '2027-01', '2027'],
+      ['2028-02-29T23:30:00.000Z', '2028-02-29T23', '2028-02', '2028'], // leap day
+      // The key is UTC, not the machine's zone: 23:30 at UTC-5 is the next UTC day, month and year.
+      ['2026-12-31T23:30:00.000-05:00', '2027-01-01T04', '2027-01', '2027'],
+    ];
+    for (const [iso, hour, month, year] of cases) {
+      const d = new Date(iso);
+      assert.deepEqual([utcHourKey(d), utcMonthKey(d), utcYearKey(d)], [hour, month, year], iso);
+    }
   });
 
   test('ISO weeks agree with python3 isocalendar for every day of 2019-2028 and odd years', (t) => {
@@ -117,6 +149,53 @@ describe('planPrune', () => {
     assert.deepEqual(both.reasons.get(names[7]!), ['last', 'daily 2027-01-05', 'weekly 2027-W01']);
   });
 
+  test('hourly: the newest of each of the last N UTC hours that have backups, across a day and year boundary', () => {
+    const names = [
+      name('2026-12-31T22:10:00.000Z'),
+      name('2026-12-31T22:50:00.000Z'), // newest of hour 22
+      name('2026-12-31T23:00:00.000Z'),
+      name('2026-12-31T23:59:59.999Z'), // newest of hour 23 (and of the day, month, year)
+      name('2027-01-01T00:00:00.000Z'), // a new hour, day, month and year
+      name('2027-01-01T00:30:00.000Z'),
+      name('2027-01-01T02:00:00.000Z'), // hour 01 has none: it does not count
+    ];
+    const p = plan(names, { ...policy(1), keepHourly: 3 });
+    assert.deepEqual(p.keep, [names[3], names[5], names[6]]);
+    assert.deepEqual(p.reasons.get(names[6]!), ['last', 'hourly 2027-01-01T02']);
+    assert.deepEqual(p.reasons.get(names[5]!), ['hourly 2027-01-01T00']);
+    assert.deepEqual(p.reasons.get(names[3]!), ['hourly 2026-12-31T23']);
+    const four = plan(names, { ...policy(1), keepHourly: 4 });
+    assert.deepEqual(four.keep, [names[1], names[3], names[5], names[6]]);
+  });
+
+  test('monthly and yearly: the newest of each month / year that has backups, calendar boundaries in UTC', () => {
+    const names = [
+      name('2024-06-30T12:00:00.000Z'),
+      name('2024-12-31T23:59:59.999Z'), // newest of 2024 and of 2024-12
+      name('2025-01-01T00:00:00.000Z'),
+      name('2025-01-31T23:59:59.999Z'), // newest of 2025-01
+      name('2025-02-01T00:00:00.000Z'), // 2025-02 (newest: alone)
+      name('2025-11-30T23:59:59.999Z'), // newest of 2025-11 and of 2025 (months 03-10 have none)
+      name('2026-02-28T10:00:00.000Z'),
+      name('2026-03-01T00:00:00.000Z'), // newest of 2026-03 and 2026
+    ];
+    const monthly = plan(names, { ...policy(1), keepMonthly: 4 });
+    assert.deepEqual(monthly.keep, [names[4], names[5], names[6], names[7]]);
+    assert.deepEqual(monthly.reasons.get(names[5]!), ['monthly 2025-11']);
+    const yearly = plan(names, { ...policy(1), keepYearly: 3 });
+    assert.deepEqual(yearly.keep, [names[1], names[5], names[7]]);
+    assert.deepEqual(yearly.reasons.get(names[1]!), ['yearly 2024']);
+    assert.deepEqual(yearly.reasons.get(names[7]!), ['last', 'yearly 2026']);
+    // All rules together: the union; the latest stays whatever the rules say.
+    const all = planPrune(
+      names.map((n, i) => entry(n, i === 0)),
+      { keepLast: 1, keepHourly: 1, keepDaily: 1, keepWeekly: 1, keepMonthly: 2, keepYearly: 2 },
+      { now: NOW },
+    );
+    assert.deepEqual(all.keep.map((k) => k.entry.name), [names[0], names[5], names[6], names[7]]);
+    assert.deepEqual(all.keep[0]!.reasons, ['latest']);
+  });
+
   test('the latest backup is never removed, however old', () => {
     const names = [name('2020-01-01T00:00:00.000Z'), name('2026-11-01T00:00:00.000Z'), name('2026-11-02T00:00:00.000Z')];
     const flagged = planPrune([entry(names[0]!, true), entry(names[1]!), entry(names[2]!)], policy(1), { now: NOW });
@@ -155,9 +234,42 @@ describe('planPrune', () => {
   });
 
   test('invalid policies are ECONFIG', () => {
-    for (const bad of [policy(-1), policy(1.5), policy(1, -1), policy(1, 0, NaN), { keepLast: 1 } as RetentionPolicy]) {
+    for (const bad of [policy(-1), policy(1.5), policy(1, -1), policy(1, 0, NaN), { keepLast: 1 } as RetentionPolicy, { ...policy(1), keepHourly: -1 }, { ...policy(1), keepYearly: 0.5 }]) {
       assert.throws(() => planPrune([], bad), (e: unknown) => isBackupError(e, 'ECONFIG'), JSON.stringify(bad));
     }
+  });
+});
+
+describe('resolveRetention: the one rule for where a policy comes from', () => {
+  test("backup: backup's documented default for every missing key", () => {
+    assert.deepEqual(resolveRetention('backup', {}), { ...KEEP_ALL, keepLast: 30 });
+    assert.deepEqual(DEFAULT_RETENTION.keepLast, 30);
+    assert.deepEqual(resolveRetention('backup', { keepLast: 0 }), KEEP_ALL);
+    assert.deepEqual(resolveRetention('backup', { keepDaily: 7, keepMonthly: undefined }), { ...DEFAULT_RETENTION, keepDaily: 7 });
+  });
+
+  test('push: each missing key inherits the top level', () => {
+    const top = resolveRetention('backup', { keepLast: 7, keepDaily: 3 });
+    assert.deepEqual(resolveRetention('push', {}, top), top);
+    assert.deepEqual(resolveRetention('push', { keepLast: 2, keepYearly: 1 }, top), { ...top, keepLast: 2, keepYearly: 1 });
+  });
+
+  test('restinpieces-backup shape: no retention keys keeps everything; with keys, read as at the top level', () => {
+    assert.deepEqual(resolveRetention('restinpieces', {}), KEEP_ALL);
+    assert.deepEqual(resolveRetention('restinpieces', { keepDaily: 7 }), { ...DEFAULT_RETENTION, keepDaily: 7 });
+  });
+
+  test('prune: no flag and no config for the place is no policy; flags win over the inherited policy', () => {
+    assert.equal(resolveRetention('prune', {}, undefined), undefined);
+    const fromConfig = resolveRetention('backup', { keepLast: 0 });
+    assert.deepEqual(resolveRetention('prune', {}, fromConfig), KEEP_ALL, "the config's keep_last = 0 keeps all");
+    assert.deepEqual(resolveRetention('prune', { keepLast: 3 }, fromConfig), { ...KEEP_ALL, keepLast: 3 });
+    assert.deepEqual(resolveRetention('prune', { keepHourly: 5 }, undefined), { ...DEFAULT_RETENTION, keepHourly: 5 });
+  });
+
+  test('describeRetention names keep_last and the keys that are set', () => {
+    assert.equal(describeRetention({ ...KEEP_ALL, keepLast: 7, keepMonthly: 12 }), 'keep_last=7, keep_monthly=12');
+    assert.equal(describeRetention(KEEP_ALL), 'keep_last=0: everything is kept');
   });
 });
 
@@ -197,10 +309,12 @@ describe('prune on a directory', () => {
     const { dir, files } = setUp();
     const r = await prune(dir, policy(2), { dryRun: true, dbName: 'app', now: NOW });
     assert.equal(r.dryRun, true);
-    assert.deepEqual(r.removed, [day(2), day(3), day(4), day(5)]);
-    assert.deepEqual(r.kept, [day(1), day(6), day(7)]);
+    // day 7 has no sidecar: never published, it takes no slot (a dry run does not verify it).
+    assert.deepEqual(r.removed, [day(2), day(3), day(4)]);
+    assert.deepEqual(r.kept, [day(1), day(5), day(6)]);
+    assert.deepEqual(r.unverified, [day(7)]);
     assert.deepEqual(r.removedSidecars, [
-      ...[2, 3, 4, 5].map((d) => day(d) + SIDECAR_SUFFIX),
+      ...[2, 3, 4].map((d) => day(d) + SIDECAR_SUFFIX),
       ORPHAN,
     ]);
     assert.deepEqual(readdirSync(dir).sort(), files);
@@ -210,25 +324,29 @@ describe('prune on a directory', () => {
     const { dir, files } = setUp();
     const r = await prune(dir, policy(2), { dbName: 'app', now: NOW });
     assert.equal(r.dryRun, false);
+    // day 7 has no sidecar: it takes no slot, and app.lock (a live holder: our pid) means a backup
+    // of app may be writing it right now, so it is left unverified (prune.test.ts settles such files).
+    assert.deepEqual([r.discarded, r.adopted, r.unverified], [[], [], [day(7)]]);
     const gone = new Set([...r.removed, ...r.removedSidecars]);
-    assert.equal(gone.size, 9);
+    assert.equal(gone.size, 7);
     assert.deepEqual(readdirSync(dir).sort(), files.filter((f) => !gone.has(f)));
     // Every sidecar left still has its backup: sha256sum -c passes for all of ours.
     if (requirePeer(t, 'sha256sum')) {
       const sidecars = readdirSync(dir).filter((f) => f.endsWith(SIDECAR_SUFFIX) && f !== 'unknown.sha256' && f !== ORPHAN_OTHER);
-      assert.equal(sidecars.length, 5); // app days 1 and 6, other days 1-3
+      assert.equal(sidecars.length, 6); // app days 1, 5 and 6, other days 1-3
       run('sha256sum', ['-c', '--strict', ...sidecars], { cwd: dir });
     }
     // A second run has nothing left to do.
     const again = await prune(dir, policy(2), { dbName: 'app', now: NOW });
-    assert.deepEqual([again.removed, again.removedSidecars], [[], []]);
+    assert.deepEqual([again.removed, again.removedSidecars, again.unverified], [[], [], [day(7)]]);
   });
 
   test('without dbName every database is pruned on its own; latestName protects too', async () => {
     const { dir } = setUp();
     const r = await prune(dir, policy(1), { latestName: day(3), now: NOW });
-    assert.deepEqual(r.kept, ['db-backup-2026-10-01T00-00-00Z.db.gz', day(1), day(3), day(3, 'other'), day(7)]);
-    assert.deepEqual(r.removed, [day(1, 'other'), day(2), day(2, 'other'), day(4), day(5), day(6)]);
+    assert.deepEqual(r.kept, ['db-backup-2026-10-01T00-00-00Z.db.gz', day(1), day(3), day(3, 'other'), day(6)]);
+    assert.deepEqual(r.removed, [day(1, 'other'), day(2), day(2, 'other'), day(4), day(5)]);
+    assert.deepEqual(r.unverified, [day(7)]);
     const left = readdirSync(dir);
     for (const f of ['notes.txt', 'app.lock', 'unknown.sha256', LATEST_FILE, `${day(8)}.tmp-0123456789ab`, `${day(8)}${SIDECAR_SUFFIX}.tmp-0123456789ab`]) {
       assert.ok(left.includes(f), `${f} untouched`);
@@ -241,7 +359,8 @@ describe('prune on a directory', () => {
     const { dir, files } = setUp();
     const r = await prune(dir, policy(0, 1, 1), { now: NOW });
     assert.deepEqual([r.removed, r.removedSidecars], [[], []]);
-    assert.equal(r.kept.length, 11);
+    assert.equal(r.kept.length, 10);
+    assert.deepEqual(r.unverified, [day(7)], 'kept, but not counted as a backup');
     assert.deepEqual(readdirSync(dir).sort(), files);
   });
 
@@ -250,6 +369,14 @@ describe('prune on a directory', () => {
     writeFileSync(join(dir, LATEST_FILE), `../${day(1)}`);
     await assert.rejects(prune(dir, policy(1)), (e: unknown) => isBackupError(e, 'EBACKUP_NOT_FOUND') && e.path === join(dir, LATEST_FILE));
     assert.deepEqual(readdirSync(dir).sort(), files);
-    assert.deepEqual(await prune(join(root, 'missing'), policy(1)), { removed: [], kept: [], removedSidecars: [], dryRun: false });
+    assert.deepEqual(await prune(join(root, 'missing'), policy(1)), {
+      removed: [],
+      kept: [],
+      removedSidecars: [],
+      unverified: [],
+      adopted: [],
+      discarded: [],
+      dryRun: false,
+    });
   });
 });

@@ -83,10 +83,23 @@ describe('latest and listing: one rule for every reader', () => {
 
 describe('pruneStore', () => {
   it('never removes what latest.txt names, even when retention would; orphan sidecars go', async () => {
-    const { dir, t } = fresh({ [A]: 'a', [`${A}.sha256`]: 's', [B]: 'b', [C]: 'c', 'latest.txt': A, [`${name('2026-10-01T00:00:00.000Z')}.sha256`]: 'orphan' });
+    const { dir, t } = fresh({ [A]: 'a', [`${A}.sha256`]: 's', [B]: 'b', [`${B}.sha256`]: 's', [C]: 'c', [`${C}.sha256`]: 's', 'latest.txt': A, [`${name('2026-10-01T00:00:00.000Z')}.sha256`]: 'orphan' });
     const r = await pruneStore(t, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }, { now: new Date('2027-01-01') });
     assert.deepEqual(r.removed, [B]);
-    assert.deepEqual(readdirSync(dir).sort(), [A, `${A}.sha256`, C, 'latest.txt'].sort());
+    assert.deepEqual(readdirSync(dir).sort(), [A, `${A}.sha256`, C, `${C}.sha256`, 'latest.txt'].sort());
+  });
+
+  it('a backup without sidecar (a killed run, never published) takes no slot and is not removed by count', async () => {
+    // A published (latest), B published, C renamed into place but its sidecar never written.
+    const { dir, t } = fresh({ [A]: 'a', [`${A}.sha256`]: 's', [B]: 'b', [`${B}.sha256`]: 's', [C]: 'c', 'latest.txt': A });
+    const r = await pruneStore(t, { keepLast: 2, keepDaily: 0, keepWeekly: 0 }, { now: new Date('2027-01-01') });
+    assert.deepEqual([r.removed, r.kept, r.unverified], [[], [A, B], [C]]);
+    assert.deepEqual(readdirSync(dir).sort(), [A, `${A}.sha256`, B, `${B}.sha256`, C, 'latest.txt'].sort());
+    // Go layouts never had sidecars: theirs count as usual.
+    const go = 'db-backup-2026-11-04T00-00-00Z.db.gz';
+    const g = fresh({ [A]: 'a', [`${A}.sha256`]: 's', [go]: 'g', 'latest.txt': A });
+    const rg = await pruneStore(g.t, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }, { now: new Date('2027-01-01') });
+    assert.deepEqual([rg.kept, rg.unverified], [[A, go], []]);
   });
 
   it('a malformed latest.txt stops the prune (it cannot tell what to protect)', async () => {

@@ -2,7 +2,8 @@
  * backup(config): the job. Snapshot the live source (copy-and-validate, then VACUUM INTO or the
  * online backup API), integrity_check the snapshot, gzip it under its final timestamped name, write
  * its .sha256 sidecar, and only then point latest.txt at it: latest.txt is the manifest, and a backup
- * is published when latest.txt names it. Then prune per retention.
+ * is published when latest.txt names it. Then settle backups a killed run left without sidecar
+ * (adopt.ts) and prune per retention.
  *
  * Every file goes through `<name>.tmp-<random>` -> fsync -> rename -> fsync dir, so a crash at any
  * point leaves the previous state or the new one. One backup per database at a time (lock file); a
@@ -26,7 +27,8 @@ import { publishBackup } from './store/publish.js';
 import { sweepTemps } from './store/sweep.js';
 import { LocalTransport } from '../transport/local.js';
 import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
-import { prune } from './retention.js';
+import { adoptUnverified } from './adopt.js';
+import { prune, retentionOf } from './retention.js';
 
 export type BackupPhase =
   | 'lock'
@@ -191,12 +193,15 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
       // Published: from here on a failure or an abort no longer undoes the backup.
       progress({ phase: 'prune' });
       const tr = Date.now();
+      // A killed run's backup without sidecar must not take a slot from a published one: verify
+      // and adopt it, or remove it (we hold this database's lock).
+      if (!signal?.aborted) await adoptUnverified(dir, { dbName, latestName: name, takeLocks: false, mode: config.verify, signal });
       const pruned = signal?.aborted
         ? []
         : (
             await prune(
               dir,
-              { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly },
+              retentionOf(config),
               { dbName, latestName: name, now: startedAt },
             )
           ).removed;

@@ -49,10 +49,13 @@ export interface PullConfig extends PullSettings {
 
 /** One `[[push]]` entry: a store every new backup is also published to, and the retention there. */
 export interface PushSettings extends StoreSpec {
-  /** Retention there; each key missing in the entry takes the top-level value. */
+  /** Retention there; each key missing in the entry takes the top-level value (resolveRetention). */
   keepLast: number;
+  keepHourly: number;
   keepDaily: number;
   keepWeekly: number;
+  keepMonthly: number;
+  keepYearly: number;
 }
 
 export interface Config {
@@ -68,8 +71,11 @@ export interface Config {
   compressionLevel: number;
   verify: VerifyMode;
   keepLast: number;
+  keepHourly: number;
   keepDaily: number;
   keepWeekly: number;
+  keepMonthly: number;
+  keepYearly: number;
   lockTimeoutMs: number;
   pull?: PullSettings;
   /** `[[push]]` destinations, in file order. */
@@ -87,8 +93,11 @@ export const CONFIG_DEFAULTS = {
   compressionLevel: 6,
   verify: 'full',
   keepLast: 30,
+  keepHourly: 0,
   keepDaily: 0,
   keepWeekly: 0,
+  keepMonthly: 0,
+  keepYearly: 0,
   lockTimeoutMs: 0,
   pull: {
     port: 22,
@@ -229,8 +238,11 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'compression_level', prop: 'compressionLevel', type: 'integer 0-9', default: String(D.compressionLevel), description: 'gzip level: 0 stores, 9 is smallest and slowest.', read: integer(0, 9) },
   { key: 'verify', prop: 'verify', type: '"full" | "quick"', default: JSON.stringify(D.verify), description: 'Check each backup with PRAGMA integrity_check (full) or quick_check (quick).', read: oneOf<VerifyMode>('full', 'quick') },
   { key: 'keep_last', prop: 'keepLast', type: 'integer >= 0', default: String(D.keepLast), description: 'Keep the newest N backups; 0 keeps all.', read: integer(0, Number.MAX_SAFE_INTEGER) },
-  { key: 'keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: String(D.keepDaily), description: 'Also keep the newest backup of each of the last N days.', read: integer(0, Number.MAX_SAFE_INTEGER) },
-  { key: 'keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: String(D.keepWeekly), description: 'Also keep the newest backup of each of the last N weeks.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_hourly', prop: 'keepHourly', type: 'integer >= 0', default: String(D.keepHourly), description: 'Also keep the newest backup of each of the last N hours (UTC) that have backups.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: String(D.keepDaily), description: 'Also keep the newest backup of each of the last N days (UTC) that have backups.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: String(D.keepWeekly), description: 'Also keep the newest backup of each of the last N ISO weeks that have backups.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_monthly', prop: 'keepMonthly', type: 'integer >= 0', default: String(D.keepMonthly), description: 'Also keep the newest backup of each of the last N months (UTC) that have backups.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'keep_yearly', prop: 'keepYearly', type: 'integer >= 0', default: String(D.keepYearly), description: 'Also keep the newest backup of each of the last N years (UTC) that have backups.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'lock_timeout', prop: 'lockTimeoutMs', type: 'duration', default: dur(D.lockTimeoutMs), description: 'How long a second backup of the same database waits for the lock; "0s" fails at once.', read: duration(false) },
   { key: 'pull.url', prop: 'url', type: 'store URL', default: 'none', description: 'Pull from this store instead of host/user/remote_dir: "s3://bucket/prefix" or "sftp://user@host:port/path".', read: storeUrl },
   { key: 'pull.endpoint', prop: 'endpoint', type: 'URL', default: 'AWS', description: 'S3: the endpoint of an S3-compatible service (Ceph, MinIO, R2...).', read: endpoint },
@@ -256,8 +268,11 @@ export const PUSH_KEYS: readonly KeySpec[] = [
   { key: 'push.region', prop: 'region', type: 'string', default: '"us-east-1"', description: 'S3 region.', read: text },
   { key: 'push.force_path_style', prop: 'forcePathStyle', type: 'boolean', default: 'true when endpoint is set', description: 'S3: bucket in the path, not the host name.', read: bool },
   { key: 'push.keep_last', prop: 'keepLast', type: 'integer >= 0', default: 'the top-level keep_last', description: 'Retention at this destination; 0 keeps all.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.keep_hourly', prop: 'keepHourly', type: 'integer >= 0', default: 'the top-level keep_hourly', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'push.keep_daily', prop: 'keepDaily', type: 'integer >= 0', default: 'the top-level keep_daily', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'push.keep_weekly', prop: 'keepWeekly', type: 'integer >= 0', default: 'the top-level keep_weekly', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.keep_monthly', prop: 'keepMonthly', type: 'integer >= 0', default: 'the top-level keep_monthly', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'push.keep_yearly', prop: 'keepYearly', type: 'integer >= 0', default: 'the top-level keep_yearly', description: 'Retention at this destination.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'push.private_key_path', prop: 'privateKeyPath', type: 'path', default: 'none (ssh-agent)', description: 'SFTP: private key file.', read: text, localPath: true },
   { key: 'push.known_hosts', prop: 'knownHosts', type: 'path', default: `${JSON.stringify(D.pull.knownHosts)} unless host_key_sha256 is set`, description: 'SFTP: known_hosts file that must list the server key.', read: text, localPath: true },
   { key: 'push.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'SFTP: pin the server key by fingerprint.', read: fingerprint },

@@ -27,6 +27,7 @@ import {
   type PushSettings,
   PUSH_KEYS,
 } from './config-schema.js';
+import { resolveRetention, type WrittenRetention } from './retention-policy.js';
 
 export { CONFIG_DEFAULTS, CONFIG_KEYS, PUSH_KEYS } from './config-schema.js';
 export type { Config, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
@@ -208,6 +209,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
     }
   }
 
+  const topRetention = resolveRetention('backup', top as WrittenRetention);
   let push: PushSettings[] | undefined;
   if ('push' in doc) {
     const entries = Array.isArray(doc.push) ? doc.push : [doc.push];
@@ -225,12 +227,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
         return;
       }
       checkKindKeys(entry, settings.url as string, label, note);
-      const inherited = {
-        keepLast: (top.keepLast as number | undefined) ?? CONFIG_DEFAULTS.keepLast,
-        keepDaily: (top.keepDaily as number | undefined) ?? CONFIG_DEFAULTS.keepDaily,
-        keepWeekly: (top.keepWeekly as number | undefined) ?? CONFIG_DEFAULTS.keepWeekly,
-      };
-      const p = { ...inherited, ...settings } as PushSettings;
+      const p = { ...settings, ...resolveRetention('push', settings as WrittenRetention, topRetention) } as PushSettings;
       if (p.url.startsWith('sftp://') && p.knownHosts === undefined && p.hostKeySha256 === undefined) {
         p.knownHosts = localPath(CONFIG_DEFAULTS.pull.knownHosts, baseDir);
       }
@@ -243,7 +240,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   if (problems.length > 0) fail(source, problems, path);
 
   const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
-  return { ...defaults, ...top, ...(pull ? { pull } : {}), ...(push ? { push } : {}) } as Config;
+  return { ...defaults, ...top, ...topRetention, ...(pull ? { pull } : {}), ...(push ? { push } : {}) } as Config;
 }
 
 /** S3 keys on an sftp:// store, or SSH keys on an s3:// one, are mistakes worth a message. */

@@ -28,7 +28,7 @@ import { LocalTransport } from '../transport/local.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
 import { installCheckedDatabase, restore } from './restore.js';
-import { prune } from './retention.js';
+import { prune, retentionOf } from './retention.js';
 import { readSidecar } from './sidecar.js';
 import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
@@ -212,7 +212,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
 
       progress({ phase: 'prune' });
       pruned = (
-        await prune(localDir, { keepLast: config.keepLast, keepDaily: config.keepDaily, keepWeekly: config.keepWeekly }, { latestName: remote.name })
+        await prune(localDir, retentionOf(config), { latestName: remote.name })
       ).removed;
 
       if (restoreTo) {

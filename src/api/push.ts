@@ -10,7 +10,7 @@ import { BackupError, ErrorCode, isBackupError } from '../errors.js';
 import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import type { PushSettings } from './config.js';
-import type { RetentionPolicy } from './retention.js';
+import { retentionOf, type RetentionPolicy } from './retention.js';
 import { openStore, type StoreSpec } from './store/open.js';
 import { pruneStore } from './store/prune.js';
 import { publishBackup } from './store/publish.js';
@@ -85,7 +85,7 @@ export async function pushToStore(transport: Transport, backup: PushedBackup, po
 
 /** How a [[push]] entry is reached. */
 export function storeSpecOf(dest: PushSettings): StoreSpec {
-  const { keepLast: _l, keepDaily: _d, keepWeekly: _w, ...spec } = dest;
+  const { keepLast: _l, keepHourly: _h, keepDaily: _d, keepWeekly: _w, keepMonthly: _m, keepYearly: _y, ...spec } = dest;
   return spec;
 }
 
@@ -95,7 +95,7 @@ export async function pushBackup(dest: PushSettings, backup: PushedBackup, optio
   let transport: Transport | undefined;
   try {
     transport = await openStore(storeSpecOf(dest), { label: 'push' });
-    const pruned = await pushToStore(transport, backup, { keepLast: dest.keepLast, keepDaily: dest.keepDaily, keepWeekly: dest.keepWeekly }, options);
+    const pruned = await pushToStore(transport, backup, retentionOf(dest), options);
     return { url: dest.url, ok: true, name: backup.name, bytes: backup.size, pruned, durationMs: Date.now() - started };
   } catch (e) {
     return { url: dest.url, ok: false, name: backup.name, bytes: backup.size, pruned: [], durationMs: Date.now() - started, error: describeFailure(dest.url, e) };

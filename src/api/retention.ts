@@ -1,28 +1,36 @@
 /**
- * Retention: which backups to keep (grandfather-father-son) and removing the rest. The Go original
- * had none, so its directory grew forever.
+ * Retention: which backups to keep (restic's `forget` policy: the newest N, plus the newest of each
+ * of the last N hours, days, weeks, months and years that have backups) and removing the rest. The
+ * Go original had none, so its directory grew forever.
  *
- * planPrune is pure (entries in, decision out) so the policy can be tested and shown (dry run)
- * without a file system; prune applies it to a directory. Run prune under the backup job's lock:
- * two prunes, or a prune and a backup writing its sidecar, should not interleave.
+ * resolveRetention (retention-policy.ts) is the one rule for where a policy comes from; planPrune is pure (entries in,
+ * decision out) so the policy can be tested and shown (dry run) without a file system; prune applies
+ * it to a directory.
  */
-import { BackupError, ErrorCode } from '../errors.js';
 import { LocalTransport } from '../transport/local.js';
+import { adoptUnverified } from './adopt.js';
 import type { BackupEntry } from './listing.js';
 import { compareBackups, type ParsedBackupName } from './naming.js';
+import { validatePolicy, type RetentionPolicy } from './retention-policy.js';
 import { pruneStore, type PruneOptions, type PruneResult } from './store/prune.js';
+
+export {
+  DEFAULT_RETENTION,
+  describeRetention,
+  KEEP_ALL,
+  resolveRetention,
+  RETENTION_FIELDS,
+  retentionOf,
+  validatePolicy,
+  type FullRetentionPolicy,
+  type RetentionField,
+  type RetentionPolicy,
+  type RetentionScope,
+  type WrittenRetention,
+} from './retention-policy.js';
 
 /** What planning needs of a backup: its parsed name, and whether latest.txt names it. */
 export type RetentionEntry = ParsedBackupName & { hasChecksum?: boolean; isLatest: boolean };
-
-export interface RetentionPolicy {
-  /** Keep the newest N backups. 0 turns pruning off: everything is kept, whatever the other fields say. */
-  keepLast: number;
-  /** Also keep the newest backup of each of the last N UTC days that have backups. */
-  keepDaily: number;
-  /** Also keep the newest backup of each of the last N ISO weeks (UTC) that have backups. */
-  keepWeekly: number;
-}
 
 export interface PlanOptions {
   /** Never removed (in addition to entries flagged `isLatest`). */
@@ -36,7 +44,10 @@ export interface PlanOptions {
 
 export interface KeptEntry<E extends RetentionEntry = BackupEntry> {
   entry: E;
-  /** Why it stays: `last`, `daily 2026-11-25`, `weekly 2026-W48`, `latest`, `future`, `keep-all`. */
+  /**
+   * Why it stays: `last`, `hourly 2026-11-25T13`, `daily 2026-11-25`, `weekly 2026-W48`, `monthly
+   * 2026-11`, `yearly 2026`, `latest`, `future`, `keep-all`.
+   */
   reasons: string[];
 }
 
@@ -54,6 +65,21 @@ export function utcDayKey(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
+/** `YYYY-MM-DDTHH` of the UTC hour. */
+export function utcHourKey(d: Date): string {
+  return d.toISOString().slice(0, 13);
+}
+
+/** `YYYY-MM` of the UTC calendar month. */
+export function utcMonthKey(d: Date): string {
+  return d.toISOString().slice(0, 7);
+}
+
+/** `YYYY` of the UTC calendar year. */
+export function utcYearKey(d: Date): string {
+  return d.toISOString().slice(0, 4);
+}
+
 /** `YYYY-Www` of the ISO 8601 week (UTC; weeks start on Monday; week 1 holds the first Thursday). */
 export function isoWeekKey(d: Date): string {
   const day = (d.getUTCDay() + 6) % 7; // Monday 0 ... Sunday 6
@@ -64,16 +90,6 @@ export function isoWeekKey(d: Date): string {
   jan1.setUTCFullYear(thursday.getUTCFullYear(), 0, 1);
   const week = Math.floor(Math.floor((thursday.getTime() - jan1.getTime()) / DAY_MS) / 7) + 1;
   return `${String(thursday.getUTCFullYear()).padStart(4, '0')}-W${String(week).padStart(2, '0')}`;
-}
-
-/** Throws ECONFIG unless every count is an integer >= 0. */
-export function validatePolicy(policy: RetentionPolicy): void {
-  for (const key of ['keepLast', 'keepDaily', 'keepWeekly'] as const) {
-    const v = policy[key];
-    if (!Number.isSafeInteger(v) || v < 0) {
-      throw new BackupError(ErrorCode.CONFIG, `[api] retention ${key} must be an integer >= 0, got ${String(v)}`);
-    }
-  }
 }
 
 /** Keeps the newest entry of each of the first `count` distinct buckets, newest first. */
@@ -91,8 +107,9 @@ function keepBuckets<E extends RetentionEntry>(newestFirst: E[], count: number, 
 /**
  * Decides what to keep. Each database (dbName; Go v1 backups form their own group) is planned
  * on its own, so one busy database cannot push another's backups out. Within a group: the newest
- * `keepLast`, plus the newest backup of each of the last `keepDaily` UTC days and of the last
- * `keepWeekly` ISO weeks that have backups. The entry named by `latestName` or flagged `isLatest`
+ * `keepLast`, plus the newest backup of each of the last `keepHourly` UTC hours, `keepDaily` UTC
+ * days, `keepWeekly` ISO weeks, `keepMonthly` UTC months and `keepYearly` UTC years that have backups
+ * (restic's `forget` rules; the buckets count from the newest backup, not from now). The entry named by `latestName` or flagged `isLatest`
  * is always kept, however old. Does not modify `entries`.
  */
 export function planPrune<E extends RetentionEntry>(entries: readonly E[], policy: RetentionPolicy, options: PlanOptions = {}): PrunePlan<E> {
@@ -121,8 +138,11 @@ export function planPrune<E extends RetentionEntry>(entries: readonly E[], polic
     for (const group of groups.values()) {
       const newestFirst = [...group].sort(compareBackups).reverse();
       for (const e of newestFirst.slice(0, policy.keepLast)) add(e, 'last');
+      keepBuckets(newestFirst, policy.keepHourly ?? 0, utcHourKey, 'hourly', add);
       keepBuckets(newestFirst, policy.keepDaily, utcDayKey, 'daily', add);
       keepBuckets(newestFirst, policy.keepWeekly, isoWeekKey, 'weekly', add);
+      keepBuckets(newestFirst, policy.keepMonthly ?? 0, utcMonthKey, 'monthly', add);
+      keepBuckets(newestFirst, policy.keepYearly ?? 0, utcYearKey, 'yearly', add);
     }
   }
 
@@ -137,10 +157,22 @@ export type { PruneOptions, PruneResult } from './store/prune.js';
 
 /**
  * Applies the policy to the local backup directory `dir` (see pruneStore, which does the same for
- * any store). Throws EBACKUP_NOT_FOUND when latest.txt is malformed (it cannot tell what to
- * protect), EIO when a removal fails.
+ * any store). First, unless it is a dry run or `keepLast` is 0, each unverified backup (a `.gz`
+ * without sidecar that latest.txt does not name: a killed run's) is verified under its database's
+ * lock: adopted (sidecar written, then counted) or removed when it fails (adopt.ts); a database
+ * whose backup is running is left for that backup to settle. Throws EBACKUP_NOT_FOUND when
+ * latest.txt is malformed (it cannot tell what to protect), EIO when a removal fails.
  */
 export async function prune(dir: string, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
   validatePolicy(policy);
-  return pruneStore(new LocalTransport(dir), policy, options);
+  const settled =
+    options.dryRun || policy.keepLast === 0
+      ? { adopted: [], discarded: [] }
+      : await adoptUnverified(dir, {
+          ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
+          ...(options.latestName !== undefined ? { latestName: options.latestName } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+  const result = await pruneStore(new LocalTransport(dir), policy, options);
+  return { ...result, adopted: settled.adopted, discarded: settled.discarded };
 }

@@ -4,23 +4,25 @@
  * behave the same everywhere. Usage mistakes throw UsageError (exit 2); config problems are ECONFIG
  * (exit 2); everything else that fails is the operation failing (exit 1).
  */
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { backup, type BackupResult } from '../api/backup.js';
 import { PushError, type PushOutcome } from '../api/push.js';
-import { listStore } from '../api/store/listing.js';
+import { latestProblemOf, listStore } from '../api/store/listing.js';
 import { pruneStore } from '../api/store/prune.js';
-import { parseBackupName } from '../api/naming.js';
+import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
 import { formatDuration, parseDuration } from '../api/duration.js';
-import { listBackups } from '../api/listing.js';
 import { pull } from '../api/pull.js';
 import { restore } from '../api/restore.js';
-import { prune } from '../api/retention.js';
+import { describeRetention, prune, resolveRetention, retentionOf, type FullRetentionPolicy, type RetentionField, type WrittenRetention } from '../api/retention.js';
 import { verify } from '../api/verify.js';
 import type { IntegrityMode } from '../engine/index.js';
+import { ErrorCode, isBackupError } from '../errors.js';
+import { LocalTransport } from '../transport/local.js';
 import { DEFAULT_CONFIG_FILE } from './help.js';
 import { writeConfigTemplate } from './init-template.js';
 import { mib, type Output } from './output.js';
@@ -251,36 +253,125 @@ const restoreCommand: Command = {
   },
 };
 
+/**
+ * list and prune: --config, else ./sqlite-backup.toml when there is one (the file backup reads), else
+ * none. A default file that exists but is broken is an error, as for backup: prune's policy comes from it.
+ */
+async function listOrPruneConfig(values: Values): Promise<Config | undefined> {
+  const path = str(values, 'config');
+  if (path !== undefined) return loadConfig(path);
+  try {
+    return await loadConfig(DEFAULT_CONFIG_FILE);
+  } catch (e) {
+    if (isBackupError(e, ErrorCode.CONFIG) && e.errno === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Two local paths name the same directory (symlinks resolved when they exist). */
+function sameDir(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return resolve(a) === resolve(b) || real(a) === real(b);
+}
+
 const listCommand: Command = {
   options: { ...CONFIG_OPTION, ...STORE_OPTIONS, db: { type: 'string' } },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await optionalConfig(values);
+    const config = await listOrPruneConfig(values);
     const db = str(values, 'db');
     const filter = db !== undefined ? { dbName: db } : {};
-    let dir: string;
-    let backups: { name: string; time: Date; size: number; isLatest: boolean; hasChecksum: boolean; layout: string }[];
-    if (args[0] !== undefined && isRemoteStoreUrl(args[0])) {
-      dir = args[0];
-      const transport = await openStoreArg(dir, values, config);
-      try {
-        backups = (await listStore(transport, { ...filter, signal })).backups;
-      } finally {
-        await transport.close();
-      }
-    } else {
-      dir = directory('list', args, config);
-      backups = await listBackups(dir, filter);
+    const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]);
+    const dir = remote ? args[0]! : directory('list', args, config);
+    const transport = remote ? await openStoreArg(dir, values, config) : new LocalTransport(dir);
+    let listing;
+    try {
+      listing = await listStore(transport, { ...filter, signal });
+    } finally {
+      await transport.close();
     }
+    const backups = remote ? listing.backups : listing.backups.map((e) => ({ ...e, path: join(dir, e.name) }));
+    // The same judgement and message as prune's refusal; the listing itself is still shown.
+    const latestProblem = latestProblemOf(listing);
+    if (latestProblem) out.warn(latestProblem.message);
     const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
     for (const e of backups) {
       const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
       lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
     }
-    out.result('list', true, { dir, backups }, lines);
+    const problem = latestProblem && { code: latestProblem.code, message: latestProblem.message, ...(latestProblem.path ? { path: latestProblem.path } : {}) };
+    out.result('list', true, { dir, backups, ...(problem ? { latestProblem: problem } : {}) }, lines);
     return 0;
   },
 };
+
+const RETENTION_FLAGS = {
+  'keep-last': 'keepLast',
+  'keep-hourly': 'keepHourly',
+  'keep-daily': 'keepDaily',
+  'keep-weekly': 'keepWeekly',
+  'keep-monthly': 'keepMonthly',
+  'keep-yearly': 'keepYearly',
+} as const satisfies Record<string, RetentionField>;
+
+/**
+ * prune's policy (resolveRetention 'prune'): the flags, each missing one taken from the policy the
+ * config applies to that place - backup_dir or pull.local_dir (the top level's keys), a [[push]]
+ * url (that entry's) - or, for a place no config covers, from backup's defaults. Neither a flag
+ * nor a config for the place: a usage error, nothing is removed. Without flags, the config's
+ * backup_dir or [[push]] store is pruned for the config's database only, as backup's own prune is.
+ */
+function prunePolicy(values: Values, config: Config | undefined, place: string, remote: boolean): { policy: FullRetentionPolicy; dbName?: string; from: string } {
+  const flags: WrittenRetention = {};
+  for (const [flag, field] of Object.entries(RETENTION_FLAGS)) {
+    const v = str(values, flag);
+    if (v === undefined) continue;
+    if (!/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
+    flags[field] = Number(v);
+  }
+  let inherited: FullRetentionPolicy | undefined;
+  let dbName: string | undefined;
+  let from = 'flags';
+  const configName = config?.configPath ?? DEFAULT_CONFIG_FILE;
+  if (config && remote) {
+    const entry = config.push?.find((p) => p.url === place);
+    if (entry) {
+      inherited = retentionOf(entry);
+      from = `[[push]] ${entry.url} in ${configName}`;
+    }
+  } else if (config) {
+    if (config.backupDir !== undefined && sameDir(place, config.backupDir)) {
+      inherited = retentionOf(config);
+      from = `backup_dir of ${configName}`;
+    } else if (config.pull?.localDir !== undefined && sameDir(place, config.pull.localDir)) {
+      inherited = retentionOf(config);
+      from = `pull.local_dir of ${configName}`;
+    }
+  }
+  const anyFlag = Object.keys(flags).length > 0;
+  // The config's own policy is its database's, as backup and push prune: without a flag, only that
+  // database's backups. Flags are the user's policy for the whole place (--db narrows it).
+  if (inherited && !anyFlag && (remote || from.startsWith('backup_dir')) && config?.sourcePath !== undefined) dbName = sanitizeDbName(config.sourcePath);
+  const policy = resolveRetention('prune', flags, inherited);
+  if (policy === undefined) {
+    const why = config
+      ? `${configName} covers ${[config.backupDir, config.pull?.localDir, ...(config.push ?? []).map((p) => p.url)].filter((p) => p !== undefined).join(', ') || 'no directory'}, not this one`
+      : `no --config and no ./${DEFAULT_CONFIG_FILE} here`;
+    throw new UsageError(
+      `prune: no retention policy for ${place} (${why}); nothing was removed. Pass --keep-last N ` +
+        '(and --keep-hourly/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly N), or --config <file> whose backup_dir it is',
+      'prune',
+    );
+  }
+  if (anyFlag) from = inherited ? `flags, then ${from}` : 'flags (others: backup\'s defaults)';
+  return { policy, ...(dbName !== undefined ? { dbName } : {}), from };
+}
 
 const pruneCommand: Command = {
   options: {
@@ -288,31 +379,16 @@ const pruneCommand: Command = {
     ...STORE_OPTIONS,
     'dry-run': { type: 'boolean' },
     db: { type: 'string' },
-    'keep-last': { type: 'string' },
-    'keep-daily': { type: 'string' },
-    'keep-weekly': { type: 'string' },
+    ...Object.fromEntries(Object.keys(RETENTION_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
   },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await optionalConfig(values);
+    const config = await listOrPruneConfig(values);
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]) ? args[0] : undefined;
     const dir = remote ?? directory('prune', args, config);
-    // A store URL of a [[push]] entry: that entry's retention (which inherits the top level's).
-    const fromPush = remote !== undefined ? config?.push?.find((p) => p.url === remote) : undefined;
-    const count = (flag: string, fallback: number): number => {
-      const v = str(values, flag);
-      if (v === undefined) return fallback;
-      if (!/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
-      return Number(v);
-    };
-    const base = fromPush ?? config;
-    const policy = {
-      keepLast: count('keep-last', base?.keepLast ?? CONFIG_DEFAULTS.keepLast),
-      keepDaily: count('keep-daily', base?.keepDaily ?? CONFIG_DEFAULTS.keepDaily),
-      keepWeekly: count('keep-weekly', base?.keepWeekly ?? CONFIG_DEFAULTS.keepWeekly),
-    };
+    const { policy, dbName, from } = prunePolicy(values, config, dir, remote !== undefined);
     const dryRun = values['dry-run'] === true;
-    const db = str(values, 'db');
+    const db = str(values, 'db') ?? dbName;
     const pruneOptions = { dryRun, ...(db !== undefined ? { dbName: db } : {}) };
     let r;
     if (remote !== undefined) {
@@ -323,13 +399,23 @@ const pruneCommand: Command = {
         await transport.close();
       }
     } else {
-      r = await prune(dir, policy, pruneOptions);
+      r = await prune(dir, policy, { ...pruneOptions, signal });
     }
     const verb = dryRun ? 'would remove' : 'removed';
-    out.result('prune', true, { dir, dryRun, policy, removed: r.removed, kept: r.kept }, [
-      `${verb} ${r.removed.length}, kept ${r.kept.length} (keep_last=${policy.keepLast}, keep_daily=${policy.keepDaily}, keep_weekly=${policy.keepWeekly})`,
-      ...r.removed.map((name) => `  ${verb} ${name}`),
-    ]);
+    const adopted = r.adopted ?? [];
+    const discarded = r.discarded ?? [];
+    out.result(
+      'prune',
+      true,
+      { dir, dryRun, policy, policyFrom: from, ...(db !== undefined ? { db } : {}), removed: r.removed, kept: r.kept, unverified: r.unverified, adopted, discarded },
+      [
+        `${verb} ${r.removed.length}, kept ${r.kept.length} (${describeRetention(policy)}; from ${from}${db !== undefined ? `; database ${db}` : ''})`,
+        ...r.removed.map((name) => `  ${verb} ${name}`),
+        ...adopted.map((name) => `  adopted ${name}: it had no sidecar; it verified, so its sidecar was written`),
+        ...discarded.map((name) => `  removed ${name}: it had no sidecar and failed verification (a killed run's)`),
+        ...r.unverified.map((name) => `  left ${name}: no sidecar, not yet verified (not counted, not removed${dryRun ? '; a prune without --dry-run verifies it' : ''})`),
+      ],
+    );
     return 0;
   },
 };

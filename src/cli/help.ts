@@ -19,10 +19,10 @@ commands:
   verify <file|url>      check a backup: sha256 sidecar, gzip CRC, integrity_check
   restore <backup> <db>  check and decompress a backup into place
   list [dir|url]         the backups in a directory or store (s3://, sftp://), oldest first
-  prune [dir|url]        apply retention (keep_last / keep_daily / keep_weekly)
+  prune [dir|url]        apply retention (keep_last / keep_hourly / keep_daily / ... / keep_yearly)
 
-backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; the other commands read a
-config file only when --config is given. "sqlite-backup <command> --help" shows a command's options.
+backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; list and prune read that
+file too when it exists; verify and restore only when --config is given. "sqlite-backup <command> --help" shows a command's options.
 
 ${GLOBAL_OPTIONS}  --version       print the version
 
@@ -92,9 +92,9 @@ application that uses the database first.
 `,
   list: `usage: sqlite-backup list [dir|url] [--db <name>] [--config <file>] [--endpoint <url>] [--region <r>]
 
-Lists the backups in <dir> (default: backup_dir of --config) or in a store (s3://bucket/prefix,
-sftp://user@host/path), oldest first, marking the one latest.txt names. Reads our file names and both
-Go layouts.
+Lists the backups in <dir> (default: backup_dir of --config, else of ./sqlite-backup.toml) or in a
+store (s3://bucket/prefix, sftp://user@host/path), oldest first, marking the one latest.txt names.
+Reads our file names and both Go layouts. A malformed latest.txt is a warning (prune refuses).
 
   --db <name>            only the backups of this database name
   -c, --config <file>    list backup_dir of this config
@@ -103,14 +103,26 @@ Go layouts.
                          AWS_PROFILE or ~/.aws
   --region <region>      S3 region (default us-east-1)
 `,
-  prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-daily N] [--keep-weekly N] [--config <file>]
+  prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-hourly N]
+       [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--config <file>]
 
-Applies retention to <dir> (default: backup_dir of --config) or to a store (s3://bucket/prefix,
-sftp://user@host/path). Defaults: keep_last 30, or the config's keep_* values (for a store url, those
-of the [[push]] entry with that url); a flag overrides. The backup latest.txt names is never removed.
+Applies retention to <dir> (default: backup_dir of the config) or to a store (s3://bucket/prefix,
+sftp://user@host/path), exactly as backup would. The config is --config, else ./sqlite-backup.toml
+when it exists. Its keep_* keys (default keep_last 30) apply to its backup_dir and pull.local_dir, a
+[[push]] entry's to its url (without flags: only the config's database, as backup prunes). A flag
+overrides one key and prunes every database there (--db narrows it). A place no config covers
+needs at least one --keep-* flag (the other keys then take their defaults): without one, prune
+refuses (exit 2) and removes nothing. The backup latest.txt names is never removed; a backup without
+sidecar is verified first, then adopted or removed.
 
   --dry-run              say what would be removed, remove nothing
   --db <name>            only the backups of this database name
+  --keep-last N          keep the newest N (0 keeps everything)
+  --keep-hourly N        also the newest of each of the last N hours (UTC) that have backups
+  --keep-daily N         ... of the last N days (UTC)
+  --keep-weekly N        ... of the last N ISO weeks
+  --keep-monthly N       ... of the last N months (UTC)
+  --keep-yearly N        ... of the last N years (UTC)
   -c, --config <file>    take keep_* (and the directory) from this config
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,

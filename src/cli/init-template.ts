@@ -52,7 +52,9 @@ const PULL_URL_INTRO = `# Or pull from S3-compatible storage (or any store URL) 
 # S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws.`;
 
 const PUSH_INTRO = `# Push every new backup to other places too: one [[${TEMPLATE_SCOPE}.push]] table per
-# destination, with url = "s3://bucket/prefix" or "sftp://user@host:22/path" (see the README).`;
+# destination, with url = "s3://bucket/prefix" or "sftp://user@host:22/path" (see the README).
+# Retention there: keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly and keep_yearly in
+# the table; each one not written takes the value above.`;
 
 /** Keys written as live settings; everything else is commented out. */
 const SET_KEYS = new Set(['source_path', 'backup_dir']);

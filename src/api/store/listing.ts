@@ -78,6 +78,23 @@ export async function listStore(transport: Transport, options: ListStoreOptions 
 }
 
 /**
+ * The one judgement of a malformed latest.txt, for every command that reports it: `list` warns with
+ * it and lists anyway, `prune` refuses with it (it cannot tell which backup to protect). Same code,
+ * path and message in both. Undefined when latest.txt is missing or usable.
+ */
+export function latestProblemOf(listing: StoreListing): BackupError | undefined {
+  const problem = listing.latestProblem;
+  if (problem === undefined) return undefined;
+  const path = isBackupError(problem) ? problem.path : undefined;
+  return new BackupError(
+    ErrorCode.BACKUP_NOT_FOUND,
+    `${problem.message}; until it is fixed or removed, no backup counts as the latest and prune removes nothing ` +
+      '(the next backup or pull writes it again)',
+    { ...(path !== undefined ? { path } : {}), cause: problem },
+  );
+}
+
+/**
  * The backup to use from a listing: the one latest.txt names when it is an existing, recognised
  * backup (of `dbName` when the listing was filtered), flagged `isLatest: true`; otherwise
  * (latest.txt missing, malformed, or naming a missing, unrecognised or other database's file) the

@@ -9,7 +9,7 @@ import { BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
 import type { Transport } from '../../transport/types.js';
 import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
 import { planPrune, type RetentionPolicy } from '../retention.js';
-import { listStore } from './listing.js';
+import { latestProblemOf, listStore } from './listing.js';
 
 export interface PruneOptions {
   /** Report what would be removed, remove nothing. @default false */
@@ -30,12 +30,29 @@ export interface PruneResult {
   kept: string[];
   /** `.sha256` files removed (or that would be): those of removed backups and orphans whose backup is gone. */
   removedSidecars: string[];
+  /**
+   * Backups of our layout without a sidecar that latest.txt does not name: a run killed between
+   * renaming the backup into place and writing its sidecar. They were never published, so they take
+   * no keep_* slot and are never removed by count (they are neither in `kept` nor in `removed`);
+   * prune of a local directory and the backup job verify them first (see adopt.ts).
+   */
+  unverified: string[];
+  /** Local prune: unverified backups that passed verification and got their sidecar (then counted as usual). */
+  adopted?: string[];
+  /** Local prune: unverified backups that failed verification (gzip or integrity_check) and were removed. */
+  discarded?: string[];
   dryRun: boolean;
+}
+
+/** A backup that was renamed into place but never got its sidecar: not published, not counted. */
+export function isUnpublished(e: { layout: string; hasChecksum: boolean; isLatest: boolean; name: string }, latestName?: string): boolean {
+  // Go layouts never had sidecars: theirs are ordinary backups.
+  return e.layout === 'ours' && !e.hasChecksum && !e.isLatest && e.name !== latestName;
 }
 
 /**
  * Applies the policy to the store. `keepLast: 0` touches nothing at all. Never touches the file
- * latest.txt names, temp files, lock files, latest.txt, other databases' files (with `dbName`) or
+ * latest.txt names, unverified backups (see PruneResult.unverified), temp files, lock files, latest.txt, other databases' files (with `dbName`) or
  * anything it does not recognise. Throws EBACKUP_NOT_FOUND when latest.txt is malformed (it cannot
  * tell what to protect), the transport's error when a removal fails (after trying the others' order:
  * it stops at the first failure).
@@ -46,8 +63,11 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
     ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (listing.latestProblem) throw listing.latestProblem;
-  const plan = planPrune(listing.backups, policy, {
+  const latestProblem = latestProblemOf(listing);
+  if (latestProblem) throw latestProblem;
+  const unverified = listing.backups.filter((e) => isUnpublished(e, options.latestName));
+  const counted = listing.backups.filter((e) => !unverified.includes(e));
+  const plan = planPrune(counted, policy, {
     ...(options.latestName === undefined ? {} : { latestName: options.latestName }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
@@ -70,6 +90,7 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
     removed: plan.remove.map((e) => e.name),
     kept: plan.keep.map((k) => k.entry.name),
     removedSidecars: [...companions, ...orphans],
+    unverified: unverified.map((e) => e.name),
     dryRun,
   };
   if (dryRun) return result;
