@@ -36,8 +36,7 @@ export interface RunEveryOptions {
   /** Time between the starts of two runs, in milliseconds (> 0). */
   intervalMs: number;
   /**
-   * Each run after the first starts up to this many milliseconds after its slot, uniformly at random;
-   * at most `intervalMs`.
+   * Each run after the first starts up to this many milliseconds after its slot, uniformly at random.
    * @default defaultJitterMs(intervalMs)
    */
   jitterMs?: number;
@@ -81,8 +80,6 @@ export async function runEvery(job: (signal: AbortSignal) => Promise<void>, opti
   checkDuration('intervalMs', intervalMs, false);
   const jitterMs = options.jitterMs ?? defaultJitterMs(intervalMs);
   checkDuration('jitterMs', jitterMs, true);
-  // A longer jitter could start a run after the next slot's time: runs would bunch up or be skipped.
-  if (jitterMs > intervalMs) throw new RangeError(`jitterMs (${jitterMs}) must not be longer than intervalMs (${intervalMs})`);
   const random = options.random ?? Math.random;
   const onError = options.onError ?? reportError;
 
