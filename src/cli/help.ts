@@ -6,6 +6,8 @@ const GLOBAL_OPTIONS = `global options (every command):
   --json          one JSON object per result on stdout (errors too), for scripts and monitoring
   -q, --quiet     print nothing but errors (and warnings about security)
   -v, --verbose   also print each error's cause chain
+  --timestamps    start every human line (results too) with the UTC time; stderr lines have it
+                  anyway when stderr is not a terminal (a log), unless --no-timestamps or --json
   -h, --help      help for the command
 `;
 
