@@ -24,8 +24,8 @@ commands:
   prune [dir|url]        apply retention (keep_last / keep_daily / keep_weekly)
   status [dir]           the newest backup, its age and sidecar; --max-age 26h exits 1 when it is older
 
-backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; the other commands read a
-config file only when --config is given. "sqlite-backup <command> --help" shows a command's options.
+backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE} (status too, when given no
+directory); the other commands read a config file only when --config is given. "sqlite-backup <command> --help" shows a command's options.
 
 ${GLOBAL_OPTIONS}  --version       print the version
 
