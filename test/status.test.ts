@@ -104,6 +104,7 @@ describe('status', () => {
     // A usage mistake is still exit 2.
     assert.equal(sb(['status', 'backups', '--max-age', 'soon'], d).status, 2);
     assert.equal(sb(['status', 'backups', '--max-age', '0'], d).status, 2);
+    assert.match(sb(['status', 's3://bucket/prefix'], d).stderr, /status: give a local directory/);
   });
 
   it('a tampered backup: the sidecar mismatch is reported, exit 1', (t) => {

@@ -343,6 +343,9 @@ const statusCommand: Command = {
   options: { ...CONFIG_OPTION, 'max-age': { type: 'string' }, db: { type: 'string' } },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
+    if (args[0] !== undefined && isRemoteStoreUrl(args[0])) {
+      throw new UsageError(`status: give a local directory (it hashes the newest backup); for a store use "sqlite-backup verify ${args[0]}"`);
+    }
     const maxAge = str(values, 'max-age');
     const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
     const db = str(values, 'db');
