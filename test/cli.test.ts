@@ -43,7 +43,7 @@ describe('sqlite-backup CLI', () => {
     writeFileSync(join(dir, 'chatty.toml'), 'source_path = "app.db"\nbackup_dir = "backups"\nprogress_log_interval = "1ns"\n');
     const chatty = sb(['backup', '-c', join(dir, 'chatty.toml')]);
     assert.equal(chatty.status, 0, chatty.stderr);
-    assert.match(chatty.stderr, /^\[\d+\.\ds\] (snapshot|verify|compress|published)/m);
+    assert.match(chatty.stderr, /^(\S+Z )?\[\d+\.\ds\] (snapshot|verify|compress|published)/m);
     assert.doesNotMatch(chatty.stdout, /\[\d+\.\ds\]/);
     assert.doesNotMatch(b.stderr, /\[\d+\.\ds\]/, 'the default interval (15s) prints nothing for a quick backup');
     assert.equal(sb(['--version']).stdout.trim(), JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);

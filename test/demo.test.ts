@@ -11,6 +11,7 @@ import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 
 const demo = fileURLToPath(new URL('../src/cli/demo.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 describe('npm start demo', () => {
   const dir = tempDir();
@@ -34,6 +35,21 @@ describe('npm start demo', () => {
     assert.equal(sqlite3(restored, 'SELECT count(*) FROM orders;').stdout.trim(), '5000');
     // Running it again replaces its own directory...
     run(process.execPath, [demo, root]);
+  });
+
+  it('"try" lines: npx sqlite-backup commands that work as printed, and init for your own database', () => {
+    const root = join(dir, 'try');
+    const r = run(process.execPath, [demo, root]);
+    const tries = r.stdout.slice(r.stdout.indexOf('\ntry ') + 1).split('\n').filter((l) => l.includes('npx '));
+    assert.ok(tries.length >= 3, r.stdout);
+    for (const line of tries) assert.match(line, /^(try|your db|) +npx sqlite-backup /, 'the command a user types, not a path into dist/');
+    assert.match(r.stdout, /^your db +npx sqlite-backup init .*source_path and backup_dir/m);
+    // Each suggested command, as printed (npx resolves to this CLI), from where the demo ran.
+    for (const line of tries.filter((l) => !/ init /.test(l))) {
+      const command = line.replace(/^(try|your db|) +npx sqlite-backup /, '').replace(/ +\(.*\)$/, '').split(' ');
+      const c = run(process.execPath, [cli, ...command], { allowFail: true });
+      assert.equal(c.status, 0, `${line}\n${c.stderr}`);
+    }
   });
 
   it('never clears a directory it did not create', () => {

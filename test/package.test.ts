@@ -98,6 +98,23 @@ describe('the npm package', { timeout: 600_000 }, () => {
     assert.equal(run(process.execPath, ['use.mjs', join('backups', name)], { cwd: project }).stdout.trim(), 'true');
   });
 
+  it('ESM-only, and require()-able where Node supports require(esm): no top-level await in the graph', () => {
+    assert.equal((pkg as { type?: string }).type, 'module');
+    writeFileSync(join(project, 'use.cjs'), "const m = require('restinpieces-sqlite-backup');\nconsole.log(typeof m.backup, typeof m.status);\n");
+    const r = run(process.execPath, ['use.cjs'], { cwd: project, allowFail: true });
+    // Node >= 20.19 / 22.12 load ES modules with require() unless the graph has a top-level await
+    // (ERR_REQUIRE_ASYNC_MODULE); older Nodes refuse every ES module (ERR_REQUIRE_ESM), as the README says.
+    const features = process.features as { require_module?: boolean };
+    if (features.require_module) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'function function');
+      assert.doesNotMatch(r.stderr, /ERR_REQUIRE|ExperimentalWarning/);
+    } else {
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /ERR_REQUIRE_ESM/);
+    }
+  });
+
   for (const [module, moduleResolution] of [
     ['NodeNext', 'NodeNext'],
     ['ESNext', 'Bundler'],

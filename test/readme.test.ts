@@ -21,8 +21,8 @@ describe('README', () => {
     for (const code of Object.values(ErrorCode)) assert.ok(readme.includes(`\`${code}\``), `${code} is not in the README`);
   });
   it('shows every CLI command and the exit codes', () => {
-    for (const cmd of ['init', 'backup', 'pull', 'verify', 'restore', 'list', 'prune']) assert.match(readme, new RegExp(`sqlite-backup ${cmd} `));
-    for (const flag of ['--json', '--quiet', '--verbose', '--help', '--version', '--every', '--jitter', '--dry-run', '--restore-to']) {
+    for (const cmd of ['init', 'backup', 'pull', 'verify', 'restore', 'list', 'prune', 'status']) assert.match(readme, new RegExp(`sqlite-backup ${cmd} `));
+    for (const flag of ['--json', '--quiet', '--verbose', '--help', '--version', '--every', '--jitter', '--dry-run', '--restore-to', '--max-age', '--timestamps', '--no-timestamps']) {
       assert.ok(readme.includes(flag), `${flag} is not in the README`);
     }
     assert.match(readme, /Exit codes: `0` success; `1` the operation failed.*`2` usage or config error/s);

@@ -5,6 +5,9 @@
  * an optional sign, then one or more `<decimal><unit>` pairs; a bare "0" is the only number without a
  * unit. Go counts whole nanoseconds (fractions of a nanosecond are truncated) in an int64, so we do
  * too, then return milliseconds, which is what Node's timers take.
+ *
+ * One extension over Go: the unit `d` (24h), because backup schedules and ages are counted in days
+ * ("--every 1d", "--max-age 2d"); every Go string still parses to the same value.
  */
 
 const NS_PER_UNIT: Readonly<Record<string, number>> = {
@@ -16,6 +19,7 @@ const NS_PER_UNIT: Readonly<Record<string, number>> = {
   s: 1e9,
   m: 60e9,
   h: 3600e9,
+  d: 86_400e9,
 };
 
 /** Go's limit: an int64 of nanoseconds (about 292 years). */
@@ -50,12 +54,12 @@ export function parseDuration(text: string): number {
     if (unit === '') {
       throw new RangeError(
         `missing unit in ${JSON.stringify(text)}: write e.g. "${int || '0'}${frac ? `.${frac}` : ''}s" ` +
-          `or "${int || '0'}${frac ? `.${frac}` : ''}ms" (units: ns, us, ms, s, m, h)`,
+          `or "${int || '0'}${frac ? `.${frac}` : ''}ms" (units: ns, us, ms, s, m, h, d)`,
       );
     }
     const scale = NS_PER_UNIT[unit];
     if (scale === undefined) {
-      throw new RangeError(`unknown unit ${JSON.stringify(unit)} in ${JSON.stringify(text)} (units: ns, us, ms, s, m, h)`);
+      throw new RangeError(`unknown unit ${JSON.stringify(unit)} in ${JSON.stringify(text)} (units: ns, us, ms, s, m, h, d)`);
     }
     // Like Go: the whole part exactly, the fraction truncated to whole nanoseconds.
     ns += Number(int || '0') * scale;
@@ -80,6 +84,36 @@ export function formatDuration(ms: number): string {
   const m = Math.floor((ms % 3_600_000) / 60_000);
   const s = round((ms % 60_000) / 1000);
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
+}
+
+/**
+ * Milliseconds for people: the two largest non-zero units, rounded ("2h 5m", "3d 4h", "45s", "1.5s",
+ * "850ms"), never a raw count like "7512.345s". Not parseable back (the space): use formatDuration
+ * for values a user may paste into a config.
+ */
+export function humanDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms < 0) return `-${humanDuration(-ms)}`;
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) {
+    const s = Math.round(ms / 100) / 10;
+    return s < 10 ? `${s}s` : '10s';
+  }
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
+  const first = units.findIndex(([, size]) => ms >= size);
+  const [bigName, big] = units[first]!;
+  const [smallName, small] = units[first + 1] ?? units[first]!;
+  const rounded = Math.round(ms / small) * small;
+  // 59m 59.6s rounds to 60m: say "1h".
+  if (first > 0 && rounded >= units[first - 1]![1]) return humanDuration(rounded);
+  const hi = Math.floor(rounded / big);
+  const lo = Math.round((rounded - hi * big) / small);
+  return lo === 0 || small === big ? `${hi}${bigName}` : `${hi}${bigName} ${lo}${smallName}`;
 }
 
 function round(n: number): number {

@@ -15,13 +15,14 @@ import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
-import { formatDuration, parseDuration } from '../api/duration.js';
+import { humanDuration, parseDuration } from '../api/duration.js';
 import { pull } from '../api/pull.js';
 import { restore } from '../api/restore.js';
 import { describeRetention, prune, resolveRetention, retentionOf, type FullRetentionPolicy, type RetentionField, type WrittenRetention } from '../api/retention.js';
 import { verify } from '../api/verify.js';
+import { status } from '../api/status.js';
+import { BackupError, ErrorCode, isBackupError } from '../errors.js';
 import type { IntegrityMode } from '../engine/index.js';
-import { ErrorCode, isBackupError } from '../errors.js';
 import { LocalTransport } from '../transport/local.js';
 import { DEFAULT_CONFIG_FILE } from './help.js';
 import { writeConfigTemplate } from './init-template.js';
@@ -90,7 +91,7 @@ function durationFlag(command: string, flag: string, text: string, { zeroOk = fa
   } catch {
     // reported below
   }
-  const what = zeroOk ? 'a duration such as "0", "30s" or "5m"' : 'a duration longer than 0 such as "30m", "6h" or "1h30m"';
+  const what = zeroOk ? 'a duration such as "0", "30s" or "5m"' : 'a duration longer than 0 such as "30m", "6h", "1h30m" or "1d"';
   throw new UsageError(`${command}: --${flag} expects ${what}, got "${text}"`);
 }
 
@@ -116,13 +117,13 @@ function backupLines(r: BackupResult): string[] {
   if (r.copyAttempts > 1) lines.push(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);
   if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
   for (const p of r.push) lines.push(...pushLines(p));
-  lines.push(`  took ${r.timings.totalMs} ms`);
+  lines.push(`  took ${humanDuration(r.timings.totalMs)}`);
   return lines;
 }
 
 function pushLines(p: PushOutcome): string[] {
   if (!p.ok) return [`  push to ${p.url} FAILED (${p.error!.kind}): ${p.error!.message}`];
-  const lines = [`  pushed to ${p.url} (${mib(p.bytes)}, ${(p.durationMs / 1000).toFixed(1)} s)`];
+  const lines = [`  pushed to ${p.url} (${mib(p.bytes)}, ${humanDuration(p.durationMs)})`];
   if (p.pruned.length > 0) lines.push(`    retention there removed ${p.pruned.length}: ${p.pruned.join(', ')}`);
   return lines;
 }
@@ -157,14 +158,17 @@ const backupCommand: Command = {
     if (every === undefined) return (await once(ctx.signal)) ? 0 : 1;
     const intervalMs = durationFlag('backup', 'every', every);
     const jitterMs = jitter === undefined ? defaultJitterMs(intervalMs) : durationFlag('backup', 'jitter', jitter, { zeroOk: true });
+    if (jitterMs > intervalMs) {
+      throw new UsageError(`backup: --jitter ${jitter} is longer than --every ${every}: a start could slip past the next one; use a jitter of at most the interval`);
+    }
     // A wrong config is a usage problem to report now, not at every scheduled run.
     await requiredConfig(values);
-    out.note(`backing up every ${formatDuration(intervalMs)} (each start up to ${formatDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
+    out.note(`backing up every ${humanDuration(intervalMs)} (each start up to ${humanDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
     await runEvery(async (signal) => void (await once(signal)), {
       intervalMs,
       jitterMs,
       signal: ctx.signal,
-      onSkip: (s) => out.note(`the last backup took ${formatDuration(s.lastRunMs)}: ${s.skipped} scheduled run(s) skipped, never two at once`),
+      onSkip: (s) => out.note(`the last backup took ${humanDuration(s.lastRunMs)}: ${s.skipped} scheduled run(s) skipped, never two at once`),
       // A failed run is reported; the schedule goes on (a transient failure must not end the daemon).
       onError: (e) => out.error('backup', e),
     });
@@ -420,6 +424,40 @@ const pruneCommand: Command = {
   },
 };
 
+const statusCommand: Command = {
+  options: { ...CONFIG_OPTION, 'max-age': { type: 'string' }, db: { type: 'string' } },
+  positionals: ['dir?'],
+  async run(values, args, { out, signal }) {
+    if (args[0] !== undefined && isRemoteStoreUrl(args[0])) {
+      throw new UsageError(`status: give a local directory (it hashes the newest backup); for a store use "sqlite-backup verify ${args[0]}"`);
+    }
+    const maxAge = str(values, 'max-age');
+    const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
+    const db = str(values, 'db');
+    const options = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default.
+    const r = args[0] !== undefined ? await status(resolve(args[0]), options) : await status(await requiredConfig(values), options);
+    const lines: string[] = [];
+    const n = r.newest;
+    if (!n) lines.push(`no backups in ${r.dir}${r.dbName !== undefined ? ` of "${r.dbName}"` : ''}`);
+    else {
+      const sidecar = n.checksum === 'ok' ? 'sha256 matches its sidecar' : n.checksum === 'absent' ? 'no sidecar' : 'sha256 does NOT match its sidecar';
+      lines.push(`newest: ${n.path} (${n.chosenBy === 'latest.txt' ? 'named by latest.txt' : 'newest name; no usable latest.txt'})`);
+      lines.push(`  taken ${n.time.toISOString()}, ${n.age} ago; ${mib(n.size)}; ${sidecar}`);
+      lines.push(`  ${r.count} backup(s) in ${r.dir}`);
+      if (r.maxAgeMs !== undefined && !r.problems.some((p) => p.kind === 'too-old')) lines.push(`  within --max-age ${humanDuration(r.maxAgeMs)}`);
+    }
+    out.result('status', r.ok, r, lines);
+    for (const w of r.warnings) out.note(`note: ${w}`);
+    // On stderr too, so that `--quiet` (cron mails only what is printed) still says what is wrong.
+    for (const p of r.problems) {
+      const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : ErrorCode.BACKUP_NOT_FOUND;
+      out.error('status', new BackupError(code, p.message, { path: n?.path ?? r.dir }), { json: false });
+    }
+    return r.ok ? 0 : 1;
+  },
+};
+
 export const COMMANDS: Record<string, Command> = {
   init,
   backup: backupCommand,
@@ -428,4 +466,5 @@ export const COMMANDS: Record<string, Command> = {
   restore: restoreCommand,
   list: listCommand,
   prune: pruneCommand,
+  status: statusCommand,
 };

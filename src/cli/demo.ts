@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WasmEngine } from '../engine/index.js';
 import { backup } from '../api/backup.js';
 import { loadConfig } from '../api/config.js';
@@ -74,10 +73,13 @@ async function main(): Promise<void> {
     await engine.close();
   }
   say('done', `files are in ${rel(root)}/ (delete it when you like)`);
-  // The same steps by hand, with the CLI this package installs.
-  const cli = `node ${rel(fileURLToPath(new URL('main.js', import.meta.url)))}`;
+  // The same steps by hand, with the CLI this package installs (npx finds it in this checkout and in
+  // a project that installed the package), then the way to one's own database.
+  const cli = 'npx sqlite-backup';
   say('try', `${cli} backup --config ${rel(join(root, 'backup.toml'))}`);
   say('', `${cli} list ${rel(join(root, 'backups'))}   (--json for scripts, --help for every command)`);
+  say('', `${cli} status ${rel(join(root, 'backups'))} --max-age 1d   (exit 1 when the newest backup is older)`);
+  say('your db', `${cli} init   writes ./sqlite-backup.toml: set source_path and backup_dir in it, then ${cli} backup`);
 }
 
 main().catch((e: unknown) => {

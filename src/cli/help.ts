@@ -6,6 +6,8 @@ const GLOBAL_OPTIONS = `global options (every command):
   --json          one JSON object per result on stdout (errors too), for scripts and monitoring
   -q, --quiet     print nothing but errors (and warnings about security)
   -v, --verbose   also print each error's cause chain
+  --timestamps    start every human line (results too) with the UTC time; stderr lines have it
+                  anyway when stderr is not a terminal (a log), unless --no-timestamps or --json
   -h, --help      help for the command
 `;
 
@@ -20,9 +22,11 @@ commands:
   restore <backup> <db>  check and decompress a backup into place
   list [dir|url]         the backups in a directory or store (s3://, sftp://), oldest first
   prune [dir|url]        apply retention (keep_last / keep_hourly / keep_daily / ... / keep_yearly)
+  status [dir]           the newest backup, its age and sidecar; --max-age 26h exits 1 when it is older
 
 backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; list and prune read that
-file too when it exists; verify and restore only when --config is given. "sqlite-backup <command> --help" shows a command's options.
+file too when it exists, status when given no directory; verify and restore only when --config is given.
+"sqlite-backup <command> --help" shows a command's options.
 
 ${GLOBAL_OPTIONS}  --version       print the version
 
@@ -102,6 +106,18 @@ Reads our file names and both Go layouts. A malformed latest.txt is a warning (p
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
                          AWS_PROFILE or ~/.aws
   --region <region>      S3 region (default us-east-1)
+`,
+  status: `usage: sqlite-backup status [dir] [--max-age <duration>] [--db <name>] [--config <file>]
+
+Reports the newest backup in <dir> (default: backup_dir of the config, else its [pull] local_dir):
+the one latest.txt names (else the newest by name), when it was taken and how long ago, and whether it
+matches its .sha256 sidecar (the file is hashed). Writes nothing. Exit 1 when there is no backup, when
+the sidecar does not match, or with --max-age when the newest backup is older: run it from a monitor
+or a second timer to catch a backup job that silently stopped.
+
+  --max-age <duration>   the newest backup must be younger than this ("26h", "2d", "90m")
+  --db <name>            only the backups of this database name (with a config: its source_path's)
+  -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE}, read only without <dir>)
 `,
   prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-hourly N]
        [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--config <file>]

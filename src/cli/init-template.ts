@@ -64,7 +64,7 @@ const HEADER = `# sqlite-backup configuration, written by \`sqlite-backup init\`
 # Set source_path and backup_dir, then run: sqlite-backup backup --config <this file>
 # Every other key is commented out and shows its default; uncomment a line to change it.
 # Relative paths resolve against this file's directory, and "~/" is your home directory.
-# Durations are Go duration strings: "300ms", "1.5s", "1m30s", "2h".
+# Durations are Go duration strings: "300ms", "1.5s", "1m30s", "2h"; "1d" for days too.
 # No passwords or passphrases here: use key files without a passphrase, or an ssh-agent.
 `;
 

@@ -18,6 +18,8 @@ const GLOBAL_OPTIONS: OptionSpec = {
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
+  timestamps: { type: 'boolean' },
+  'no-timestamps': { type: 'boolean' },
 };
 
 function version(): string {
@@ -96,7 +98,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if ('exit' in parsed) return parsed.exit;
   const { command, values, args } = parsed;
-  const mode: OutputMode = { json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true };
+  const timestamps = values['no-timestamps'] === true ? false : values.timestamps === true ? true : undefined;
+  const mode: OutputMode = { json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, timestamps };
   const out = new Output({ stdout: process.stdout, stderr: process.stderr, env: process.env }, mode);
   const daemon = command === 'backup' && values.every !== undefined;
 

@@ -6,6 +6,12 @@
  *   --verbose the cause chain.
  * --quiet leaves errors and security warnings only. Secrets never reach this module: messages come
  * from BackupErrors, which never include passphrases or key material.
+ *
+ * Timestamps: a log (cron's mail, a file, journald through a pipe) needs to say when each line
+ * happened, a terminal does not. So every stderr message starts with an ISO 8601 UTC time when stderr is
+ * not a TTY; `--timestamps` forces them on every human message, stdout's results included;
+ * `--no-timestamps` turns them off. Results on stdout carry none by default (scripts read them), and
+ * JSON objects never do. A message's indented continuation lines are not stamped.
  */
 import { BackupError, ErrorCode } from '../errors.js';
 import { createProgressDisplay, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
@@ -20,6 +26,8 @@ export interface OutputMode {
   json: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** true: stamp every human message; false: none; undefined: stderr lines when stderr is not a TTY (not with --json). */
+  timestamps?: boolean | undefined;
 }
 
 /** One step of a long operation, in the shape every API callback is mapped to. */
@@ -34,6 +42,9 @@ export class Output {
   private readonly started = Date.now();
   /** The first line after one interval: a quick run prints none. */
   private lastLine = this.started;
+  /** Whether stdout's human lines / stderr lines start with a timestamp (see the module comment). */
+  private readonly stampOut: boolean;
+  private readonly stampErr: boolean;
 
   constructor(
     private readonly streams: OutputStreams,
@@ -44,6 +55,16 @@ export class Output {
     // TERM=dumb (Emacs shell, some CI consoles) shows cursor codes as junk: lines instead of a bar.
     const drawable = !mode.quiet && streams.env.TERM !== 'dumb';
     this.bar = createProgressDisplay({ stream: drawable ? streams.stderr : { write: () => true }, env: streams.env });
+    this.stampOut = mode.timestamps === true;
+    this.stampErr = mode.timestamps ?? (!mode.json && streams.stderr.isTTY !== true);
+  }
+
+  /**
+   * `text` plus a newline, starting with the time when `stamp`. One message, one time: the indented
+   * lines that continue it (hint, caused by, a result's details) follow unstamped.
+   */
+  private lines(text: string, stamp: boolean): string {
+    return stamp ? `${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} ${text}\n` : `${text}\n`;
   }
 
   setProgressInterval(ms: number): void {
@@ -54,20 +75,20 @@ export class Output {
   result(command: string, ok: boolean, data: object, lines: string[]): void {
     this.bar.clear();
     if (this.mode.json) this.streams.stdout.write(`${JSON.stringify({ command, ok, ...data })}\n`);
-    else if (!this.mode.quiet) for (const line of lines) this.streams.stdout.write(`${line}\n`);
+    else if (!this.mode.quiet) lines.forEach((line, i) => this.streams.stdout.write(this.lines(line, this.stampOut && i === 0)));
   }
 
   /** Something worth knowing on stderr (not a result): hidden by --quiet. */
   note(line: string): void {
     if (this.mode.quiet) return;
     this.bar.clear();
-    this.streams.stderr.write(`${line}\n`);
+    this.streams.stderr.write(this.lines(line, this.stampErr));
   }
 
   /** A warning that --quiet must not hide (an insecure option in use). */
   warn(line: string): void {
     this.bar.clear();
-    this.streams.stderr.write(`WARNING: ${line}\n`);
+    this.streams.stderr.write(this.lines(`WARNING: ${line}`, this.stampErr));
   }
 
   progress = (p: ProgressEvent): void => {
@@ -88,7 +109,7 @@ export class Output {
     this.lastLine = now;
     const pct = p.bytesDone !== undefined && p.bytesTotal ? ` ${Math.min(100, Math.floor((100 * p.bytesDone) / p.bytesTotal))}%` : '';
     const bytes = p.bytesDone !== undefined && p.bytesTotal ? ` (${mib(p.bytesDone)} of ${mib(p.bytesTotal)})` : '';
-    this.streams.stderr.write(`[${((now - this.started) / 1000).toFixed(1)}s] ${p.phase}${pct}${bytes}\n`);
+    this.streams.stderr.write(this.lines(`[${((now - this.started) / 1000).toFixed(1)}s] ${p.phase}${pct}${bytes}`, this.stampErr));
   };
 
   /** Ends the progress bar (before the process exits or a scheduler waits). */
@@ -103,7 +124,7 @@ export class Output {
   error(command: string, e: unknown, options: { json?: boolean } = {}): void {
     this.bar.clear();
     const lines = describeError(e, this.mode.verbose);
-    this.streams.stderr.write(`${lines.join('\n')}\n`);
+    this.streams.stderr.write(this.lines(lines.join('\n'), this.stampErr));
     if (this.mode.json && options.json !== false) {
       const err = e as Partial<BackupError>;
       const error = {
