@@ -12,6 +12,11 @@ import { BackupError, ErrorCode } from '../errors.js';
 import { COMMANDS, UsageError, type OptionSpec, type Values } from './commands.js';
 import { commandHelp, OVERVIEW } from './help.js';
 import { Output, type OutputMode } from './output.js';
+import { safeStream } from './safe-stream.js';
+
+/** A reader that goes away (`| head`) must not end an operation: see safe-stream.ts. */
+const stdout = safeStream(process.stdout);
+const stderr = safeStream(process.stderr);
 
 const GLOBAL_OPTIONS: OptionSpec = {
   json: { type: 'boolean' },
@@ -36,18 +41,18 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
   const at = argv.findIndex((a) => !a.startsWith('-'));
   const leading = at === -1 ? argv : argv.slice(0, at);
   if (leading.includes('--version') || leading.includes('-V')) {
-    process.stdout.write(`${version()}\n`);
+    stdout.write(`${version()}\n`);
     return { exit: 0 };
   }
   if (at === -1) {
     // No command: help when asked for, else usage on stderr and exit 2.
     const asked = leading.includes('--help') || leading.includes('-h');
-    (asked ? process.stdout : process.stderr).write(OVERVIEW);
+    (asked ? stdout : stderr).write(OVERVIEW);
     return { exit: asked ? 0 : 2 };
   }
   const command = argv[at]!;
   if (command === 'help') {
-    process.stdout.write(argv[at + 1] && COMMANDS[argv[at + 1]!] ? commandHelp(argv[at + 1]!) : OVERVIEW);
+    stdout.write(argv[at + 1] && COMMANDS[argv[at + 1]!] ? commandHelp(argv[at + 1]!) : OVERVIEW);
     return { exit: 0 };
   }
   const spec = COMMANDS[command];
@@ -65,7 +70,7 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
   }
   const values = parsed.values as Values;
   if (values.help) {
-    process.stdout.write(commandHelp(command));
+    stdout.write(commandHelp(command));
     return { exit: 0 };
   }
   const required = spec.positionals.filter((p) => !p.endsWith('?')).length;
@@ -80,8 +85,8 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
 /** A usage mistake: the message and where help is on stderr (and an EUSAGE object with --json); exit 2. */
 function reportUsageError(e: UsageError, command: string | undefined, json: boolean): number {
   const hint = command ? `sqlite-backup ${command} --help` : 'sqlite-backup --help';
-  process.stderr.write(`sqlite-backup: ${e.message}\n  hint: run "${hint}" for usage\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ command: command ?? null, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
+  stderr.write(`sqlite-backup: ${e.message}\n  hint: run "${hint}" for usage\n`);
+  if (json) stdout.write(`${JSON.stringify({ command: command ?? null, ok: false, error: { code: 'EUSAGE', message: e.message } })}\n`);
   return 2;
 }
 
@@ -97,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
   if ('exit' in parsed) return parsed.exit;
   const { command, values, args } = parsed;
   const mode: OutputMode = { json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true };
-  const out = new Output({ stdout: process.stdout, stderr: process.stderr, env: process.env }, mode);
+  const out = new Output({ stdout, stderr, env: process.env }, mode);
   const daemon = command === 'backup' && values.every !== undefined;
 
   const controller = new AbortController();
@@ -132,7 +137,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     // A bug, not an operation failure: show everything.
-    process.stderr.write(`sqlite-backup: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    stderr.write(`sqlite-backup: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exitCode = 1;
   },
 );
