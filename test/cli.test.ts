@@ -87,7 +87,11 @@ describe('sqlite-backup CLI', () => {
       [['backup', '--config', join(d, 'none.toml')], /config file ".*none\.toml" does not exist/],
       [['list'], /give a directory, or --config <file> with backup_dir/],
       [['verify', 'a', 'b'], /expected <file>/],
-      [['verify', 'x.db', '--frob'], /Unknown option '--frob'/],
+      [['verify', 'x.db', '--frob'], /verify: unknown option --frob\n/],
+      // A typo gets the closest option; an option of another command says whose it is.
+      [['restore', 'a.db.gz', 'b.db', '--forse'], /restore: unknown option --forse \(did you mean --force\?\)/],
+      [['prune', d, '--keep-lats', '2'], /unknown option --keep-lats \(did you mean --keep-last\?\)/],
+      [['backup', '--keep-last', '3'], /backup: unknown option --keep-last: it is an option of "prune"/],
       [['prune', d, '--keep-last', 'many'], /--keep-last expects a whole number/],
       [['backup', '--every', '0s'], /--every expects a duration longer than 0/],
       [['backup', '--every', 'daily'], /--every expects a duration/],

@@ -66,7 +66,7 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
       strict: true,
     });
   } catch (e) {
-    throw new UsageError(`${command}: ${(e as Error).message}`, command);
+    throw new UsageError(`${command}: ${parseErrorMessage(e, command, { ...GLOBAL_OPTIONS, ...spec.options })}`, command);
   }
   const values = parsed.values as Values;
   if (values.help) {
@@ -80,6 +80,42 @@ function parseCommandLine(argv: string[]): Parsed | { exit: number } {
     throw new UsageError(`${command}: expected ${want || 'no arguments'}, got ${n} argument(s)`, command);
   }
   return { command, values, args: parsed.positionals };
+}
+
+/**
+ * parseArgs's message, or for an unknown option one that says what to type instead: the closest
+ * option of this command (a typo), or the commands that have it (`--keep-last` given to backup).
+ */
+function parseErrorMessage(e: unknown, command: string, options: OptionSpec): string {
+  const message = (e as Error).message;
+  const unknown = (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(message)?.[1] : undefined;
+  if (unknown === undefined) return message;
+  if (!unknown.startsWith('--')) return `unknown option ${unknown}`; // one letter: no typo to guess
+  const name = unknown.replace(/^--?/, '').split('=')[0]!;
+  const elsewhere = Object.keys(COMMANDS).filter((c) => c !== command && name in COMMANDS[c]!.options);
+  if (elsewhere.length > 0) return `unknown option ${unknown}: it is an option of ${elsewhere.map((c) => `"${c}"`).join(', ')}`;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of Object.keys(options)) {
+    const d = editDistance(name, known);
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  // Close enough to be a typo: a third of the name's letters at most (and always one or two).
+  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
+  return `unknown option ${unknown}${close ? ` (did you mean --${best}?)` : ''}`;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** A usage mistake: the message and where help is on stderr (and an EUSAGE object with --json); exit 2. */
