@@ -7,7 +7,7 @@
  * --quiet leaves errors and security warnings only. Secrets never reach this module: messages come
  * from BackupErrors, which never include passphrases or key material.
  */
-import { BackupError, ErrorCode } from '../errors.js';
+import { asBackupError, BackupError, ErrorCode } from '../errors.js';
 import { createProgressDisplay, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
 
 export interface OutputStreams {
@@ -100,18 +100,22 @@ export class Output {
    * A failed operation: stderr line(s) always; with --json also a JSON object on stdout (unless
    * `json: false`: the result object already carried the error).
    */
-  error(command: string, e: unknown, options: { json?: boolean } = {}): void {
+  error(command: string, error_: unknown, options: { json?: boolean } = {}): void {
     this.bar.clear();
+    // A raw fs error that escaped a layer is still an fs failure (EIO), not an internal one.
+    const e = asBackupError(error_, '[cli]');
     const lines = describeError(e, this.mode.verbose);
     this.streams.stderr.write(`${lines.join('\n')}\n`);
     if (this.mode.json && options.json !== false) {
       const err = e as Partial<BackupError>;
       const error = {
         code: err instanceof BackupError ? err.code : 'EINTERNAL',
-        message: (e as Error)?.message ?? String(e),
+        message: cliMessage(e),
         ...(err.path ? { path: err.path } : {}),
         ...(err.host ? { host: err.host } : {}),
-        ...(err.errno ? { errno: err.errno } : {}),
+        // The errno name, as BackupError types it (Node's own errors carry a negative number there).
+        ...(typeof err.errno === 'string' ? { errno: err.errno } : {}),
+        ...(typeof err.pid === 'number' ? { pid: err.pid } : {}),
       };
       this.streams.stdout.write(`${JSON.stringify({ command, ok: false, error })}\n`);
     }
@@ -123,8 +127,18 @@ export function mib(bytes: number): string {
 }
 
 /** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
-export function describeError(e: unknown, verbose: boolean): string[] {
+/**
+ * A library message as the CLI says it: without the layer prefix (`[api] `, `[engine] `: the
+ * library's convention for callers who log its errors among others') and with the CLI's flags where
+ * the library names its options.
+ */
+export function cliMessage(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/^(\[[a-z0-9-]+\] )+/, '').replace(/ \(force: true\)/g, '');
+}
+
+export function describeError(e: unknown, verbose: boolean): string[] {
+  const message = cliMessage(e);
   const code = e instanceof BackupError ? e.code : undefined;
   const lines = [`sqlite-backup: ${message}${code ? ` [${code}]` : ''}`];
   const hint = e instanceof BackupError ? hintFor(e) : undefined;
