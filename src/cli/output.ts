@@ -8,7 +8,7 @@
  * from BackupErrors, which never include passphrases or key material.
  */
 import { asBackupError, BackupError, ErrorCode } from '../errors.js';
-import { createProgressDisplay, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
+import { createProgressDisplay, formatSize, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
 
 export interface OutputStreams {
   stdout: { write(s: string): boolean };
@@ -72,6 +72,8 @@ export class Output {
 
   progress = (p: ProgressEvent): void => {
     if (this.mode.quiet) return;
+    // A total that was an estimate (pages read twice, a -wal that grew) never shows as over 100%.
+    if (p.bytesDone !== undefined && p.bytesTotal !== undefined && p.bytesDone > p.bytesTotal) p = { ...p, bytesTotal: p.bytesDone };
     if (this.bar.active) {
       this.bar.update({
         phase: p.phase,
@@ -122,8 +124,9 @@ export class Output {
   }
 }
 
+/** A size as all human output shows it (formatSize: `512 bytes`, `12.3 KiB`, `4.0 MiB`). */
 export function mib(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return formatSize(bytes);
 }
 
 /** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
