@@ -330,7 +330,7 @@ function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableSta
     ErrorCode.LOCKED,
     `[api] "${path}" is held by pid ${info.pid} on host "${info.hostname}" since ${info.startedAt}${waited}` +
       (foreign ? `; a lock from another host is never broken automatically: remove it by hand if no backup runs there` : ''),
-    { path, host: info.hostname },
+    { path, host: info.hostname, pid: info.pid },
   );
 }
 

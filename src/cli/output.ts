@@ -67,7 +67,8 @@ export class Output {
   /** A warning that --quiet must not hide (an insecure option in use). */
   warn(line: string): void {
     this.bar.clear();
-    this.streams.stderr.write(`WARNING: ${line}\n`);
+    // The library's warnings may say WARNING themselves (and name their layer): say it once.
+    this.streams.stderr.write(`WARNING: ${cliMessage(line).replace(/^WARNING: /, '')}\n`);
   }
 
   progress = (p: ProgressEvent): void => {
