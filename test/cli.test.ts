@@ -105,6 +105,8 @@ describe('sqlite-backup CLI', () => {
     cases.push([['backup', '-c', join(d, 'broken.toml')], /line 1.*invalid TOML/]);
     writeFileSync(join(d, 'pullonly.toml'), '[pull]\nhost = "h"\nuser = "u"\nremote_dir = "/r"\nlocal_dir = "l"\n');
     cases.push([['backup', '-c', join(d, 'pullonly.toml')], /source_path/]);
+    writeFileSync(join(d, 'nul.toml'), 'source_path = "a\\u0000.db"\nbackup_dir = "b"\n');
+    cases.push([['backup', '-c', join(d, 'nul.toml')], /source_path \(line 1\): must not contain a NUL character.*\[ECONFIG\]/]);
     for (const [args, message] of cases) {
       const r = sb(args, d);
       assert.equal(r.status, 2, `sqlite-backup ${args.join(' ')}: ${r.stderr}`);
