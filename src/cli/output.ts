@@ -130,7 +130,6 @@ export function mib(bytes: number): string {
   return formatSize(bytes);
 }
 
-/** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
 /**
  * A library message as the CLI says it: without the layer prefix (`[api] `, `[engine] `: the
  * library's convention for callers who log its errors among others') and with the CLI's flags where
@@ -141,6 +140,7 @@ export function cliMessage(e: unknown): string {
   return message.replace(/^(\[[a-z0-9-]+\] )+/, '').replace(/ \(force: true\)/g, '');
 }
 
+/** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
 export function describeError(e: unknown, verbose: boolean): string[] {
   const message = cliMessage(e);
   const code = e instanceof BackupError ? e.code : undefined;
