@@ -11,6 +11,10 @@ export const ErrorCode = {
   DEST_EXISTS: 'EDEST_EXISTS',
   DEST_DIR: 'EDEST_DIR',
   SQLITE: 'ESQLITE',
+  /**
+   * A file system call failed: `errno` names why (EACCES/EPERM "permission denied", ENOSPC "disk
+   * full", EROFS, EIO...) and `path` the file.
+   */
   IO: 'EIO',
   BACKUP_RESTARTS: 'EBACKUP_RESTARTS',
   ABORTED: 'EABORTED',
@@ -62,6 +66,8 @@ export interface BackupErrorDetails {
   errno?: string;
   /** SQLite (extended) result code when SQLite reported the failure. */
   sqliteCode?: number;
+  /** ELOCKED: the process holding the lock (on `host`). */
+  pid?: number;
   cause?: unknown;
 }
 
@@ -71,6 +77,7 @@ export class BackupError extends Error {
   readonly host?: string;
   readonly errno?: string;
   readonly sqliteCode?: number;
+  readonly pid?: number;
 
   constructor(code: ErrorCodeValue, message: string, details: BackupErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -80,6 +87,7 @@ export class BackupError extends Error {
     if (details.host !== undefined) this.host = details.host;
     if (details.errno !== undefined) this.errno = details.errno;
     if (details.sqliteCode !== undefined) this.sqliteCode = details.sqliteCode;
+    if (details.pid !== undefined) this.pid = details.pid;
   }
 }
 
@@ -102,9 +110,37 @@ export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupErr
  */
 export function fsError(layer: string, what: string, path: string, e: unknown): BackupError {
   if (e instanceof BackupError) return e;
-  const errno = (e as NodeJS.ErrnoException)?.code;
-  const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? (e as Error)?.message ?? String(e));
+  const errno = errnoOf(e);
+  const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));
   return new BackupError(ErrorCode.IO, `${layer} ${what} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+}
+
+/** `disk full (ENOSPC)`, `permission denied (EACCES)`, else the errno name: what a person acts on. */
+export function fsReason(errno: string): string {
+  if (errno === 'ENOSPC') return 'disk full';
+  if (errno === 'EACCES' || errno === 'EPERM') return `permission denied (${errno})`;
+  if (errno === 'EROFS') return `read-only file system (${errno})`;
+  return errno;
+}
+
+/** The errno name (`EACCES`) of a failed fs call; never Node's negative number. */
+export function errnoOf(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+/**
+ * A raw error of a Node fs call (it has an errno name and a syscall) as the EIO every layer throws,
+ * named by its syscall and path; anything else is returned unchanged. The net under the public
+ * functions: a call nobody wrapped still reaches the caller typed.
+ */
+export function asBackupError(e: unknown, layer: string): unknown {
+  if (e instanceof BackupError) return e;
+  const err = e as NodeJS.ErrnoException | undefined;
+  const errno = errnoOf(e);
+  if (!errno || typeof err?.syscall !== 'string') return e;
+  if (typeof err.path === 'string') return fsError(layer, err.syscall, err.path, e);
+  return new BackupError(ErrorCode.IO, `${layer} ${err.syscall} failed (${fsReason(errno)})`, { errno, cause: e });
 }
 
 /** Throws an AbortError if the signal has fired. */

@@ -93,6 +93,30 @@ describe('backup() on a full disk', () => {
     });
   });
 
+  it('pages the VFS buffered and flushed later fail as the write they are, not as the call that flushed them', async (t) => {
+    if (!peers(t)) return;
+    prepare();
+    const reference = join(root, 'reference.db');
+    rmSync(reference, { force: true });
+    const size = (await engine.vacuumInto(source, reference)).bytes;
+    rmSync(reference, { force: true });
+    // The VFS writes 1 MiB at a time; the last, partial MiB is written by the flush at fsync. Room for
+    // the full MiBs and half of that tail makes exactly that flush fail.
+    const MiB = 1024 * 1024;
+    const tail = size % MiB;
+    assert.ok(tail > 64 * 1024, `the snapshot (${size} bytes) must end in a partial MiB`);
+    const mnt = join(root, 'tail');
+    await withTmpfs(t, mnt, `size=${Math.ceil((size + MiB) / PAGE) * PAGE},mode=0700`, async () => {
+      fill(mnt, size - tail + Math.floor(tail / 2));
+      const dest = join(mnt, 'out.db');
+      await assert.rejects(engine.vacuumInto(source, dest), (e: unknown) => {
+        assertDiskFull(t, e, mnt, 'last flush');
+        assert.match((e as Error).message, new RegExp(`: write "${dest}" failed \\(disk full\\)`));
+        return true;
+      });
+    });
+  });
+
   interface Step {
     step: string;
     /** Phase at whose first event the disk is filled... */

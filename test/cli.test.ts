@@ -87,7 +87,11 @@ describe('sqlite-backup CLI', () => {
       [['backup', '--config', join(d, 'none.toml')], /config file ".*none\.toml" does not exist/],
       [['list'], /give a directory, or --config <file> with backup_dir/],
       [['verify', 'a', 'b'], /expected <file>/],
-      [['verify', 'x.db', '--frob'], /Unknown option '--frob'/],
+      [['verify', 'x.db', '--frob'], /verify: unknown option --frob\n/],
+      // A typo gets the closest option; an option of another command says whose it is.
+      [['restore', 'a.db.gz', 'b.db', '--forse'], /restore: unknown option --forse \(did you mean --force\?\)/],
+      [['prune', d, '--keep-lats', '2'], /unknown option --keep-lats \(did you mean --keep-last\?\)/],
+      [['backup', '--keep-last', '3'], /backup: unknown option --keep-last: it is an option of "prune"/],
       [['prune', d, '--keep-last', 'many'], /--keep-last expects a whole number/],
       [['backup', '--every', '0s'], /--every expects a duration longer than 0/],
       [['backup', '--every', 'daily'], /--every expects a duration/],
@@ -101,6 +105,8 @@ describe('sqlite-backup CLI', () => {
     cases.push([['backup', '-c', join(d, 'broken.toml')], /line 1.*invalid TOML/]);
     writeFileSync(join(d, 'pullonly.toml'), '[pull]\nhost = "h"\nuser = "u"\nremote_dir = "/r"\nlocal_dir = "l"\n');
     cases.push([['backup', '-c', join(d, 'pullonly.toml')], /source_path/]);
+    writeFileSync(join(d, 'nul.toml'), 'source_path = "a\\u0000.db"\nbackup_dir = "b"\n');
+    cases.push([['backup', '-c', join(d, 'nul.toml')], /source_path \(line 1\): must not contain a NUL character.*\[ECONFIG\]/]);
     for (const [args, message] of cases) {
       const r = sb(args, d);
       assert.equal(r.status, 2, `sqlite-backup ${args.join(' ')}: ${r.stderr}`);

@@ -171,6 +171,13 @@ private_key_path = "keys/id_ed25519"\nknown_hosts = "./kh"\nlocal_dir = "in"\nre
     oneProblem('source_path = "~bob/app.db"', 'source_path', /~user.*not supported/);
   });
 
+  it('a NUL in a path (or any string) is a config problem naming the key, not an fs error later', () => {
+    for (const key of ['source_path', 'backup_dir']) oneProblem(`${key} = "/data/app\\u0000.db"`, key, /must not contain a NUL character/);
+    oneProblem('[pull]\nlocal_dir = "/x\\u0000"', 'pull.local_dir', /NUL/);
+    oneProblem('[pull]\nremote_dir = "/x\\u0000"', 'pull.remote_dir', /NUL/);
+    oneProblem('[[push]]\nurl = "sftp://u@h/p"\nprivate_key_path = "/k\\u0000"', 'push.private_key_path', /NUL/);
+  });
+
   it('loads a file with a BOM and CRLF line ends', async () => {
     const file = join(dir, 'crlf.toml');
     writeFileSync(file, '\uFEFFsource_path = "/a.db"\r\nkeep_last = 3\r\n');

@@ -69,6 +69,8 @@ describe('acquireLock', () => {
         assert.match(e.message, new RegExp(`pid ${process.pid}\\b`));
         assert.ok(e.message.includes(lock.path) && e.message.includes(hostname()) && e.message.includes(lock.info.startedAt));
         assert.equal(e.path, lock.path);
+        assert.equal(e.pid, process.pid, 'the holder\'s pid is a field too (for --json and programs)');
+        assert.equal(e.host, hostname());
         return true;
       });
       // Another database in the same directory is not blocked.

@@ -11,9 +11,11 @@ import {
   createProgressDisplay,
   formatEta,
   formatRate,
+  formatSize,
   renderLine,
   type ProgressLineState,
 } from '../src/cli/progress-bar.js';
+import { mib, Output } from '../src/cli/output.js';
 import { ptyUnavailableReason, runInPty } from './helpers/pty.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -49,9 +51,20 @@ describe('progress line formatting', () => {
     for (const bad of [NaN, Infinity, -1]) assert.equal(formatEta(bad), undefined);
   });
 
-  it('formatRate: MiB/s with one decimal, pages/s whole', () => {
+  it('formatSize: the one size style of human output - bytes, then KiB, MiB, GiB with one decimal', () => {
+    assert.equal(formatSize(0), '0 bytes');
+    assert.equal(formatSize(1023), '1023 bytes');
+    assert.equal(formatSize(1536), '1.5 KiB');
+    assert.equal(formatSize(12.3 * MIB), '12.3 MiB');
+    assert.equal(formatSize(5 * 1024 * MIB), '5.0 GiB');
+    assert.equal(mib(4 * MIB), '4.0 MiB', 'the results use the same style');
+    assert.equal(mib(169), '169 bytes');
+  });
+
+  it('formatRate: a size per second, pages/s whole', () => {
     assert.equal(formatRate(1.5 * MIB, 'bytes'), '1.5 MiB/s');
-    assert.equal(formatRate(0, 'bytes'), '0.0 MiB/s');
+    assert.equal(formatRate(0, 'bytes'), '0 bytes/s');
+    assert.equal(formatRate(300 * 1024, 'bytes'), '300.0 KiB/s');
     assert.equal(formatRate(1234.4, 'pages'), '1234 pages/s');
     assert.equal(formatRate(NaN, 'pages'), undefined);
   });
@@ -61,6 +74,32 @@ describe('progress line formatting', () => {
     assert.match(line, /^vacuum \[#+-+\] 40% 4\.0\/10\.0 MiB 2\.0 MiB\/s eta 3s$/);
     const pages = renderLine({ phase: 'online', done: 100, total: 1000, unit: 'pages', elapsedMs: 65_000 / 9 }, 80, false);
     assert.match(pages, / 10% 100\/1000 pages 14 pages\/s eta 1m05s$/);
+  });
+
+  it('renderLine: never more than 100% of the total, in the percent or the amount', () => {
+    const over = renderLine({ phase: 'verify', done: 6.2 * MIB, total: 5.8 * MIB, unit: 'bytes', elapsedMs: 1000 }, 120, false);
+    assert.match(over, /\[#+\] 100% 6\.2\/6\.2 MiB /);
+    const pages = renderLine({ phase: 'online', done: 1200, total: 1000, unit: 'pages', elapsedMs: 1000 }, 120, false);
+    assert.match(pages, / 100% 1200\/1200 pages /);
+    assert.match(renderLine({ phase: 'p', done: 300 * 1024, total: 200 * 1024, unit: 'bytes', elapsedMs: 1000 }, 120, false), / 300\.0\/300\.0 KiB /);
+  });
+
+  it('the plain progress lines off a terminal: never over 100%, sizes in the same style', () => {
+    const { writes, stream } = fakeStream(false);
+    const out = new Output({ stdout: { write: () => true }, stderr: stream, env: {} }, { json: false, quiet: false, verbose: false }, 1);
+    const events = [
+      { phase: 'verify', bytesDone: 2 * MIB, bytesTotal: 5.8 * MIB },
+      { phase: 'verify', bytesDone: 6.2 * MIB, bytesTotal: 5.8 * MIB },
+    ];
+    for (const e of events) {
+      out.setProgressInterval(1);
+      const until = Date.now() + 3;
+      while (Date.now() < until); // the next line is due
+      out.progress(e);
+    }
+    assert.equal(writes.length, 2, writes.join(''));
+    assert.match(writes[0]!, /\] verify 34% \(2\.0 MiB of 5\.8 MiB\)\n$/);
+    assert.match(writes[1]!, /\] verify 100% \(6\.2 MiB of 6\.2 MiB\)\n$/);
   });
 
   it('renderLine: the bar fills with progress and 100% only when done', () => {

@@ -17,7 +17,7 @@ import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
 import { removeDatabaseFiles, pathExists } from '../fs/sync.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
-import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, TEMP_MARKER } from '../fs/atomic.js';
 import { requireBackupConfig, type Config } from './config.js';
@@ -101,6 +101,14 @@ export interface BackupResult {
  * outcome and the local result - the local backup stays published.
  */
 export async function backup(configArg: Config, options: BackupOptions = {}): Promise<BackupResult> {
+  try {
+    return await runBackup(configArg, options);
+  } catch (e) {
+    throw asBackupError(e, '[api] backup:');
+  }
+}
+
+async function runBackup(configArg: Config, options: BackupOptions): Promise<BackupResult> {
   const config = requireBackupConfig(configArg);
   const { signal } = options;
   const progress = (p: BackupProgress): void => options.onProgress?.(p);
@@ -167,7 +175,9 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
     const path = join(dir, name);
     progress({ phase: 'compressed' });
     const compressMs = Date.now() - tc;
-    await rm(snapshotPath, { force: true });
+    await rm(snapshotPath, { force: true }).catch((e: unknown) => {
+      throw fsError('[api]', 'remove', snapshotPath, e);
+    });
 
     const tp = Date.now();
     let published = false;
@@ -278,7 +288,10 @@ async function compressToFreeName(
   gzipOptions: Parameters<typeof gzipFile>[2],
 ): Promise<{ name: string; summary: Awaited<ReturnType<typeof gzipFile>> }> {
   let counter = 1;
-  for (const file of await readdir(dir)) {
+  const files = await readdir(dir).catch((e: unknown) => {
+    throw fsError('[api]', 'list', dir, e);
+  });
+  for (const file of files) {
     const base = file.endsWith(SIDECAR_SUFFIX) ? file.slice(0, -SIDECAR_SUFFIX.length) : file;
     const parsed = parseBackupName(base);
     if (parsed?.dbName === dbName && parsed.time.getTime() === at.getTime()) counter = Math.max(counter, parsed.counter + 1);

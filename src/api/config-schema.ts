@@ -125,6 +125,8 @@ export function show(v: Value): string {
 function text(v: Value): string {
   if (typeof v !== 'string') throw new Invalid(`expected a string, got ${show(v)}`);
   if (v.trim() === '') throw new Invalid('must not be empty');
+  // No file name or host can hold one; left in, it would fail later as an fs error on a mangled path.
+  if (v.includes('\0')) throw new Invalid(`must not contain a NUL character ("\\u0000"), got ${show(v)}`);
   return v;
 }
 

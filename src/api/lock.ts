@@ -27,7 +27,7 @@ import { link, open, unlink } from 'node:fs/promises';
 import { hostname as osHostname, uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import { AbortError, BackupError, errnoOf, ErrorCode, fsReason, throwIfAborted } from '../errors.js';
 import { fsyncDir } from '../fs/sync.js';
 import { TEMP_MARKER } from '../fs/atomic.js';
 
@@ -160,7 +160,14 @@ async function createExclusive(path: string): Promise<Created | undefined> {
     if (linked) await unlink(tmp).catch(() => {});
   }
   if (!linked) return createExclusiveNoLink(path, info, text);
-  fsyncDir(dirname(path));
+  try {
+    fsyncDir(dirname(path));
+  } catch (e) {
+    // The lock exists but may not survive a crash: better no backup than two at once after one.
+    unhold(text);
+    await unlink(path).catch(() => {});
+    throw ioError('fsync directory of', path, e);
+  }
   return { info, text, file: { raw: text, ino: st!.ino, mtimeNs: st!.mtimeNs, info } };
 }
 
@@ -330,13 +337,14 @@ function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableSta
     ErrorCode.LOCKED,
     `[api] "${path}" is held by pid ${info.pid} on host "${info.hostname}" since ${info.startedAt}${waited}` +
       (foreign ? `; a lock from another host is never broken automatically: remove it by hand if no backup runs there` : ''),
-    { path, host: info.hostname },
+    { path, host: info.hostname, pid: info.pid },
   );
 }
 
 function ioError(what: string, path: string, e: unknown): BackupError {
-  const errno = (e as NodeJS.ErrnoException).code;
-  return new BackupError(ErrorCode.IO, `[api] lock: ${what} "${path}" failed: ${(e as Error).message}`, {
+  if (e instanceof BackupError) return e;
+  const errno = errnoOf(e);
+  return new BackupError(ErrorCode.IO, `[api] lock: ${what} "${path}" failed (${errno ? fsReason(errno) : (e as Error).message})`, {
     path,
     cause: e,
     ...(errno ? { errno } : {}),

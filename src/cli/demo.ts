@@ -12,6 +12,7 @@ import { loadConfig } from '../api/config.js';
 import { listBackups, pickLatest } from '../api/listing.js';
 import { restore } from '../api/restore.js';
 import { verify } from '../api/verify.js';
+import { mib } from './output.js';
 import { writeSampleDatabase } from './sample-database.js';
 
 const MARKER = '.sqlite-backup-demo';
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
 
   const source = join(root, 'sample.db');
   const counts = await writeSampleDatabase(source);
-  say('sample', `${rel(source)}: ${counts.customers} customers, ${counts.orders} orders (${statSync(source).size} bytes)`);
+  say('sample', `${rel(source)}: ${counts.customers} customers, ${counts.orders} orders (${mib(statSync(source).size)})`);
 
   // The same config file a real deployment uses (the Go original's keys, plus ours).
   const configPath = join(root, 'backup.toml');
@@ -49,13 +50,13 @@ async function main(): Promise<void> {
     const r = await backup(await loadConfig(configPath), { engine });
     say(
       'backup',
-      `${rel(r.path)}: ${r.dbBytes} -> ${r.gzBytes} bytes, integrity_check ok, sha256 ${r.sha256.slice(0, 16)}..., ` +
+      `${rel(r.path)}: ${mib(r.dbBytes)} -> ${mib(r.gzBytes)}, integrity_check ok, sha256 ${r.sha256.slice(0, 16)}..., ` +
         `published in latest.txt (${r.timings.totalMs} ms)`,
     );
 
     for (const e of await listBackups(backups)) {
       const mode = (statSync(e.path).mode & 0o777).toString(8);
-      say('list', `${e.name}  ${e.size} bytes  mode ${mode}${e.isLatest ? '  <- latest.txt' : ''}${e.hasChecksum ? '  + .sha256' : ''}`);
+      say('list', `${e.name}  ${mib(e.size)}  mode ${mode}${e.isLatest ? '  <- latest.txt' : ''}${e.hasChecksum ? '  + .sha256' : ''}`);
     }
 
     // verify: sidecar sha256, gzip CRC-32 and length, then integrity_check of the decompressed database
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     // restore: checked, decompressed next to the target, integrity-checked, renamed into place
     const restored = join(root, 'restored.db');
     const back = await restore(latest.path, restored, { engine });
-    say('restore', `${rel(back.target)}: ${back.bytes} bytes, integrity_check ok`);
+    say('restore', `${rel(back.target)}: ${mib(back.bytes)}, integrity_check ok`);
     if (!v.ok) process.exitCode = 1;
   } finally {
     await engine.close();

@@ -13,8 +13,8 @@
  * `--no-timestamps` turns them off. Results on stdout carry none by default (scripts read them), and
  * JSON objects never do. A message's indented continuation lines are not stamped.
  */
-import { BackupError, ErrorCode } from '../errors.js';
-import { createProgressDisplay, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
+import { asBackupError, BackupError, ErrorCode } from '../errors.js';
+import { createProgressDisplay, formatSize, type ProgressDisplay, type ProgressStream } from './progress-bar.js';
 
 export interface OutputStreams {
   stdout: { write(s: string): boolean };
@@ -88,11 +88,14 @@ export class Output {
   /** A warning that --quiet must not hide (an insecure option in use). */
   warn(line: string): void {
     this.bar.clear();
-    this.streams.stderr.write(this.lines(`WARNING: ${line}`, this.stampErr));
+    // The library's warnings may say WARNING themselves (and name their layer): say it once.
+    this.streams.stderr.write(this.lines(`WARNING: ${cliMessage(line).replace(/^WARNING: /, '')}`, this.stampErr));
   }
 
   progress = (p: ProgressEvent): void => {
     if (this.mode.quiet) return;
+    // A total that was an estimate (pages read twice, a -wal that grew) never shows as over 100%.
+    if (p.bytesDone !== undefined && p.bytesTotal !== undefined && p.bytesDone > p.bytesTotal) p = { ...p, bytesTotal: p.bytesDone };
     if (this.bar.active) {
       this.bar.update({
         phase: p.phase,
@@ -121,31 +124,46 @@ export class Output {
    * A failed operation: stderr line(s) always; with --json also a JSON object on stdout (unless
    * `json: false`: the result object already carried the error).
    */
-  error(command: string, e: unknown, options: { json?: boolean } = {}): void {
+  error(command: string, error_: unknown, options: { json?: boolean } = {}): void {
     this.bar.clear();
+    // A raw fs error that escaped a layer is still an fs failure (EIO), not an internal one.
+    const e = asBackupError(error_, '[cli]');
     const lines = describeError(e, this.mode.verbose);
     this.streams.stderr.write(this.lines(lines.join('\n'), this.stampErr));
     if (this.mode.json && options.json !== false) {
       const err = e as Partial<BackupError>;
       const error = {
         code: err instanceof BackupError ? err.code : 'EINTERNAL',
-        message: (e as Error)?.message ?? String(e),
+        message: cliMessage(e),
         ...(err.path ? { path: err.path } : {}),
         ...(err.host ? { host: err.host } : {}),
-        ...(err.errno ? { errno: err.errno } : {}),
+        // The errno name, as BackupError types it (Node's own errors carry a negative number there).
+        ...(typeof err.errno === 'string' ? { errno: err.errno } : {}),
+        ...(typeof err.pid === 'number' ? { pid: err.pid } : {}),
       };
       this.streams.stdout.write(`${JSON.stringify({ command, ok: false, error })}\n`);
     }
   }
 }
 
+/** A size as all human output shows it (formatSize: `512 bytes`, `12.3 KiB`, `4.0 MiB`). */
 export function mib(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return formatSize(bytes);
+}
+
+/**
+ * A library message as the CLI says it: without the layer prefix (`[api] `, `[engine] `: the
+ * library's convention for callers who log its errors among others') and with the CLI's flags where
+ * the library names its options.
+ */
+export function cliMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/^(\[[a-z0-9-]+\] )+/, '').replace(/ \(force: true\)/g, '');
 }
 
 /** `sqlite-backup: <message> [CODE]`, then `  hint: ...` when we know one, then causes with --verbose. */
 export function describeError(e: unknown, verbose: boolean): string[] {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = cliMessage(e);
   const code = e instanceof BackupError ? e.code : undefined;
   const lines = [`sqlite-backup: ${message}${code ? ` [${code}]` : ''}`];
   const hint = e instanceof BackupError ? hintFor(e) : undefined;

@@ -53,7 +53,6 @@ export interface ProgressLineState extends ProgressUpdate {
 export const DEFAULT_COLUMNS = 80;
 export const DEFAULT_MIN_INTERVAL_MS = 100;
 
-const MIB = 1024 * 1024;
 const ERASE_TO_EOL = '\x1b[K';
 const PHASE_STYLE = '\x1b[1;36m'; // bold cyan
 const RESET = '\x1b[0m';
@@ -69,17 +68,46 @@ export function formatEta(seconds: number): string | undefined {
   return `${Math.floor(s / 3600)}h${pad2(Math.floor((s % 3600) / 60))}m`;
 }
 
+const SIZE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** The unit a size is shown in: bytes below 1 KiB, else the largest binary unit with a value >= 1. */
+function sizeUnit(bytes: number): { divisor: number; suffix: string } {
+  if (!(bytes >= 1024)) return { divisor: 1, suffix: 'bytes' };
+  let divisor = 1024;
+  let i = 0;
+  while (bytes >= divisor * 1024 && i < SIZE_UNITS.length - 1) {
+    divisor *= 1024;
+    i++;
+  }
+  return { divisor, suffix: SIZE_UNITS[i]! };
+}
+
+/**
+ * `512 bytes`, `12.3 KiB`, `4.0 MiB`, `1.2 GiB`: the one style of sizes in the CLI's human output
+ * (binary units, one decimal), in results, progress lines and the bar alike.
+ */
+export function formatSize(bytes: number): string {
+  const { divisor, suffix } = sizeUnit(bytes);
+  return divisor === 1 ? `${bytes} ${suffix}` : `${(bytes / divisor).toFixed(1)} ${suffix}`;
+}
+
 /** `3.2 MiB/s` or `450 pages/s`; undefined when unknown. */
 export function formatRate(perSecond: number, unit: ProgressUnit): string | undefined {
   if (!Number.isFinite(perSecond) || perSecond < 0) return undefined;
-  return unit === 'bytes' ? `${(perSecond / MIB).toFixed(1)} MiB/s` : `${Math.round(perSecond)} pages/s`;
+  return unit === 'bytes' ? `${formatSize(Math.round(perSecond))}/s` : `${Math.round(perSecond)} pages/s`;
 }
 
-/** `12.3/27.0 MiB`, `120/500 pages`, or just the done part when the total is unknown. */
+/**
+ * `12.3/27.0 MiB` (both in the total's unit), `120/500 pages`, or just the done part when the total is
+ * unknown. Never more done than the total: a total that was an estimate grows to what was done.
+ */
 export function formatAmount(done: number, total: number | undefined, unit: ProgressUnit): string {
-  const n = (v: number) => (unit === 'bytes' ? (v / MIB).toFixed(1) : String(Math.round(v)));
-  const suffix = unit === 'bytes' ? 'MiB' : 'pages';
-  return total === undefined ? `${n(done)} ${suffix}` : `${n(done)}/${n(total)} ${suffix}`;
+  if (unit === 'pages') return total === undefined ? `${Math.round(done)} pages` : `${Math.round(done)}/${Math.round(Math.max(total, done))} pages`;
+  if (total === undefined) return formatSize(done);
+  const whole = Math.max(total, done);
+  const { divisor, suffix } = sizeUnit(whole);
+  const n = (v: number) => (divisor === 1 ? String(v) : (v / divisor).toFixed(1));
+  return `${n(done)}/${n(whole)} ${suffix}`;
 }
 
 /**

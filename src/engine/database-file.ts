@@ -6,7 +6,7 @@
  */
 import { accessSync, closeSync, constants as fsc, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode, errnoOf, fsReason } from '../errors.js';
 import { pathExists, readFully } from '../fs/sync.js';
 
 export const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -41,15 +41,27 @@ export function readDatabaseHeader(path: string, layer = 'engine'): DatabaseHead
         cause: e,
       });
     }
-    throw new BackupError(ErrorCode.IO, `[${layer}] cannot stat "${path}": ${err.message}`, {
-      path,
-      cause: e,
-      ...(err.code ? { errno: err.code } : {}),
-    });
+    throw unreadable(path, layer, e);
   }
   const header = Buffer.alloc(100);
-  const got = withFd(path, (fd) => readFully(fd, header, 0));
+  let got: number;
+  try {
+    got = withFd(path, (fd) => readFully(fd, header, 0));
+  } catch (e) {
+    throw unreadable(path, layer, e);
+  }
   return parseDatabaseHeader(header.subarray(0, got), size, path, layer);
+}
+
+/** EIO for a database we may not stat, open or read (EACCES: the user running us lacks permission). */
+function unreadable(path: string, layer: string, e: unknown): BackupError {
+  const errno = errnoOf(e);
+  const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));
+  return new BackupError(ErrorCode.IO, `[${layer}] database "${path}" cannot be read: ${why}`, {
+    path,
+    cause: e,
+    ...(errno ? { errno } : {}),
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode, fsError } from '../errors.js';
 import { JOURNAL_MAGIC, parseDatabaseHeader } from './database-file.js';
 import { readFully } from '../fs/sync.js';
 
@@ -51,12 +51,14 @@ function readHead(path: string, bytes: number): { head: Buffer; st: BigIntStats 
     fd = openSync(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    throw fsError('[live]', 'open', path, e);
   }
   try {
     const st = fstatSync(fd, { bigint: true });
     const head = Buffer.alloc(bytes);
     return { head: head.subarray(0, readFully(fd, head, 0)), st };
+  } catch (e) {
+    throw fsError('[live]', 'read', path, e);
   } finally {
     closeSync(fd);
   }
@@ -75,12 +77,7 @@ export function observeLiveState(path: string, when: 'before' | 'after'): LiveSt
   try {
     db = readHead(path, 100);
   } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.IO, `[live] cannot read "${path}": ${(e as Error).message}`, {
-      path,
-      cause: e,
-      ...(errno ? { errno } : {}),
-    });
+    throw fsError('[live]', 'read', path, e);
   }
   if (!db) throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[live] database "${path}" does not exist`, { path, errno: 'ENOENT' });
   if (!db.st.isFile()) throw new BackupError(ErrorCode.NOT_A_DATABASE, `[live] "${path}" is not a regular file`, { path });

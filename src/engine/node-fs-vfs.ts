@@ -183,6 +183,19 @@ export class NodeFsVfs {
     const heap = (): Uint8Array => wasm.heap8u();
     const cstr = (p: Ptr): string => wasm.cstrToJs(Number(p)) ?? '';
 
+    const writeRc = (e: unknown): number => ((e as NodeJS.ErrnoException).code === 'ENOSPC' ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE);
+    // Pages kept by the write-behind buffer are written when a later read, size query, sync or
+    // truncate flushes them: a failure there is a failed write, and is reported as one (a full disk
+    // named as "fsync ... (disk full)" sends people looking at the wrong call).
+    const flushWrites = (f: OpenFile): number => {
+      try {
+        f.wbuf?.flush();
+        return 0;
+      } catch (e) {
+        return vfs.fail('write', f.path, writeRc(e), e);
+      }
+    };
+
     const ioMethods = {
       xCheckReservedLock(_pFile: Ptr, pOut: Ptr): number {
         // See the header: 1 means "someone may be writing", so SQLite never treats a journal as hot.
@@ -198,8 +211,7 @@ export class NodeFsVfs {
             f.wbuf?.flush();
           } catch (e) {
             // SQLite ignores xClose's result, so keep the failure for the engine to check.
-            const rc = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE;
-            vfs.fail('write', f.path, rc, e);
+            vfs.fail('write', f.path, writeRc(e), e);
             vfs.closeWriteError = vfs.lastError;
           }
           if (f.fd >= 0) closeSync(f.fd);
@@ -217,8 +229,9 @@ export class NodeFsVfs {
       },
       xFileSize(pFile: Ptr, pSize: Ptr): number {
         const f = vfs.file(pFile);
+        const flushRc = flushWrites(f);
+        if (flushRc !== 0) return flushRc;
         try {
-          f.wbuf?.flush();
           const size = f.fd < 0 ? 0 : fstatSync(f.fd).size;
           wasm.poke64(Number(pSize), BigInt(size));
           return 0;
@@ -240,8 +253,9 @@ export class NodeFsVfs {
         const dest = Number(pDest);
         const pos = Number(offset);
         vfs.stats.readCalls++;
+        const flushRc = flushWrites(f);
+        if (flushRc !== 0) return flushRc;
         try {
-          f.wbuf?.flush();
           const target = heap().subarray(dest, dest + n);
           let got: number;
           if (f.fd < 0) got = 0;
@@ -267,8 +281,9 @@ export class NodeFsVfs {
       xSync(pFile: Ptr, flags: number): number {
         const f = vfs.file(pFile);
         if (f.protected) return vfs.refuse('sync', f.path);
+        const flushRc = flushWrites(f);
+        if (flushRc !== 0) return flushRc;
         try {
-          f.wbuf?.flush();
           if (f.fd >= 0) {
             if (flags & capi.SQLITE_SYNC_DATAONLY) fdatasyncSync(f.fd);
             else fsyncSync(f.fd);
@@ -281,8 +296,9 @@ export class NodeFsVfs {
       xTruncate(pFile: Ptr, size: Ptr): number {
         const f = vfs.file(pFile);
         if (f.protected) return vfs.refuse('truncate', f.path);
+        const flushRc = flushWrites(f);
+        if (flushRc !== 0) return flushRc;
         try {
-          f.wbuf?.flush();
           ftruncateSync(f.fd, Number(size));
           return 0;
         } catch (e) {
@@ -304,8 +320,7 @@ export class NodeFsVfs {
           vfs.stats.bytesWritten += n;
           return 0;
         } catch (e) {
-          const rc = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE;
-          return vfs.fail('write', f.path, rc, e);
+          return vfs.fail('write', f.path, writeRc(e), e);
         }
       },
     };

@@ -4,7 +4,7 @@
  */
 import { fstatSync, openSync, closeSync, fsyncSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AbortError, BackupError, ErrorCode } from '../errors.js';
+import { AbortError, asBackupError, BackupError, ErrorCode } from '../errors.js';
 import type { NodeFsVfs } from './node-fs-vfs.js';
 import type { Sqlite3 } from './sqlite-types.js';
 import type {
@@ -157,6 +157,9 @@ export function toEngineError(ctx: EngineContext, e: unknown, path: string, what
       cause: e,
     });
   }
+  // An fs call of ours outside the VFS (fsync of the finished file, say): EIO, not an SQLite error.
+  const fs = asBackupError(e, `[engine] ${what}:`);
+  if (fs instanceof BackupError) return fs;
   const primary = rc === undefined ? undefined : rc & 0xff;
   if (primary === capi.SQLITE_NOTADB) {
     return new BackupError(ErrorCode.NOT_A_DATABASE, `[engine] ${what}: "${path}" is not a SQLite database: ${msg}`, {

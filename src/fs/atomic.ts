@@ -6,9 +6,10 @@
  * metadata and the lock; the engine and the gzip writer keep their own page-level writers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { access, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { AbortError, BackupError, ErrorCode, fsError } from '../errors.js';
+import { AbortError, BackupError, errnoOf, ErrorCode, fsError, fsReason } from '../errors.js';
 import { fsyncDir } from './sync.js';
 
 /** Marker in every temp file name we create, so listings and pruning can recognise (and skip) them. */
@@ -81,19 +82,36 @@ export async function writeFileAtomic(
 
 /**
  * Creates `dir` (and its parents) 0700 if missing; an existing directory keeps its mode. Anything
- * that keeps it from being used is EDEST_DIR, with `label` saying which directory (`[api] backup
- * directory`, `[pull] local_dir`).
+ * that keeps it from being used is EDEST_DIR, saying what is wrong - a file in its place, a parent
+ * that cannot be created, no write permission - with `label` saying which directory (`[api] backup
+ * directory`, `[pull] local_dir`). Checked here, before the first file is created in it, so the
+ * error names the directory rather than whichever file (a lock, a temp file) came first.
  */
 export async function ensurePrivateDir(dir: string, label: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.DEST_DIR, `${label} "${dir}" cannot be used (${errno ?? (e as Error).message})`, {
+  const fail = (what: string, e?: unknown): never => {
+    const errno = errnoOf(e);
+    throw new BackupError(ErrorCode.DEST_DIR, `${label} "${dir}" ${what}`, {
       path: dir,
-      cause: e,
+      ...(e !== undefined ? { cause: e } : {}),
       ...(errno ? { errno } : {}),
     });
+  };
+  let made: unknown;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    made = e;
+  }
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) fail('is a file, not a directory');
+  if (made !== undefined || !st) {
+    const errno = errnoOf(made);
+    fail(`cannot be created: ${errno === 'ENOTDIR' ? 'a parent is a file, not a directory' : errno ? fsReason(errno) : String(made)}`, made);
+  }
+  try {
+    await access(dir, fsc.W_OK | fsc.X_OK);
+  } catch (e) {
+    const errno = errnoOf(e);
+    fail(`is not writable${errno ? `: ${fsReason(errno)}` : ''}`, e);
   }
 }
