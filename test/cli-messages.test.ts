@@ -38,7 +38,7 @@ describe('CLI messages', () => {
       assert.equal(error.code, 'ELOCKED');
       assert.equal(error.pid, holder.pid);
       assert.equal(error.host, hostname());
-      assert.match(r.stderr, new RegExp(`^sqlite-backup: ".*app\\.lock" is held by pid ${holder.pid} `, 'm'));
+      assert.match(r.stderr, new RegExp(`^(?:\\S+Z )?sqlite-backup: ".*app\\.lock" is held by pid ${holder.pid} `, 'm'));
     } finally {
       holder.kill();
       await once(holder, 'exit');
@@ -53,7 +53,7 @@ describe('CLI messages', () => {
     const name = readFileSync(join(dir, 'backups', 'latest.txt'), 'utf8').trim();
     const r = sb(['restore', join(dir, 'backups', name), join(dir, 'app.db')]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^sqlite-backup: restore: ".*app\.db" already exists; pass --force to move it aside and replace it \[EDEST_EXISTS\]$/m);
+    assert.match(r.stderr, /^(?:\S+Z )?sqlite-backup: restore: ".*app\.db" already exists; pass --force to move it aside and replace it \[EDEST_EXISTS\]$/m);
     assert.doesNotMatch(r.stderr, /\[api\]|force: true/);
     const json = JSON.parse(sb(['restore', join(dir, 'backups', name), join(dir, 'app.db'), '--json']).stdout) as { error: { message: string } };
     assert.doesNotMatch(json.error.message, /\[api\]|force: true/);
@@ -61,7 +61,7 @@ describe('CLI messages', () => {
 
   it('a warning says WARNING once, whatever the library\'s message starts with', () => {
     const writes: string[] = [];
-    const out = new Output({ stdout: { write: () => true }, stderr: { write: (s: string) => (writes.push(s), true) }, env: {} }, { json: false, quiet: true, verbose: false });
+    const out = new Output({ stdout: { write: () => true }, stderr: { write: (s: string) => (writes.push(s), true) }, env: {} }, { json: false, quiet: true, verbose: false, timestamps: false });
     out.warn('[sftp] WARNING: host key checking is OFF for h:22');
     out.warn('a plain warning');
     assert.deepEqual(writes, ['WARNING: host key checking is OFF for h:22\n', 'WARNING: a plain warning\n']);

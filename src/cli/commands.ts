@@ -26,7 +26,7 @@ import type { IntegrityMode } from '../engine/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { DEFAULT_CONFIG_FILE } from './help.js';
 import { writeConfigTemplate } from './init-template.js';
-import { mib, type Output } from './output.js';
+import { cliMessage, mib, type Output } from './output.js';
 import { defaultJitterMs, runEvery } from './scheduler.js';
 
 export class UsageError extends Error {
@@ -309,7 +309,7 @@ const listCommand: Command = {
       const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
       lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
     }
-    const problem = latestProblem && { code: latestProblem.code, message: latestProblem.message, ...(latestProblem.path ? { path: latestProblem.path } : {}) };
+    const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };
     out.result('list', true, { dir, backups, ...(problem ? { latestProblem: problem } : {}) }, lines);
     return 0;
   },
