@@ -67,7 +67,7 @@ export async function resolveBackupPath(path: string): Promise<{ file: string; c
   if (listing.latestProblem) {
     throw new BackupError(
       ErrorCode.BACKUP_NOT_FOUND,
-      `[api] ${listing.latestProblem.message}: not guessing which backup to use; give the backup file instead of the directory`,
+      `[api] ${listing.latestProblem.message.replace(/^\[store\] /, '')}: not guessing which backup to use; give the backup file instead of the directory`,
       { path: join(path, LATEST_FILE), cause: listing.latestProblem },
     );
   }
