@@ -5,7 +5,8 @@
  *   - every sidecar in local_dir matches the file beside it (`sha256sum -c`): a file may lack its
  *     sidecar for a moment, never carry another file's hash;
  *   - latest.txt names a file that exists, holding the old bytes or the new ones;
- *   - the next pull, in this process, publishes the new bytes with a matching sidecar.
+ *   - the next pull, in this process, publishes the new bytes with a matching sidecar (also after a
+ *     kill that left an empty `.part`, which once made every later pull fail with EEXIST).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
