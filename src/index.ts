@@ -39,7 +39,7 @@ export { publishBackup, type PublishInput, type PublishOptions } from './api/sto
 export { verifyInStore, type StoreVerifyResult } from './api/verify-store.js';
 export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
-export { listBackups, pickLatest, type BackupEntry, type ListOptions } from './api/listing.js';
+export { listBackups, pickLatest, type BackupEntry, type ChosenBy, type ListOptions } from './api/listing.js';
 export { status, type StatusOptions, type StatusResult, type StatusBackup, type StatusProblem } from './api/status.js';
 export { humanDuration } from './api/duration.js';
 export {

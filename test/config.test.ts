@@ -123,7 +123,9 @@ describe('defaults', () => {
 
   it('[pull] defaults: port 22, 30s connect timeout, ~/.ssh/known_hosts unless a fingerprint is pinned', () => {
     const pull = parse('[pull]\nhost = "h"\n').pull!;
-    assert.deepEqual(pull, { host: 'h', port: 22, connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, knownHosts: join(homedir(), '.ssh/known_hosts') });
+    assert.deepEqual(pull, {
+      host: 'h', port: 22, connectTimeoutMs: 30_000, idleTimeoutMs: 60_000, keepBeforeRestore: 2, knownHosts: join(homedir(), '.ssh/known_hosts'),
+    });
     const pinned = parse(`[pull]\nhost_key_sha256 = "SHA256:${'A'.repeat(43)}"\n`).pull!;
     assert.equal(pinned.knownHosts, undefined);
   });
@@ -136,9 +138,9 @@ describe('defaults', () => {
     for (const prop of Object.keys(pull)) assert.ok(CONFIG_KEYS.some((k) => k.prop === prop && k.key.startsWith('pull.')), prop);
     for (const k of CONFIG_KEYS) assert.ok(k.type && k.default && k.description, k.key);
     const config = parse(`lock_timeout = "2s"\nverify = "quick"\ncompression_level = 9\nkeep_daily = 7\nkeep_weekly = 4
-[pull]\nuser = "u"\nport = 2222\nprivate_key_path = "/k"\nknown_hosts = "/kh"\nremote_dir = "r"\nlocal_dir = "/l"\nconnect_timeout = "1m30s"\n`);
+[pull]\nuser = "u"\nport = 2222\nprivate_key_path = "/k"\nknown_hosts = "/kh"\nremote_dir = "r"\nlocal_dir = "/l"\nconnect_timeout = "1m30s"\nkeep_before_restore = 5\n`);
     assert.deepEqual([config.lockTimeoutMs, config.verify, config.compressionLevel, config.keepDaily, config.keepWeekly], [2000, 'quick', 9, 7, 4]);
-    assert.deepEqual(config.pull, { user: 'u', port: 2222, privateKeyPath: '/k', knownHosts: '/kh', remoteDir: 'r', localDir: '/l', connectTimeoutMs: 90_000, idleTimeoutMs: 60_000 });
+    assert.deepEqual(config.pull, { user: 'u', port: 2222, privateKeyPath: '/k', knownHosts: '/kh', remoteDir: 'r', localDir: '/l', connectTimeoutMs: 90_000, idleTimeoutMs: 60_000, keepBeforeRestore: 5 });
   });
 });
 

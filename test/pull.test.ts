@@ -163,7 +163,7 @@ describe('pull (local transport)', () => {
     if (!requirePeer(t, 'sqlite3')) return;
     const { dir, remote, config } = await setup(1);
     const target = join(dir, 'live.db');
-    writeFileSync(target, 'the previous database');
+    writeFileSync(target, 'the previous database', { mode: 0o640 });
     let checks = 0;
     const counting = Object.assign(Object.create(engine) as typeof engine, {
       integrityCheck: (...args: Parameters<typeof engine.integrityCheck>) => {
@@ -175,7 +175,7 @@ describe('pull (local transport)', () => {
     assert.equal(r.restoredTo, target);
     assert.equal(checks, 1, 'the pull checks the backup once; the restore reuses that check');
     assert.equal(nativeDump(target, dir), nativeDump(join(dir, 'app.db'), dir));
-    assert.equal(statSync(target).mode & 0o777, 0o600);
+    assert.equal(statSync(target).mode & 0o777, 0o640, 'the replaced database mode');
     const aside = readdirSync(dir).filter((f) => f.startsWith('live.db.before-restore-'));
     assert.equal(aside.length, 1);
     assert.equal(readFileSync(join(dir, aside[0]!), 'utf8'), 'the previous database');

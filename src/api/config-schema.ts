@@ -40,6 +40,8 @@ export interface PullSettings {
   idleTimeoutMs: number;
   /** Absolute. After a pull, restore the verified backup to this database path. */
   restoreTo?: string;
+  /** restore_to: how many `<restore_to>.before-restore-<time>` copies of replaced databases to keep. */
+  keepBeforeRestore: number;
 }
 
 /** A [pull] table that has everything a pull needs: `url`, or `host`, `user` and `remote_dir`; and `local_dir`. */
@@ -105,6 +107,7 @@ export const CONFIG_DEFAULTS = {
     knownHosts: '~/.ssh/known_hosts',
     connectTimeoutMs: 30_000,
     idleTimeoutMs: 60_000,
+    keepBeforeRestore: 2,
   },
 } as const satisfies Omit<Config, 'pull'> & { pull: Partial<PullSettings> };
 
@@ -259,6 +262,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.remote_dir', prop: 'remoteDir', type: 'remote path', default: 'required for pull', description: 'Backup directory on the server, used as written.', read: text },
   { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
   { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
+  { key: 'pull.keep_before_restore', prop: 'keepBeforeRestore', type: 'integer >= 0', default: String(D.pull.keepBeforeRestore), description: 'restore_to: keep the newest N `<restore_to>.before-restore-<time>` copies of replaced databases (the one just replaced included); 0 deletes it once the restore is in place.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long (S3 url: default "10s").', read: duration(true) },
   { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes (S3 url: default "20s" per request, 2 attempts).', read: duration(true) },
 ];

@@ -193,6 +193,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
         port: CONFIG_DEFAULTS.pull.port,
         connectTimeoutMs: CONFIG_DEFAULTS.pull.connectTimeoutMs,
         idleTimeoutMs: CONFIG_DEFAULTS.pull.idleTimeoutMs,
+        keepBeforeRestore: CONFIG_DEFAULTS.pull.keepBeforeRestore,
         ...settings,
       };
       if (doc.pull.url !== undefined) {

@@ -2,7 +2,10 @@
  * A local backup directory seen through the store (store/listing.ts): the backups it holds, with
  * their local paths, and which one is "the latest". The same rules hold for remote stores.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BackupError, ErrorCode } from '../errors.js';
+import { LATEST_FILE } from './naming.js';
 import { LocalTransport } from '../transport/local.js';
 import { latestOf, listStore, type StoreEntry } from './store/listing.js';
 
@@ -39,4 +42,36 @@ export async function pickLatest(dir: string, options: ListOptions = {}): Promis
   const listing = await listStore(new LocalTransport(dir), options);
   const e = latestOf(listing);
   return e && { ...e, path: join(dir, e.name) };
+}
+
+/** Which rule chose the backup of a directory: latest.txt, or the newest by name when there is none. */
+export type ChosenBy = 'latest.txt' | 'newest';
+
+/**
+ * What restore and verify act on when given `path`: the file itself, or, for a backup directory, the
+ * backup latest.txt names. A directory without latest.txt (Go upstream layouts never write one), or
+ * whose latest.txt names a missing file, gives its newest backup by name - the rule of list and pull -
+ * and `chosenBy: 'newest'` says so. A malformed latest.txt is refused (EBACKUP_NOT_FOUND): something
+ * wrote that directory that we do not understand, and guessing which database to restore is worse
+ * than asking. A directory without backups is EBACKUP_NOT_FOUND too.
+ */
+export async function resolveBackupPath(path: string): Promise<{ file: string; chosenBy?: ChosenBy }> {
+  let isDir = false;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch {
+    // A missing or unreadable path is reported by whoever opens it, with its own wording.
+  }
+  if (!isDir) return { file: path };
+  const listing = await listStore(new LocalTransport(path));
+  if (listing.latestProblem) {
+    throw new BackupError(
+      ErrorCode.BACKUP_NOT_FOUND,
+      `[api] ${listing.latestProblem.message.replace(/^\[store\] /, '')}: not guessing which backup to use; give the backup file instead of the directory`,
+      { path: join(path, LATEST_FILE), cause: listing.latestProblem },
+    );
+  }
+  const e = latestOf(listing);
+  if (!e) throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] no backup in directory "${path}"`, { path });
+  return { file: join(path, e.name), chosenBy: e.isLatest ? 'latest.txt' : 'newest' };
 }

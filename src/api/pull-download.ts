@@ -73,7 +73,8 @@ async function readMeta(partPath: string): Promise<PartMeta | undefined> {
 async function resumableBytes(partPath: string, remote: RemoteFile): Promise<number> {
   const meta = await readMeta(partPath);
   const size = (await stat(partPath).catch(() => undefined))?.size;
-  if (meta && size !== undefined && meta.name === remote.name && meta.size === remote.size && meta.mtimeMs === remote.mtimeMs && size <= remote.size) {
+  // An empty part is started again: opening it for a fresh download ('wx') needs it gone.
+  if (meta && size !== undefined && size > 0 && meta.name === remote.name && meta.size === remote.size && meta.mtimeMs === remote.mtimeMs && size <= remote.size) {
     return size;
   }
   await removePart(partPath);

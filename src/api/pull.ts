@@ -9,18 +9,18 @@
  * trust a transfer: ssh2-sftp-client users report corrupted fastGet downloads), the gzip CRC-32 and
  * length of every member, and PRAGMA integrity_check.
  */
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
-import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
+import { BackupError, ErrorCode, fsError, isBackupError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
-import { LATEST_FILE } from './naming.js';
+import { LATEST_FILE, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
 import { publishBackup } from './store/publish.js';
 import { readStoreSidecar } from './store/sidecar.js';
@@ -56,6 +56,12 @@ export interface PullOptions {
    * target does not exist yet.
    */
   restoreTo?: string;
+  /**
+   * With a restore: how many `<target>.before-restore-<time>` copies of replaced databases to keep
+   * (the one just replaced included); older ones are deleted (overrides `pull.keep_before_restore`).
+   * @default 2
+   */
+  keepBeforeRestore?: number;
   /** Download attempts when the connection drops; each resumes where the last stopped. @default 3 */
   attempts?: number;
   /**
@@ -88,6 +94,8 @@ export interface PullResult {
   resumedFrom: number;
   /** Where the backup was restored, when asked. */
   restoredTo?: string;
+  /** With a restore: what it moved aside, deleted (older before-restore copies, a -shm) and must warn about. */
+  restore?: { movedAside: string[]; removed: string[]; warnings: string[] };
   /** Local backups removed by retention. */
   pruned: string[];
   durationMs: number;
@@ -120,17 +128,20 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     let resumedFrom = 0;
 
     const restoreTo = options.restoreTo ?? config.pull.restoreTo;
+    let restored: PullResult['restore'];
     const have = await alreadyHave(localDir, remote, remoteSidecar?.hex);
     if (have) {
       // Nothing new. A restore target that does not exist yet still gets the database.
       const restoredTo = restoreTo && !(await stat(restoreTo).catch(() => undefined)) ? restoreTo : undefined;
       if (restoredTo) {
         progress({ phase: 'restore' });
-        await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
+        const r = await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
+        restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
       progress({ phase: 'done' });
       return {
         ...(restoredTo ? { restoredTo } : {}),
+        ...(restored ? { restore: restored } : {}),
         status: 'up-to-date',
         name: remote.name,
         path,
@@ -205,8 +216,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     let pruned: string[];
     try {
       progress({ phase: 'publish' });
-      await rename(part, path);
-      fsyncDir(localDir);
+      await replaceLocalCopy(part, path, localDir);
       await removePart(part); // its resume metadata
       await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, signal ? { signal } : {});
 
@@ -219,7 +229,12 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         // The scratch database is the published backup, decompressed and integrity-checked above:
         // it goes into place as it is (no second gunzip and check of the same bytes).
         progress({ phase: 'restore' });
-        await installCheckedDatabase(scratch, restoreTo, { force: true, ...(signal ? { signal } : {}) });
+        const r = await installCheckedDatabase(scratch, restoreTo, {
+          force: true,
+          keepBeforeRestore: options.keepBeforeRestore ?? config.pull.keepBeforeRestore,
+          ...(signal ? { signal } : {}),
+        });
+        restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
     } finally {
       await rm(scratch, { force: true });
@@ -234,6 +249,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       remoteChecksum: remoteSidecar ? 'ok' : 'absent',
       resumedFrom,
       ...(restoreTo ? { restoredTo: restoreTo } : {}),
+      ...(restored ? { restore: restored } : {}),
       pruned,
       durationMs: Date.now() - started,
     };
@@ -303,6 +319,35 @@ async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: stri
   if (!st || st.size !== remote.size || !sidecar) return undefined;
   if (remoteHex !== undefined && remoteHex !== sidecar.hex) return undefined;
   return sidecar.hex;
+}
+
+/**
+ * Puts the verified download `part` under its final name `path`, which may already hold an older
+ * file of the same name (the server re-published that name with other bytes). latest.txt may name
+ * `path` all along, so every state a crash can leave must have a `.sha256` that matches its file,
+ * or none. The order that ensures it, each step made durable before the next:
+ *   1. delete the old sidecar: the old file stays, unverified by sidecar but whole;
+ *   2. rename `part` over `path` (atomic): the new file, still without a sidecar;
+ *   3. (publishBackup) write the new sidecar atomically, then latest.txt.
+ * A sidecar under the final name is only ever absent or the hash of the file beside it: removed
+ * before the file changes, written after it. The reverse order (rename first) would leave the new
+ * file beside the old hash, which verify reports as damage. A file without a sidecar is not taken
+ * as ours by the next pull (alreadyHave wants a sidecar): it downloads the backup again.
+ */
+async function replaceLocalCopy(part: string, path: string, localDir: string): Promise<void> {
+  const sidecar = `${path}${SIDECAR_SUFFIX}`;
+  try {
+    await unlink(sidecar);
+    fsyncDir(localDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError('[pull]', 'delete the old sidecar', sidecar, e);
+  }
+  try {
+    await rename(part, path);
+  } catch (e) {
+    throw fsError('[pull]', `rename "${part}" ->`, path, e);
+  }
+  fsyncDir(localDir);
 }
 
 /**

@@ -12,19 +12,22 @@
  *     (+ `-wal` / `-journal`: its uncommitted-to-main-file commits live there, never destroyed), and
  *     delete `<target>-shm`. A stale `-wal` next to a restored file would be replayed into it by the
  *     next open (SQLite applies any `-wal` it finds), silently merging old pages into the restore;
- *  5. rename the temp file into place and fsync the directory.
+ *  5. give the temp file the replaced database's owner, group and mode (so the application can still
+ *     open it), rename it into place and fsync the directory; a restore to a new path stays 0600;
+ *  6. remove the oldest `<target>.before-restore-*` copies beyond `keepBeforeRestore` (none by default).
  * The temp file is removed on every failure or abort. If the final rename fails, the moved files
  * are put back. A crash between the moves in step 4 can leave the old database and its `-wal` under
  * different names (db moved, `-wal` not yet): rerunning the restore moves the stray `-wal` aside too.
  */
-import { open, rename, rm, lstat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { chmod, chown, open, readdir, rename, rm, lstat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { tempPathFor } from '../fs/atomic.js';
+import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, isContentError, type CheckProgress } from './verify.js';
 
@@ -44,29 +47,54 @@ export interface RestoreOptions {
    * existing callers still type-check. @default next to the compress module
    */
   compressWorkerUrl?: URL | string;
+  /**
+   * How many `<target>.before-restore-<time>` copies (each with its -wal/-journal) to keep after a
+   * restore that moved a database aside, the one just made included; older ones are deleted once the
+   * restore is in place. A manual restore keeps them all by default: the oldest is often the only
+   * copy of the database as it was before a series of trial restores. @default Infinity
+   */
+  keepBeforeRestore?: number;
 }
 
 export interface RestoreResult {
   /** Absolute path of the restored database. */
   target: string;
+  /** Absolute path of the backup file restored (the one chosen, when a directory was given). */
+  backup: string;
+  /** When a backup directory was given: whether latest.txt chose the backup, or the newest name (no usable latest.txt). */
+  chosenBy?: ChosenBy;
   /** Size of the restored database. */
   bytes: number;
   checksum: 'ok' | 'absent';
   /** Files moved out of the way (the previous database and its -wal/-journal, or stale ones). */
   movedAside: string[];
-  /** Files deleted: only a `-shm` (a cache SQLite rebuilds, holding no data). */
+  /**
+   * Files deleted: a `-shm` (a cache SQLite rebuilds, holding no data), and older
+   * `<target>.before-restore-*` copies beyond `keepBeforeRestore`.
+   */
   removed: string[];
+  /**
+   * Things the operator must know, e.g. the restored file could not be given the replaced database's
+   * owner (a non-root user cannot chown): the application may no longer be able to open it.
+   */
+  warnings: string[];
 }
 
 /** Infix of moved-aside files: `<target>.before-restore-<UTC ts>`. */
 export const BEFORE_RESTORE_MARKER = '.before-restore-';
 const COPY_CHUNK = 1024 * 1024;
 
-export async function restore(backupFile: string, targetPath: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+/**
+ * Restores `backupPath` (a backup file, or a backup directory: then the backup its latest.txt names,
+ * see resolveBackupPath) to `targetPath`.
+ */
+export async function restore(backupPath: string, targetPath: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const { signal } = options;
   const target = resolve(targetPath);
   throwIfAborted(signal, `[api] restore to "${target}"`);
+  checkKeep(options.keepBeforeRestore);
   await checkTarget(target, options.force ?? false);
+  const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath));
 
   const { format, size: backupSize } = await detectFormat(backupFile);
   if (format !== 'gzip' && format !== 'sqlite') {
@@ -126,9 +154,9 @@ export async function restore(backupFile: string, targetPath: string, options: R
       });
     }
     throwIfAborted(signal, `[api] restore to "${target}"`);
-    const placed = await placeAtTarget(tmp, target, options.force ?? false);
+    const placed = await placeAtTarget(tmp, target, options.force ?? false, options.keepBeforeRestore);
     tmpExists = false;
-    return { ...placed, checksum };
+    return { ...placed, backup: backupFile, ...(chosenBy ? { chosenBy } : {}), checksum };
   } finally {
     if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
     if (!options.engine) await engine.close().catch(() => {});
@@ -145,9 +173,10 @@ export async function restore(backupFile: string, targetPath: string, options: R
 export async function installCheckedDatabase(
   checked: string,
   targetPath: string,
-  options: { force?: boolean; signal?: AbortSignal } = {},
-): Promise<Omit<RestoreResult, 'checksum'>> {
+  options: { force?: boolean; signal?: AbortSignal; keepBeforeRestore?: number } = {},
+): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy'>> {
   const target = resolve(targetPath);
+  checkKeep(options.keepBeforeRestore);
   await checkTarget(target, options.force ?? false);
   const tmp = tempPathFor(target);
   let tmpExists = false;
@@ -163,7 +192,7 @@ export async function installCheckedDatabase(
       await rm(checked, { force: true });
     }
     throwIfAborted(options.signal, `[api] restore to "${target}"`);
-    const placed = await placeAtTarget(tmp, target, options.force ?? false);
+    const placed = await placeAtTarget(tmp, target, options.force ?? false, options.keepBeforeRestore);
     tmpExists = false;
     return placed;
   } finally {
@@ -174,6 +203,13 @@ export async function installCheckedDatabase(
 /** Refuses a target that exists (without force) or is not a file, and a missing directory. */
 async function checkTarget(target: string, force: boolean): Promise<void> {
   const existing = await lstatOrUndefined(target);
+  if (existing?.isDirectory()) {
+    throw new BackupError(
+      ErrorCode.DEST_DIR,
+      `[api] restore: "${target}" is a directory; give the path of the database file to create or replace, e.g. "${join(target, 'app.db')}"`,
+      { path: target },
+    );
+  }
   if (existing && !force) {
     throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
       path: target,
@@ -194,13 +230,21 @@ async function checkTarget(target: string, force: boolean): Promise<void> {
  * target, fsynced) into place. On success `tmp` is gone; on failure the moves are undone and `tmp`
  * is left for the caller to remove.
  */
-async function placeAtTarget(tmp: string, target: string, force: boolean): Promise<Omit<RestoreResult, 'checksum'>> {
+async function placeAtTarget(
+  tmp: string,
+  target: string,
+  force: boolean,
+  keepBeforeRestore: number | undefined,
+): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy'>> {
   const bytes = (await lstat(tmp)).size;
-  if (!force && (await lstatOrUndefined(target))) {
+  const replaced = await lstatOrUndefined(target);
+  if (!force && replaced) {
     throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" appeared while restoring; pass --force (force: true) to replace it`, {
       path: target,
     });
   }
+  // Before the rename, so that the file never shows under the target's name with other permissions.
+  const warnings = replaced ? await takeOwnership(tmp, target, replaced) : [];
   // Past this point we do not stop half way: the remaining steps are a few renames.
   const moves = await moveAside(target);
   try {
@@ -216,7 +260,91 @@ async function placeAtTarget(tmp: string, target: string, force: boolean): Promi
   } catch (e) {
     throw ioError('fsync directory', dir, e);
   }
-  return { target, bytes, movedAside: moves.moved.map((m) => m.to), removed: moves.removed };
+  const removed = [...moves.removed];
+  if (keepBeforeRestore !== undefined && keepBeforeRestore !== Infinity && moves.moved.length > 0) removed.push(...(await pruneBeforeRestore(target, keepBeforeRestore)));
+  return { target, bytes, movedAside: moves.moved.map((m) => m.to), removed, warnings };
+}
+
+/**
+ * Gives `tmp` the owner, group and permission bits of the database it replaces: a restore run as
+ * root must not leave `root:root 0600` where the application's `app:app 0640` was. A user who may
+ * not chown (EPERM: not root, or not a member of the group) keeps the mode and gets a warning.
+ */
+async function takeOwnership(tmp: string, target: string, replaced: { uid: number; gid: number; mode: number }): Promise<string[]> {
+  const warnings: string[] = [];
+  const mine = await lstat(tmp);
+  if (mine.uid !== replaced.uid || mine.gid !== replaced.gid) {
+    try {
+      await chown(tmp, replaced.uid, replaced.gid);
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException).code;
+      if (errno !== 'EPERM' && errno !== 'EINVAL') throw ioError('chown', tmp, e);
+      warnings.push(
+        `"${target}" was owned by ${replaced.uid}:${replaced.gid}; the restored file is owned by ${mine.uid}:${mine.gid} ` +
+          `(only root may give it back): run \`chown ${replaced.uid}:${replaced.gid} ${target}\` as root if the application cannot open it`,
+      );
+    }
+  }
+  try {
+    // After chown: chown clears the set-id bits.
+    await chmod(tmp, replaced.mode & 0o7777);
+  } catch (e) {
+    throw ioError('chmod', tmp, e);
+  }
+  return warnings;
+}
+
+/** `.before-restore-<UTC ts>[-n]` and an optional side-file suffix, as freeAsideBase names them. */
+const ASIDE_PATTERN = /^\.before-restore-(\d{8}T\d{6}\.\d{3}Z(?:-\d+)?)(-wal|-journal|-shm)?$/;
+
+/**
+ * Deletes the `<target>.before-restore-*` copies (with their side files) beyond the newest `keep`.
+ * Best effort: the restore is done; a copy we cannot delete only takes space.
+ */
+async function pruneBeforeRestore(target: string, keep: number): Promise<string[]> {
+  const dir = dirname(target);
+  const prefix = basename(target);
+  const groups = new Map<string, string[]>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const m = ASIDE_PATTERN.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const files = groups.get(m[1]!) ?? [];
+    files.push(join(dir, name));
+    groups.set(m[1]!, files);
+  }
+  // Stamps are fixed-width UTC times, so they sort by time; a `-n` counter sorts after its stamp.
+  const stale = [...groups.keys()].sort(compareStamps).slice(0, Math.max(0, groups.size - keep));
+  const removed: string[] = [];
+  for (const stamp of stale) {
+    for (const path of groups.get(stamp)!) {
+      try {
+        await unlink(path);
+        removed.push(path);
+      } catch {
+        // Left for the next restore to retry.
+      }
+    }
+  }
+  if (removed.length > 0) {
+    try {
+      fsyncDir(dir);
+    } catch {
+      // Only the deletions may not survive a power cut.
+    }
+  }
+  return removed;
+}
+
+function compareStamps(a: string, b: string): number {
+  const [, ta, na] = /^(.*Z)(?:-(\d+))?$/.exec(a)!;
+  const [, tb, nb] = /^(.*Z)(?:-(\d+))?$/.exec(b)!;
+  return ta! < tb! ? -1 : ta! > tb! ? 1 : Number(na ?? 1) - Number(nb ?? 1);
+}
+
+function checkKeep(keep: number | undefined): void {
+  if (keep === undefined || keep === Infinity || (Number.isInteger(keep) && keep >= 0)) return;
+  throw new RangeError(`keepBeforeRestore must be a whole number >= 0 or Infinity, got ${keep}`);
 }
 
 interface Move {

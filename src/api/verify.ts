@@ -12,6 +12,7 @@ import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
+import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf, type Sidecar } from './sidecar.js';
 
 export type BackupFormat = 'gzip' | 'sqlite' | 'empty' | 'unknown';
@@ -49,6 +50,8 @@ export interface VerifyResult {
   /** The file is gzip (detected by its magic bytes, not its name). */
   compressed: boolean;
   checksum: 'ok' | 'absent' | 'mismatch';
+  /** When a backup directory was given: whether latest.txt chose the backup, or the newest name (no usable latest.txt). */
+  chosenBy?: ChosenBy;
   /** Size of the database (decompressed), 0 when it could not be obtained. */
   bytes: number;
   pageSize: number;
@@ -106,15 +109,21 @@ export async function detectFormat(path: string): Promise<{ format: BackupFormat
   }
 }
 
-/** Verifies a backup (`.db` or gzip). See the module comment for what is checked and what throws. */
-export async function verify(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+/**
+ * Verifies a backup (`.db` or gzip), or the backup a directory's latest.txt names (see
+ * resolveBackupPath; `path` in the result is then that file). See the module comment for what is
+ * checked and what throws.
+ */
+export async function verify(pathArg: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { signal } = options;
-  throwIfAborted(signal, `[api] verify "${path}"`);
+  throwIfAborted(signal, `[api] verify "${pathArg}"`);
+  const { file: path, chosenBy } = await resolveBackupPath(pathArg);
   const { format, size } = await detectFormat(path);
   const result: VerifyResult = {
     ok: false,
     messages: [],
     path,
+    ...(chosenBy ? { chosenBy } : {}),
     compressed: format === 'gzip',
     checksum: 'absent',
     bytes: format === 'sqlite' ? size : 0,

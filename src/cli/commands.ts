@@ -17,7 +17,7 @@ import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
 import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
 import { humanDuration, parseDuration } from '../api/duration.js';
 import { pull } from '../api/pull.js';
-import { restore } from '../api/restore.js';
+import { BEFORE_RESTORE_MARKER, restore } from '../api/restore.js';
 import { describeRetention, prune, resolveRetention, retentionOf, type FullRetentionPolicy, type RetentionField, type WrittenRetention } from '../api/retention.js';
 import { verify } from '../api/verify.js';
 import { status } from '../api/status.js';
@@ -178,17 +178,25 @@ const backupCommand: Command = {
 };
 
 const pullCommand: Command = {
-  options: { ...CONFIG_OPTION, 'restore-to': { type: 'string' }, 'insecure-skip-host-key-check': { type: 'boolean' } },
+  options: {
+    ...CONFIG_OPTION,
+    'restore-to': { type: 'string' },
+    'keep-before-restore': { type: 'string' },
+    'insecure-skip-host-key-check': { type: 'boolean' },
+  },
   positionals: [],
   async run(values, _args, { signal, out }) {
     const config = await requiredConfig(values);
     out.setProgressInterval(config.progressLogIntervalMs);
     const restoreTo = str(values, 'restore-to');
+    const keep = str(values, 'keep-before-restore');
+    if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`pull: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'pull');
     const insecure = values['insecure-skip-host-key-check'] === true;
     const r = await pull(config, {
       signal,
       onProgress: out.progress,
       ...(restoreTo ? { restoreTo: resolve(restoreTo) } : {}),
+      ...(keep !== undefined ? { keepBeforeRestore: Number(keep) } : {}),
       // Always shown, --quiet or not: the host key check is off.
       warn: (m: string) => out.warn(m),
       ...(insecure ? { insecureSkipHostKeyCheck: true } : {}),
@@ -202,6 +210,9 @@ const pullCommand: Command = {
       lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
     }
     if (r.restoredTo) lines.push(`restored it to ${r.restoredTo}`);
+    for (const p of r.restore?.movedAside ?? []) lines.push(`  kept the previous file as ${p}`);
+    for (const p of r.restore?.removed ?? []) lines.push(`  removed ${p.includes(BEFORE_RESTORE_MARKER) ? 'older copy' : 'stale'} ${p}`);
+    for (const w of r.restore?.warnings ?? []) out.warn(w);
     if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
     out.result('pull', true, r, lines);
     return 0;
@@ -233,25 +244,37 @@ const verifyCommand: Command = {
     }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
-    const lines = r.ok
-      ? [`ok: ${file} (${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`]
-      : [`NOT OK: ${file}`, ...r.messages.map((m) => `  ${m}`)];
+    if (r.chosenBy) file = r.path;
+    const lines = [
+      ...chosenLine(r.chosenBy, r.path),
+      ...(r.ok ? [`ok: ${file} (${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`] : [`NOT OK: ${file}`, ...r.messages.map((m) => `  ${m}`)]),
+    ];
     out.result('verify', r.ok, r, lines);
     return r.ok ? 0 : 1;
   },
 };
 
 const restoreCommand: Command = {
-  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' } },
+  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' } },
   positionals: ['backup', 'target'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values);
-    const r = await restore(args[0]!, args[1]!, { force: values.force === true, mode: integrityMode(values, config), signal, onProgress: out.progress });
+    const keep = str(values, 'keep-before-restore');
+    if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`restore: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'restore');
+    const r = await restore(args[0]!, args[1]!, {
+      force: values.force === true,
+      mode: integrityMode(values, config),
+      signal,
+      onProgress: out.progress,
+      ...(keep !== undefined ? { keepBeforeRestore: Number(keep) } : {}),
+    });
     out.endProgress();
-    out.result('restore', true, { backup: resolve(args[0]!), ...r }, [
-      `restored ${args[0]} -> ${r.target} (${mib(r.bytes)}, integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`,
+    for (const w of r.warnings) out.warn(w);
+    out.result('restore', true, r, [
+      ...chosenLine(r.chosenBy, r.backup),
+      `restored ${r.chosenBy ? r.backup : args[0]} -> ${r.target} (${mib(r.bytes)}, integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`,
       ...r.movedAside.map((p) => `  kept the previous file as ${p}`),
-      ...r.removed.map((p) => `  removed stale ${p}`),
+      ...r.removed.map((p) => `  removed ${p.includes(BEFORE_RESTORE_MARKER) ? 'older copy' : 'stale'} ${p}`),
     ]);
     return 0;
   },
@@ -282,6 +305,13 @@ function sameDir(a: string, b: string): boolean {
     }
   };
   return resolve(a) === resolve(b) || real(a) === real(b);
+}
+
+/** For restore/verify of a directory: which backup was taken, and why. */
+function chosenLine(chosenBy: 'latest.txt' | 'newest' | undefined, file: string): string[] {
+  if (chosenBy === 'latest.txt') return [`using ${file} (named by latest.txt)`];
+  if (chosenBy === 'newest') return [`using ${file} (no usable latest.txt: the newest backup by name)`];
+  return [];
 }
 
 const listCommand: Command = {

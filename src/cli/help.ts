@@ -57,7 +57,8 @@ failed destination keeps the local backup, lets the others run, and makes the ex
   --jitter <duration>    random delay added to each scheduled start (default: 10% of the interval,
                          at most 5m), so many hosts on one schedule do not start in the same second
 `,
-  pull: `usage: sqlite-backup pull [--config <file>] [--restore-to <db>] [--insecure-skip-host-key-check]
+  pull: `usage: sqlite-backup pull [--config <file>] [--restore-to <db> [--keep-before-restore <n>]]
+                         [--insecure-skip-host-key-check]
 
 Fetches the newest backup from the [pull] server over SFTP, checks the host key, the sha256, the gzip
 CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
@@ -66,16 +67,19 @@ backup was already there.
   -c, --config <file>                config file (default ./${DEFAULT_CONFIG_FILE})
   --restore-to <db>                  then restore the pulled backup to <db> (the previous file is kept
                                      as <db>.before-restore-<time>)
+  --keep-before-restore <n>          keep the newest <n> such copies, older ones are deleted
+                                     (default: keep_before_restore of [pull], else 2)
   --insecure-skip-host-key-check     accept any server key (warned on every run, with the fingerprint
                                      to pin); only for a first look at a server
 The passphrase of an encrypted private key comes from SQLITE_BACKUP_KEY_PASSPHRASE; an ssh-agent
 (SSH_AUTH_SOCK) is used when there is no key file.
 `,
-  verify: `usage: sqlite-backup verify <file|url> [--quick] [--config <file>] [--endpoint <url>] [--region <r>]
+  verify: `usage: sqlite-backup verify <file|dir|url> [--quick] [--config <file>] [--endpoint <url>] [--region <r>]
 
 Checks a backup (.db.gz, any gzip, or .db): its .sha256 sidecar when there is one, the gzip CRC-32 and
-length, and PRAGMA integrity_check. Exit 1 when it is damaged. A store URL (s3://bucket/prefix,
-sftp://user@host/path) checks the backup latest.txt names there; <url>/<backup name> that backup.
+length, and PRAGMA integrity_check. Exit 1 when it is damaged. A backup directory, or a store URL
+(s3://bucket/prefix, sftp://user@host/path), checks the backup latest.txt names there (without a
+latest.txt: the newest backup by name); <url>/<backup name> that backup.
 
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
@@ -84,13 +88,17 @@ sftp://user@host/path) checks the backup latest.txt names there; <url>/<backup n
                          AWS_PROFILE or ~/.aws
   --region <region>      S3 region (default us-east-1)
 `,
-  restore: `usage: sqlite-backup restore <backup> <target> [--force] [--quick] [--config <file>]
+  restore: `usage: sqlite-backup restore <backup|dir> <target> [--force [--keep-before-restore <n>]] [--quick]
+                         [--config <file>]
 
-Checks a backup and decompresses it into <target> through a temp file and a rename. Stop the
-application that uses the database first.
+Checks a backup and decompresses it into <target> (a file path, not a directory) through a temp file
+and a rename. Given a backup directory, restores the backup its latest.txt names (without a
+latest.txt: the newest backup by name). Stop the application that uses the database first.
 
   --force                replace an existing <target>: it is kept (with its -wal and -journal) as
-                         <target>.before-restore-<time>
+                         <target>.before-restore-<time>; the restored file gets its owner, group
+                         and mode (a warning when only root could set the owner)
+  --keep-before-restore <n>  keep only the newest <n> such copies (default: all)
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" from this config
 `,

@@ -20,7 +20,7 @@ import {
   hasHotJournalCandidate,
   readDatabaseHeader,
 } from './database-file.js';
-import { fsyncDir, removeDatabaseFiles } from '../fs/sync.js';
+import { fsyncDir, readFully, removeDatabaseFiles, writeAll } from '../fs/sync.js';
 
 /** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
@@ -175,16 +175,29 @@ export function toEngineError(ctx: EngineContext, e: unknown, path: string, what
   });
 }
 
-/** fsync a finished snapshot and its directory, so a published backup survives a crash. */
-function syncFile(path: string): number {
+/**
+ * fsync a finished snapshot (its directory is the caller's), after marking it WAL when its source is:
+ * VACUUM INTO always writes a rollback-journal header, so a WAL database would come back from a
+ * restore in journal_mode=delete, and an application that never sets WAL itself would silently
+ * change behaviour. Header bytes 18 and 19 (file format write/read version) = 2 is exactly what
+ * `PRAGMA journal_mode=WAL` persists; a WAL database without a -wal file is a valid, checkpointed one.
+ * Done on our private new file, before its integrity check and compression.
+ */
+function syncFile(path: string, wal: boolean): number {
   const fd = openSync(path, 'r+');
   try {
+    if (wal) {
+      const versions = Buffer.alloc(2);
+      if (readFully(fd, versions, 18) === 2 && versions[0] === 1 && versions[1] === 1) writeAll(fd, WAL_VERSIONS, 18);
+    }
     fsyncSync(fd);
     return fstatSync(fd).size;
   } finally {
     closeSync(fd);
   }
 }
+
+const WAL_VERSIONS = Buffer.from([2, 2]);
 
 function pragmaNumber(db: DB, pragma: string): number {
   return Number(db.selectValue(`PRAGMA ${pragma}`));
@@ -224,7 +237,7 @@ function snapshot(
           ...(lost.errno ? { errno: lost.errno } : {}),
         });
       }
-      const bytes = syncFile(dest);
+      const bytes = syncFile(dest, src.walMode);
       fsyncDir(dirname(dest));
       const pageSize = pragmaNumber(src.db, 'page_size');
       return {
