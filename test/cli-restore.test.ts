@@ -79,7 +79,7 @@ describe('sqlite-backup restore / verify', () => {
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /^WARNING: ".*app\.db" was owned by 12345:12345; the restored file is owned by 65534:65534 .*chown 12345:12345 /m);
+    assert.match(r.stderr, /^(?:\S+Z )?WARNING: ".*app\.db" was owned by 12345:12345; the restored file is owned by 65534:65534 .*chown 12345:12345 /m);
     assert.match(r.stdout, /kept the previous file as .*app\.db\.before-restore-/);
     const st = statSync(join(work, 'app.db'));
     assert.deepEqual([st.uid, st.mode & 0o777], [65534, 0o640]);
