@@ -112,16 +112,16 @@ describe('--app-config: the config from a restinpieces database', () => {
   it('reads scope db_backup_config encrypted by the age CLI; the newest created_at wins, then the greatest id', async (t) => {
     for (const p of ['age', 'age-keygen', 'sqlite3', 'python3']) if (!requirePeer(t, p)) return;
     const db = newDb('store');
-    insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('old'), recipient), createdAt: '2026-01-01T00:00:00.000000Z' });
-    // Inserted later with a larger id but an older created_at: created_at decides, not the id.
-    insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('older'), recipient), createdAt: '2025-12-31T23:59:59.999999Z' });
     insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('newest'), recipient), createdAt: '2026-03-01T10:00:00.000001Z' });
+    // Inserted later, with larger ids, but older created_at: created_at decides, not the id.
+    insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('old'), recipient), createdAt: '2026-03-01T10:00:00.000000Z' });
+    insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('older'), recipient), createdAt: '2025-12-31T23:59:59.999999Z' });
     insertRow(db, { scope: 'other', file: ageEncrypt(dir, single('other-scope'), recipient), createdAt: '2027-01-01T00:00:00.000000Z' });
     let config = await loadAppConfig(db, { identity: key, engine });
     assert.equal(config.sourcePath, join(dir, 'newest.db'));
     assert.equal(config.backupDir, join(dir, 'newest-backups'));
     assert.equal(config.configPath, db);
-    assert.deepEqual(config.appConfig, { database: db, scope: 'db_backup_config', id: 3, createdAt: '2026-03-01T10:00:00.000001Z' });
+    assert.deepEqual(config.appConfig, { database: db, scope: 'db_backup_config', id: 1, createdAt: '2026-03-01T10:00:00.000001Z' });
     // Two rows with the same created_at: the greater id (inserted last) wins, whatever the row order.
     insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('tie-high'), recipient), createdAt: '2026-06-01T00:00:00.000000Z', id: 20 });
     insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('tie-low'), recipient), createdAt: '2026-06-01T00:00:00.000000Z', id: 10 });
