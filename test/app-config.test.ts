@@ -183,6 +183,18 @@ describe('--app-config: the config from a restinpieces database', () => {
     assert.ok(!pub.message.includes(recipient), 'the offending line is named by number, not printed');
   });
 
+  it('engine selectRows binds values (quotes are data, not SQL) and refuses a statement that writes', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const db = join(dir, 'bind.db');
+    sqlite3(db, "CREATE TABLE app_config (id INTEGER PRIMARY KEY, scope TEXT); INSERT INTO app_config VALUES (1, 'a'), (2, 'x'' OR ''1''=''1');");
+    const before = fingerprint(dir, db);
+    assert.deepEqual(await engine.selectRows(db, 'SELECT id FROM app_config WHERE scope = ?', ["x' OR '1'='1"]), [[2]]);
+    assert.deepEqual(await engine.selectRows(db, 'SELECT id FROM app_config WHERE scope = ?', ["' OR 1=1 --"]), []);
+    await assert.rejects(engine.selectRows(db, 'DELETE FROM app_config'), (e: unknown) => isBackupError(e, 'ESQLITE') && /readonly|read-only/i.test((e as Error).message));
+    assert.equal(fingerprint(dir, db), before);
+    assert.equal(sqlite3(db, 'SELECT count(*) FROM app_config;').stdout.trim(), '2');
+  });
+
   it('warns when the identity file is readable by others', async (t) => {
     for (const p of ['age', 'age-keygen']) if (!requirePeer(t, p)) return;
     if (process.platform === 'win32') return;
