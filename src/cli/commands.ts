@@ -14,7 +14,9 @@ import { pruneStore } from '../api/store/prune.js';
 import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
-import { CONFIG_DEFAULTS, loadConfig, type Config } from '../api/config.js';
+import { CONFIG_DEFAULTS, loadConfig, parseConfig, type Config } from '../api/config.js';
+import { loadAppConfig } from '../api/app-config.js';
+import { AGE_IDENTITY_ENV, ageIdentityPath } from '../crypto/age-identity.js';
 import { humanDuration, parseDuration } from '../api/duration.js';
 import { pull } from '../api/pull.js';
 import { BEFORE_RESTORE_MARKER, restore } from '../api/restore.js';
@@ -56,19 +58,54 @@ export interface Command {
   run(values: Values, args: string[], ctx: CommandContext): Promise<number>;
 }
 
-const CONFIG_OPTION: OptionSpec = { config: { type: 'string', short: 'c' } };
+const CONFIG_OPTION: OptionSpec = {
+  config: { type: 'string', short: 'c' },
+  'app-config': { type: 'string' },
+  'age-identity': { type: 'string' },
+};
+
+/** Names the config file when --config is not given (before ./sqlite-backup.toml). */
+export const CONFIG_ENV = 'SQLITE_BACKUP_CONFIG';
 
 function str(values: Values, key: string): string | undefined {
   const v = values[key];
   return typeof v === 'string' ? v : undefined;
 }
 
-/** backup and pull: --config, or ./sqlite-backup.toml. */
-function requiredConfig(values: Values): Promise<Config> {
-  return loadConfig(str(values, 'config') ?? DEFAULT_CONFIG_FILE);
+/** The config file named by SQLITE_BACKUP_CONFIG, if set (an empty value counts as unset). */
+function envConfigFile(): string | undefined {
+  const v = process.env[CONFIG_ENV];
+  return v === undefined || v === '' ? undefined : v;
 }
 
-async function optionalConfig(values: Values): Promise<Config | undefined> {
+/**
+ * --app-config <db> [--age-identity <file>]: the config from a restinpieces database, or undefined
+ * when not asked for. Mixing it with --config, or an identity without a database, is a usage error.
+ */
+async function appConfig(values: Values, out: Output | undefined): Promise<Config | undefined> {
+  const db = str(values, 'app-config');
+  const identityOption = str(values, 'age-identity');
+  if (db === undefined) {
+    if (identityOption !== undefined) throw new UsageError('--age-identity goes with --app-config <restinpieces database>');
+    return undefined;
+  }
+  if (str(values, 'config') !== undefined) throw new UsageError('give --config <file> or --app-config <database>, not both');
+  const identity = ageIdentityPath(identityOption);
+  if (identity === undefined) {
+    throw new UsageError(`--app-config needs the age identity that decrypts it: --age-identity <key file> or ${AGE_IDENTITY_ENV}=<key file>`);
+  }
+  return loadAppConfig(db, { identity, ...(out ? { warn: (m: string) => out.warn(m) } : {}) });
+}
+
+/** backup, pull, status: --app-config, else --config, else $SQLITE_BACKUP_CONFIG, else ./sqlite-backup.toml. */
+async function requiredConfig(values: Values, out?: Output): Promise<Config> {
+  return (await appConfig(values, out)) ?? loadConfig(str(values, 'config') ?? envConfigFile() ?? DEFAULT_CONFIG_FILE);
+}
+
+/** verify and restore: only an explicit --config / --app-config. */
+async function optionalConfig(values: Values, out?: Output): Promise<Config | undefined> {
+  const fromDb = await appConfig(values, out);
+  if (fromDb) return fromDb;
   const path = str(values, 'config');
   return path === undefined ? undefined : loadConfig(path);
 }
@@ -128,21 +165,36 @@ function pushLines(p: PushOutcome): string[] {
   return lines;
 }
 
+/**
+ * backup's config: `backup <db> <dir>` backs up one database with every default and no config
+ * (like `sqlite3 db ".backup"`); otherwise the config as for every command (requiredConfig).
+ */
+async function backupConfig(values: Values, args: string[], out: Output): Promise<Config> {
+  if (args.length === 0) return requiredConfig(values, out);
+  if (args.length === 1) throw new UsageError('backup: give both <db> and <dir> (sqlite-backup backup app.db backups/), or neither to use a config', 'backup');
+  if (str(values, 'config') !== undefined || str(values, 'app-config') !== undefined) {
+    throw new UsageError('backup: <db> <dir> backs up without a config: give either them or --config/--app-config, not both', 'backup');
+  }
+  if (str(values, 'age-identity') !== undefined) throw new UsageError('--age-identity goes with --app-config <restinpieces database>', 'backup');
+  return { ...parseConfig(''), sourcePath: resolve(args[0]!), backupDir: resolve(args[1]!) };
+}
+
 const backupCommand: Command = {
   options: { ...CONFIG_OPTION, every: { type: 'string' }, jitter: { type: 'string' } },
-  positionals: [],
-  async run(values, _args, ctx) {
+  positionals: ['db?', 'dir?'],
+  async run(values, args, ctx) {
     const { out } = ctx;
+    const config = (): Promise<Config> => backupConfig(values, args, out);
     const every = str(values, 'every');
     const jitter = str(values, 'jitter');
     if (jitter !== undefined && every === undefined) throw new UsageError('backup: --jitter needs --every');
     /** One run; false when the backup was published locally but a destination failed (reported here). */
     const once = async (signal: AbortSignal): Promise<boolean> => {
       // Read on every run, like the job handler: an edited config applies to the next scheduled run.
-      const config = await requiredConfig(values);
-      out.setProgressInterval(config.progressLogIntervalMs);
+      const c = await config();
+      out.setProgressInterval(c.progressLogIntervalMs);
       try {
-        const r = await backup(config, { signal, onProgress: out.progress });
+        const r = await backup(c, { signal, onProgress: out.progress });
         out.endProgress();
         out.result('backup', true, r, backupLines(r));
         return true;
@@ -162,7 +214,7 @@ const backupCommand: Command = {
       throw new UsageError(`backup: --jitter ${jitter} is longer than --every ${every}: a start could slip past the next one; use a jitter of at most the interval`);
     }
     // A wrong config is a usage problem to report now, not at every scheduled run.
-    await requiredConfig(values);
+    await config();
     out.note(`backing up every ${humanDuration(intervalMs)} (each start up to ${humanDuration(jitterMs)} late, at random); Ctrl-C or SIGTERM stops`);
     await runEvery(async (signal) => void (await once(signal)), {
       intervalMs,
@@ -186,7 +238,7 @@ const pullCommand: Command = {
   },
   positionals: [],
   async run(values, _args, { signal, out }) {
-    const config = await requiredConfig(values);
+    const config = await requiredConfig(values, out);
     out.setProgressInterval(config.progressLogIntervalMs);
     const restoreTo = str(values, 'restore-to');
     const keep = str(values, 'keep-before-restore');
@@ -223,7 +275,7 @@ const verifyCommand: Command = {
   options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' } },
   positionals: ['file'],
   async run(values, args, { signal, out }) {
-    const config = await optionalConfig(values);
+    const config = await optionalConfig(values, out);
     let file = args[0]!;
     const mode = integrityMode(values, config);
     let r;
@@ -258,7 +310,7 @@ const restoreCommand: Command = {
   options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' } },
   positionals: ['backup', 'target'],
   async run(values, args, { signal, out }) {
-    const config = await optionalConfig(values);
+    const config = await optionalConfig(values, out);
     const keep = str(values, 'keep-before-restore');
     if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`restore: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'restore');
     const r = await restore(args[0]!, args[1]!, {
@@ -281,11 +333,13 @@ const restoreCommand: Command = {
 };
 
 /**
- * list and prune: --config, else ./sqlite-backup.toml when there is one (the file backup reads), else
- * none. A default file that exists but is broken is an error, as for backup: prune's policy comes from it.
+ * list and prune: --app-config or --config, else $SQLITE_BACKUP_CONFIG, else ./sqlite-backup.toml when
+ * there is one (the file backup reads), else none. A default file that exists but is broken is an error, as for backup: prune's policy comes from it.
  */
-async function listOrPruneConfig(values: Values): Promise<Config | undefined> {
-  const path = str(values, 'config');
+async function listOrPruneConfig(values: Values, out?: Output): Promise<Config | undefined> {
+  const fromDb = await appConfig(values, out);
+  if (fromDb) return fromDb;
+  const path = str(values, 'config') ?? envConfigFile();
   if (path !== undefined) return loadConfig(path);
   try {
     return await loadConfig(DEFAULT_CONFIG_FILE);
@@ -318,7 +372,7 @@ const listCommand: Command = {
   options: { ...CONFIG_OPTION, ...STORE_OPTIONS, db: { type: 'string' } },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await listOrPruneConfig(values);
+    const config = await listOrPruneConfig(values, out);
     const db = str(values, 'db');
     const filter = db !== undefined ? { dbName: db } : {};
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]);
@@ -417,7 +471,7 @@ const pruneCommand: Command = {
   },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await listOrPruneConfig(values);
+    const config = await listOrPruneConfig(values, out);
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]) ? args[0] : undefined;
     const dir = remote ?? directory('prune', args, config);
     const { policy, dbName, from } = prunePolicy(values, config, dir, remote !== undefined);
@@ -466,7 +520,7 @@ const statusCommand: Command = {
     const db = str(values, 'db');
     const options = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
     // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default.
-    const r = args[0] !== undefined ? await status(resolve(args[0]), options) : await status(await requiredConfig(values), options);
+    const r = args[0] !== undefined ? await status(resolve(args[0]), options) : await status(await requiredConfig(values, out), options);
     const lines: string[] = [];
     const n = r.newest;
     if (!n) lines.push(`no backups in ${r.dir}${r.dbName !== undefined ? ` of "${r.dbName}"` : ''}`);

@@ -16,6 +16,7 @@ export const OVERVIEW = `usage: sqlite-backup <command> [options]
 commands:
   init [file]            write a commented config template (never overwrites)
   backup                 snapshot, check, gzip and publish a backup of source_path into backup_dir
+  backup <db> <dir>      the same for one database, with every default and no config file
   backup --every <d>     keep running, one backup every <d> (e.g. 6h), for hosts without cron
   pull                   fetch the newest backup from [pull] (SFTP or S3), verify it, publish it locally
   verify <file|url>      check a backup: sha256 sidecar, gzip CRC, integrity_check
@@ -24,8 +25,11 @@ commands:
   prune [dir|url]        apply retention (keep_last / keep_hourly / keep_daily / ... / keep_yearly)
   status [dir]           the newest backup, its age and sidecar; --max-age 26h exits 1 when it is older
 
-backup and pull read --config <file>, default ./${DEFAULT_CONFIG_FILE}; list and prune read that
-file too when it exists, status when given no directory; verify and restore only when --config is given.
+backup and pull read --config <file>, else the file $SQLITE_BACKUP_CONFIG names, else
+./${DEFAULT_CONFIG_FILE}; list and prune read that file too when it exists, status when given no
+directory; verify and restore only when --config is given. Instead of a file, every command that takes
+--config takes --app-config <db> --age-identity <key file>: the age-encrypted config of a restinpieces
+database (table app_config; the key file may also come from $SQLITE_BACKUP_AGE_IDENTITY).
 "sqlite-backup <command> --help" shows a command's options.
 
 ${GLOBAL_OPTIONS}  --version       print the version
@@ -40,15 +44,24 @@ Writes a config template to <file> (default ./${DEFAULT_CONFIG_FILE}), mode 0600
 description and default, commented out except source_path and backup_dir. An existing file is never
 overwritten.
 `,
-  backup: `usage: sqlite-backup backup [--config <file>] [--every <duration> [--jitter <duration>]]
+  backup: `usage: sqlite-backup backup [--config <file> | --app-config <db> --age-identity <file>]
+                             [--every <duration> [--jitter <duration>]]
+       sqlite-backup backup <db> <dir> [--every <duration> [--jitter <duration>]]
 
 Backs up source_path into backup_dir: a consistent copy of the live database, VACUUM INTO (or the
 online backup API), PRAGMA integrity_check, gzip with a sha256 sidecar, latest.txt, then retention.
 Then, for each [[push]] table of the config, the same backup is published at that destination
 (s3://bucket/prefix or sftp://user@host/path) with its sidecar, latest.txt and retention there. A
 failed destination keeps the local backup, lets the others run, and makes the exit code 1 (EPUSH).
+With <db> <dir> and no config: backs up <db> into <dir> with every default (vacuum, gzip, full
+integrity check, keep_last 30).
 
-  -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE})
+  -c, --config <file>    config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE})
+  --app-config <db>      read the config from a restinpieces database instead of a file: the newest
+                         app_config row of scope db_backup_config, else the [backup] section of scope
+                         application, age-encrypted (the database is copied, never written)
+  --age-identity <file>  the age identity file that decrypts it (AGE-SECRET-KEY-1... lines; every key
+                         is tried); default $SQLITE_BACKUP_AGE_IDENTITY
   --every <duration>     keep running and back up every <duration> ("30m", "6h", "1h30m"): the first
                          backup at once, then one per interval counted from the first start; a backup
                          still running when the next one is due skips that slot (never two at once);
@@ -64,7 +77,9 @@ Fetches the newest backup from the [pull] server over SFTP, checks the host key,
 CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
 backup was already there.
 
-  -c, --config <file>                config file (default ./${DEFAULT_CONFIG_FILE})
+  -c, --config <file>                config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE})
+  --app-config <db>                  the config from a restinpieces database (see "backup --help")
+  --age-identity <file>              its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
   --restore-to <db>                  then restore the pulled backup to <db> (the previous file is kept
                                      as <db>.before-restore-<time>)
   --keep-before-restore <n>          keep the newest <n> such copies, older ones are deleted
@@ -83,6 +98,8 @@ latest.txt: the newest backup by name); <url>/<backup name> that backup.
 
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
+  --app-config <db>      the config from a restinpieces database (see "backup --help")
+  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
                          AWS_PROFILE or ~/.aws
@@ -101,15 +118,20 @@ latest.txt: the newest backup by name). Stop the application that uses the datab
   --keep-before-restore <n>  keep only the newest <n> such copies (default: all)
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" from this config
+  --app-config <db>      the config from a restinpieces database (see "backup --help")
+  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
 `,
   list: `usage: sqlite-backup list [dir|url] [--db <name>] [--config <file>] [--endpoint <url>] [--region <r>]
 
-Lists the backups in <dir> (default: backup_dir of --config, else of ./sqlite-backup.toml) or in a
+Lists the backups in <dir> (default: backup_dir of --config, else of $SQLITE_BACKUP_CONFIG's file, else
+of ./sqlite-backup.toml) or in a
 store (s3://bucket/prefix, sftp://user@host/path), oldest first, marking the one latest.txt names.
 Reads our file names and both Go layouts. A malformed latest.txt is a warning (prune refuses).
 
   --db <name>            only the backups of this database name
   -c, --config <file>    list backup_dir of this config
+  --app-config <db>      the config from a restinpieces database (see "backup --help")
+  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
                          AWS_PROFILE or ~/.aws
@@ -125,14 +147,17 @@ or a second timer to catch a backup job that silently stopped.
 
   --max-age <duration>   the newest backup must be younger than this ("26h", "2d", "90m")
   --db <name>            only the backups of this database name (with a config: its source_path's)
-  -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE}, read only without <dir>)
+  -c, --config <file>    config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE};
+                         read only without <dir>)
+  --app-config <db>      the config from a restinpieces database (see "backup --help")
+  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
 `,
   prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-hourly N]
        [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--config <file>]
 
 Applies retention to <dir> (default: backup_dir of the config) or to a store (s3://bucket/prefix,
-sftp://user@host/path), exactly as backup would. The config is --config, else ./sqlite-backup.toml
-when it exists. Its keep_* keys (default keep_last 30) apply to its backup_dir and pull.local_dir, a
+sftp://user@host/path), exactly as backup would. The config is --config, else $SQLITE_BACKUP_CONFIG's
+file, else ./sqlite-backup.toml when it exists. Its keep_* keys (default keep_last 30) apply to its backup_dir and pull.local_dir, a
 [[push]] entry's to its url (without flags: only the config's database, as backup prunes). A flag
 overrides one key and prunes every database there (--db narrows it). A place no config covers
 needs at least one --keep-* flag (the other keys then take their defaults): without one, prune
@@ -148,6 +173,8 @@ sidecar is verified first, then adopted or removed.
   --keep-monthly N       ... of the last N months (UTC)
   --keep-yearly N        ... of the last N years (UTC)
   -c, --config <file>    take keep_* (and the directory) from this config
+  --app-config <db>      the config from a restinpieces database (see "backup --help")
+  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
                          AWS_PROFILE or ~/.aws

@@ -19,7 +19,7 @@ export {
   DEFAULT_SLEEP_MS,
   type WasmEngineOptions,
 } from './wasm-engine.js';
-export { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
+export { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB, type SqlValue } from './operations.js';
 export { readDatabaseHeader, type DatabaseHeader } from './database-file.js';
 export {
   judgeCopy,

@@ -393,3 +393,34 @@ export function integrityCheck(
     }
   }
 }
+
+/** An SQL value as a query returns it: blobs as bytes, integers beyond 2^53 as bigint. */
+export type SqlValue = string | number | bigint | Uint8Array | null;
+
+/**
+ * Runs one read-only statement on a database opened strictly read-only and returns its rows (arrays
+ * of column values). Values are bound as parameters, never formatted into the SQL; `query_only`
+ * makes SQLite itself refuse a statement that would write, on top of the VFS's refusal.
+ */
+export function selectRows(
+  ctx: EngineContext,
+  pathArg: string,
+  sql: string,
+  bind: readonly (string | number)[],
+  hooks: OperationHooks,
+): SqlValue[][] {
+  const path = resolve(pathArg);
+  if (hooks.aborted()) throw new AbortError(`[engine] query of "${path}" aborted`, { path });
+  let src: OpenedSource | undefined;
+  try {
+    src = openReadOnly(ctx, path, 'engine');
+    src.db.exec('PRAGMA query_only=1');
+    return src.db
+      .exec({ sql, bind: [...bind], returnValue: 'resultRows', rowMode: 'array' })
+      .map((row) => [...(row as SqlValue[])]);
+  } catch (e) {
+    throw toEngineError(ctx, e, path, 'query', hooks);
+  } finally {
+    src?.close();
+  }
+}

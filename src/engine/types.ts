@@ -5,6 +5,7 @@
  */
 
 import type { LiveCopyResult } from './live-copy.js';
+import type { SqlValue } from './operations.js';
 
 export type SnapshotStrategy = 'vacuum' | 'online';
 export type IntegrityMode = 'full' | 'quick';
@@ -103,6 +104,12 @@ export interface Engine {
    * writer left an unfinished transaction. The source is only read.
    */
   copyLive(source: string, dest: string, options?: LiveCopyOptions): Promise<LiveCopyResult>;
+  /**
+   * Runs one read-only statement (values bound as parameters) on a database opened strictly
+   * read-only, and returns its rows as arrays of column values (blobs as Uint8Array). Give it a
+   * private copy (copyLive) of a database in use: reading live files directly can see torn pages.
+   */
+  selectRows(path: string, sql: string, bind?: readonly (string | number)[], options?: EngineCallOptions): Promise<SqlValue[][]>;
   /** Runs PRAGMA integrity_check / quick_check on a database, opened strictly read-only. */
   integrityCheck(path: string, options?: IntegrityCheckOptions): Promise<IntegrityResult>;
   /**

@@ -15,7 +15,7 @@ import type {
   OnlineBackupOptions,
   SnapshotResult,
 } from './types.js';
-import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB } from './operations.js';
+import { DEFAULT_CACHE_SIZE_KIB, MAX_CACHE_SIZE_KIB, type SqlValue } from './operations.js';
 import {
   DEFAULT_COPY_ATTEMPTS,
   DEFAULT_INITIAL_BACKOFF_MS,
@@ -126,6 +126,10 @@ export class WasmEngine implements Engine {
   integrityCheck(path: string, options: IntegrityCheckOptions = {}): Promise<IntegrityResult> {
     const args = { path, mode: options.mode ?? 'full', maxErrors: options.maxErrors ?? DEFAULT_MAX_ERRORS };
     return this.call('integrityCheck', args, options) as Promise<IntegrityResult>;
+  }
+
+  selectRows(path: string, sql: string, bind: readonly (string | number)[] = [], options: EngineCallOptions = {}): Promise<SqlValue[][]> {
+    return this.call('selectRows', { path, sql, bind: [...bind] }, options) as Promise<SqlValue[][]>;
   }
 
   /** Starts the worker and loads the wasm now (see Engine.warmUp). */

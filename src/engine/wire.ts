@@ -24,6 +24,7 @@ export type CallMessage = CallBase &
     | { op: 'onlineBackup'; args: { source: string; dest: string; params: OnlineParams } }
     | { op: 'copyLive'; args: { source: string; dest: string; params: LiveCopyParams } }
     | { op: 'integrityCheck'; args: { path: string; mode: IntegrityMode; maxErrors: number } }
+    | { op: 'selectRows'; args: { path: string; sql: string; bind: (string | number)[] } }
     | { op: 'stats'; args: Record<string, never> }
   );
 
