@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +148,31 @@ describe('backup --config with many entries', () => {
     assert.equal(mixed.status, 2, mixed.stderr);
     assert.match(mixed.stderr, /mixes two config shapes/);
     assert.ok(!existsSync(join(d, 'x')));
+  });
+});
+
+describe('backup --every with entries', () => {
+  it('a tick runs what is due: one backup, then "not due" until the frequency has passed; SIGTERM stops with exit 0', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const d = fresh();
+    createWithCli(join(d, 'app.db'), { rows: 5 });
+    writeFileSync(join(d, 'c.toml'), '[vacuum.app]\nsource_path = "app.db"\ndest_path = "b"\nfrequency = "1h"\n');
+    const child = spawn(process.execPath, [cli, 'backup', '-c', join(d, 'c.toml'), '--every', '300ms', '--jitter', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && (stdout.match(/"not-due"/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    const statuses = jsonLines(stdout).map((r) => r.status);
+    assert.equal(statuses[0], 'published', stdout);
+    assert.ok(statuses.slice(1).length >= 2 && statuses.slice(1).every((s) => s === 'not-due'), stdout);
+    assert.equal(readdirSync(join(d, 'b')).filter((f) => /Z\.db$/.test(f)).length, 1);
   });
 });
 
