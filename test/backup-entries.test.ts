@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { isBackupError } from '../src/errors.js';
 import { backupEntries } from '../src/api/backup-entries.js';
-import { parseConfig } from '../src/api/config.js';
+import { parseConfig, requireBackupConfig } from '../src/api/config.js';
 import { createWithCli, nativeCheck, nativeDump } from './helpers/databases.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
@@ -49,6 +49,8 @@ describe('config: the restinpieces-backup shape', () => {
     );
     const nested = parseConfig('[backup.vacuum.app]\nsource_path = "/a.db"\ndest_path = "/d"\n');
     assert.equal(nested.entries![0]!.dbName, 'app-a.db');
+    // The single-database API says what to call instead of "source_path: required".
+    assert.throws(() => requireBackupConfig(nested), (e: unknown) => isBackupError(e, 'ECONFIG') && /run them with backupEntries/.test(e.message));
   });
 
   it('refuses a file mixing both shapes, saying why; entry mistakes are named', () => {

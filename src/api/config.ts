@@ -97,6 +97,10 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
 /** The config, typed for a backup run: throws ECONFIG unless source_path and backup_dir are set. */
 export function requireBackupConfig(config: Config): BackupConfig {
   const problems: ConfigProblem[] = [];
+  if (config.entries !== undefined) {
+    const message = 'this config holds [vacuum.<label>] / [online.<label>] entries (many databases): run them with backupEntries, as `sqlite-backup backup --config` does';
+    fail(config.configPath, [{ key: '', message }], config.configPath);
+  }
   if (config.sourcePath === undefined) problems.push({ key: 'source_path', message: 'required for a backup' });
   if (config.backupDir === undefined) problems.push({ key: 'backup_dir', message: 'required for a backup' });
   if (problems.length > 0) fail(config.configPath, problems, config.configPath);
