@@ -9,6 +9,10 @@
  * point leaves the previous state or the new one. One backup per database at a time (lock file); a
  * crashed run's temp files are removed by the next run of the same database, and every exit path of
  * this one removes its own.
+ *
+ * With `layout` (backup-entries.ts, the restinpieces-backup shape) the same pipeline writes upstream's
+ * names: the .gz as `<label>-<basename>-<time>.bck.gz`, or, uncompressed, the checked snapshot itself
+ * as `...Z.db` with a `latest-<label>-<basename>` hard link; a sidecar as always, no latest.txt.
  */
 import { randomBytes } from 'node:crypto';
 import { link, open, readdir, rename, rm, stat } from 'node:fs/promises';

@@ -48,6 +48,10 @@ Then, for each [[push]] table of the config, the same backup is published at tha
 (s3://bucket/prefix or sftp://user@host/path) with its sidecar, latest.txt and retention there. A
 failed destination keeps the local backup, lets the others run, and makes the exit code 1 (EPUSH).
 
+A config of [vacuum.<label>] / [online.<label>] tables (the restinpieces-backup shape) backs up each
+entry that is due (its newest backup older than its frequency), one at a time, with one result per
+entry; a failed entry lets the others run and makes the exit code 1.
+
   -c, --config <file>    config file (default ./${DEFAULT_CONFIG_FILE})
   --every <duration>     keep running and back up every <duration> ("30m", "6h", "1h30m"): the first
                          backup at once, then one per interval counted from the first start; a backup
