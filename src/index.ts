@@ -7,6 +7,7 @@ export * from './engine/index.js';
 export * from './compress/index.js';
 // api: the job and what it is made of
 export { backup, type BackupOptions, type BackupProgress, type BackupPhase, type BackupResult } from './api/backup.js';
+export { backupEntries, entryDue, entryBackupConfig, type EntryOutcome, type BackupEntriesOptions } from './api/backup-entries.js';
 export { createBackupHandler, JOB_TYPE, type BackupHandler, type ConfigSource, type HandleOptions, type Job } from './api/job.js';
 export {
   loadConfig,
@@ -17,11 +18,13 @@ export {
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
   PUSH_KEYS,
+  ENTRY_KEYS,
   CONFIG_SCOPES,
   parseDuration,
   formatDuration,
   type Config,
   type BackupConfig,
+  type BackupEntryConfig,
   type ConfigWithPull,
   type ConfigProblem,
   type KeySpec,
@@ -63,6 +66,11 @@ export {
   parseBackupName,
   sanitizeDbName,
   formatTimestamp,
+  ribDbName,
+  ribBackupFileName,
+  ribLatestLinkName,
+  parseRibLatestLink,
+  isPlainBackup,
   LATEST_FILE,
   SIDECAR_SUFFIX,
   type ParsedBackupName,

@@ -9,13 +9,17 @@
  * point leaves the previous state or the new one. One backup per database at a time (lock file); a
  * crashed run's temp files are removed by the next run of the same database, and every exit path of
  * this one removes its own.
+ *
+ * With `layout` (backup-entries.ts, the restinpieces-backup shape) the same pipeline writes upstream's
+ * names: the .gz as `<label>-<basename>-<time>.bck.gz`, or, uncompressed, the checked snapshot itself
+ * as `...Z.db` with a `latest-<label>-<basename>` hard link; a sidecar as always, no latest.txt.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { link, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
-import { removeDatabaseFiles, pathExists } from '../fs/sync.js';
+import { fsyncDir, removeDatabaseFiles, pathExists } from '../fs/sync.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
 import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
@@ -26,7 +30,9 @@ import { describeFailure, pushBackup, PushError, type PushOutcome } from './push
 import { publishBackup } from './store/publish.js';
 import { sweepTemps } from './store/sweep.js';
 import { LocalTransport } from '../transport/local.js';
-import { backupFileName, parseBackupName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
+import { backupFileName, parseBackupName, ribBackupFileName, ribLatestLinkName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
+import { sha256File } from './sidecar.js';
+import { writeStoreSidecar } from './store/sidecar.js';
 import { adoptUnverified } from './adopt.js';
 import { prune, retentionOf } from './retention.js';
 
@@ -69,6 +75,19 @@ export interface BackupOptions {
    * module. @default next to the compress module
    */
   compressWorkerUrl?: URL | string;
+  /**
+   * Write restinpieces-backup names instead of ours (backup-entries.ts sets it per entry):
+   * `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz`, or with `compressed: false` the checked snapshot itself as
+   * `...Z.db` plus the hard link `latest-<dbName>`; .sha256 sidecars as always, no latest.txt
+   * (several databases share such a directory). `dbName` is ribDbName's `<label>-<basename>`.
+   */
+  layout?: RibLayout;
+}
+
+export interface RibLayout {
+  kind: 'rib';
+  dbName: string;
+  compressed: boolean;
 }
 
 export interface BackupResult {
@@ -78,10 +97,14 @@ export interface BackupResult {
   sidecarPath: string;
   dbName: string;
   strategy: 'vacuum' | 'online';
-  /** Size of the snapshot (uncompressed database) and of the .gz. */
+  /** Size of the snapshot (uncompressed database) and of the published file (the .gz, or the .db when not compressed). */
   dbBytes: number;
   gzBytes: number;
-  /** sha256 of the .gz, as written to the sidecar. */
+  /** false for a plain `.db` snapshot (restinpieces-backup layout with compression = false). */
+  compressed: boolean;
+  /** Plain snapshots: the `latest-<label>-<basename>` hard link now naming this one. */
+  latestLink?: string;
+  /** sha256 of the published file, as written to the sidecar. */
   sha256: string;
   integrity: 'full' | 'quick';
   /** Live-copy attempts it took to get a consistent copy of the source. */
@@ -116,7 +139,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const t0 = Date.now();
   const startedAt = now();
   const dir = config.backupDir;
-  const dbName = sanitizeDbName(config.sourcePath);
+  const layout = options.layout;
+  const dbName = layout ? layout.dbName : sanitizeDbName(config.sourcePath);
+  const compressed = layout?.compressed ?? true;
   throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
   // Before anything is created: a missing source must not leave an empty backup directory behind.
   readDatabaseHeader(config.sourcePath, 'api');
@@ -127,7 +152,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const engine = options.engine ?? new WasmEngine();
   const snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
   try {
-    await sweepTemps(new LocalTransport(dir), dbName, { alsoBases: [`${dbName}.snapshot`, `${dbName}${LOCK_SUFFIX}`] });
+    await sweepTemps(new LocalTransport(dir), dbName, {
+      alsoBases: [`${dbName}.snapshot`, `${dbName}${LOCK_SUFFIX}`, ...(layout ? [ribLatestLinkName(dbName)] : [])],
+    });
 
     progress({ phase: 'snapshot' });
     const ts = Date.now();
@@ -164,14 +191,19 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
     progress({ phase: 'compress' });
     const tc = Date.now();
-    const { name, summary } = await compressToFreeName(snapshotPath, dir, dbName, startedAt, config.strategy, {
+    const gzipOptions: Parameters<typeof gzipFile>[2] = {
       level: config.compressionLevel as Level, // validated 0-9 by the config loader
       // Below one chunk there is nothing to parallelise: worker start-up would cost more than gzip.
       ...(snap.bytes <= CHUNK_SIZE ? { workers: 0 } : {}),
       ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
       ...(signal ? { signal } : {}),
       onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
-    });
+    };
+    const { name, summary } = !layout
+      ? await compressToFreeName(snapshotPath, dir, dbName, startedAt, config.strategy, gzipOptions)
+      : compressed
+        ? await gzipToRibName(snapshotPath, dir, dbName, startedAt, gzipOptions)
+        : await placePlainSnapshot(snapshotPath, dir, dbName, startedAt, signal);
     const path = join(dir, name);
     progress({ phase: 'compressed' });
     const compressMs = Date.now() - tc;
@@ -184,8 +216,14 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     try {
       throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
       // The .gz is in place (gzipFile wrote it atomically); the store checks its size, then writes
-      // the sidecar and latest.txt, exactly as at a push destination.
-      await publishBackup(
+      // the sidecar and latest.txt, exactly as at a push destination. The restinpieces-backup layout
+      // has no latest.txt: a sidecar, then (plain snapshots) the latest- link.
+      let latestLink: string | undefined;
+      if (layout) {
+        await writeStoreSidecar(new LocalTransport(dir), name, summary.compressedSha256, signal ? { signal } : {});
+        progress({ phase: 'sidecar' });
+        if (!compressed) latestLink = await replaceLatestLink(dir, name, dbName);
+      } else await publishBackup(
         new LocalTransport(dir),
         { name, sha256: summary.compressedSha256, size: summary.compressedBytes },
         {
@@ -246,6 +284,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
         strategy: config.strategy,
         dbBytes: snap.bytes,
         gzBytes: summary.compressedBytes,
+        compressed,
+        ...(latestLink !== undefined ? { latestLink } : {}),
         sha256: summary.compressedSha256,
         integrity: config.verify,
         copyAttempts: snap.copy.attempts,
@@ -307,4 +347,75 @@ async function compressToFreeName(
       throw e;
     }
   }
+}
+
+/** gzip the snapshot to `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz`; a second run in the same second is refused, never overwrites. */
+async function gzipToRibName(
+  snapshot: string,
+  dir: string,
+  dbName: string,
+  at: Date,
+  gzipOptions: Parameters<typeof gzipFile>[2],
+): Promise<{ name: string; summary: { compressedBytes: number; compressedSha256: string } }> {
+  const name = ribBackupFileName(dbName, at, true);
+  refuseTaken(dir, name);
+  return { name, summary: await gzipFile(snapshot, join(dir, name), gzipOptions) };
+}
+
+/**
+ * The checked snapshot itself becomes `<dbName>-<YYYYMMDDTHHMMSSZ>.db`: hashed, fsynced, then hard-linked
+ * to its final name (link, unlike rename, never replaces an existing file) and the directory fsynced.
+ * The snapshot was created 0600 by our VFS; the caller removes the temp name.
+ */
+async function placePlainSnapshot(
+  snapshot: string,
+  dir: string,
+  dbName: string,
+  at: Date,
+  signal: AbortSignal | undefined,
+): Promise<{ name: string; summary: { compressedBytes: number; compressedSha256: string } }> {
+  const name = ribBackupFileName(dbName, at, false);
+  const path = join(dir, name);
+  refuseTaken(dir, name);
+  const sha256 = await sha256File(snapshot, signal ? { signal } : {});
+  let size: number;
+  try {
+    const fh = await open(snapshot, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    size = (await stat(snapshot)).size;
+    await link(snapshot, path);
+    fsyncDir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') refuseTaken(dir, name);
+    throw fsError('[api]', 'publish', path, e);
+  }
+  return { name, summary: { compressedBytes: size, compressedSha256: sha256 } };
+}
+
+/** Upstream names have whole seconds and no counter: a name already there is another run's, never replaced. */
+function refuseTaken(dir: string, name: string): void {
+  const path = join(dir, name);
+  if (pathExists(path) || pathExists(`${path}${SIDECAR_SUFFIX}`)) {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] "${path}" already exists (a backup of this database in the same second): not replaced`, { path });
+  }
+}
+
+/** Points `latest-<dbName>` at `name`: a hard link made under a temp name, renamed over the old link. */
+async function replaceLatestLink(dir: string, name: string, dbName: string): Promise<string> {
+  const linkName = ribLatestLinkName(dbName);
+  const linkPath = join(dir, linkName);
+  const temp = join(dir, `${linkName}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  try {
+    await link(join(dir, name), temp);
+    await rename(temp, linkPath);
+    fsyncDir(dir);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw fsError('[api]', 'link', linkPath, e);
+  }
+  return linkPath;
 }

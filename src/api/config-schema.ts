@@ -84,6 +84,40 @@ export interface Config {
   push?: PushSettings[];
   /** Absolute path of the file this came from (loadConfig only). */
   configPath?: string;
+  /**
+   * The databases of a file in the restinpieces-backup shape (`[vacuum.<label>]`, `[online.<label>]`,
+   * or the same under `[backup]`), in file order; then sourcePath/backupDir are unset.
+   */
+  entries?: BackupEntryConfig[];
+}
+
+/** One `[vacuum.<label>]` / `[online.<label>]` table of the restinpieces-backup config shape. */
+export interface BackupEntryConfig {
+  /** The table's name: `app` in `[vacuum.app]`. */
+  label: string;
+  /** The table it sits in. */
+  strategy: Strategy;
+  /** Absolute. */
+  sourcePath: string;
+  /** Absolute: the directory receiving `<label>-<basename>-<time>.bck.gz|.db`. */
+  destPath: string;
+  /** `<label>-<basename>`: the name every file of this entry starts with (ribDbName). */
+  dbName: string;
+  /** Skip the entry while its newest backup in destPath is younger than this; undefined: always due. */
+  frequencyMs?: number;
+  /** true: gzip (`.bck.gz`); false (the default, as upstream): the checked snapshot itself (`.db`). */
+  compression: boolean;
+  pagesPerStep: number;
+  sleepIntervalMs: number;
+  compressionLevel: number;
+  verify: VerifyMode;
+  lockTimeoutMs: number;
+  keepLast: number;
+  keepHourly: number;
+  keepDaily: number;
+  keepWeekly: number;
+  keepMonthly: number;
+  keepYearly: number;
 }
 
 /** Every default, in one place. Durations in milliseconds, like the parsed Config. */
@@ -284,6 +318,20 @@ export const PUSH_KEYS: readonly KeySpec[] = [
   { key: 'push.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'SFTP: pin the server key by fingerprint.', read: fingerprint },
   { key: 'push.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: '"30s" (SFTP), "10s" (S3)', description: 'Give up connecting after this long.', read: duration(true) },
   { key: 'push.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: '"1m0s" (SFTP), "20s" (S3)', description: 'A transfer that moves no data for this long fails (S3: per request, retried once).', read: duration(true) },
+];
+
+/**
+ * The keys of one restinpieces-backup entry (`[vacuum.<label>]` / `[online.<label>]`): upstream's
+ * (source_path, dest_path, frequency, compression, pages_per_step, sleep_interval) and ours that
+ * make sense per database. Retention keys: none at all keeps everything, as upstream
+ * (resolveRetention scope 'restinpieces').
+ */
+export const ENTRY_KEYS: readonly KeySpec[] = [
+  ...CONFIG_KEYS.filter((s) => s.key === 'source_path'),
+  { key: 'dest_path', prop: 'destPath', type: 'path', default: 'required', description: 'Directory receiving `<label>-<basename>-<time>.bck.gz` or `.db`, their .sha256 files and `latest-<label>-<basename>`.', read: text, localPath: true },
+  { key: 'frequency', prop: 'frequencyMs', type: 'duration', default: 'none (always due)', description: 'Skip the entry while its newest backup is younger than this.', read: duration(true) },
+  { key: 'compression', prop: 'compression', type: 'boolean', default: 'false', description: 'true: gzip (`.bck.gz`); false: a plain `.db` copy and the `latest-` hard link.', read: bool },
+  ...CONFIG_KEYS.filter((s) => ['pages_per_step', 'sleep_interval', 'compression_level', 'verify', 'lock_timeout'].includes(s.key) || s.key.startsWith('keep_')),
 ];
 
 /** Keys that would hold a secret. Rejected with an explanation instead of "unknown key". */

@@ -16,10 +16,12 @@ import { BackupError, ErrorCode, type BackupErrorDetails } from '../errors.js';
 import {
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
+  ENTRY_KEYS,
   Invalid,
   SECRET_KEYS,
   SECRET_MESSAGE,
   show,
+  type BackupEntryConfig,
   type Config,
   type KeySpec,
   type PullConfig,
@@ -28,9 +30,10 @@ import {
   PUSH_KEYS,
 } from './config-schema.js';
 import { resolveRetention, type WrittenRetention } from './retention-policy.js';
+import { ribDbName } from './naming.js';
 
-export { CONFIG_DEFAULTS, CONFIG_KEYS, PUSH_KEYS } from './config-schema.js';
-export type { Config, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
+export { CONFIG_DEFAULTS, CONFIG_KEYS, ENTRY_KEYS, PUSH_KEYS } from './config-schema.js';
+export type { BackupEntryConfig, Config, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
 export { formatDuration, parseDuration } from './duration.js';
 
 /** Table names the Go versions stored the document under; a file may wrap it in one of them. */
@@ -82,7 +85,11 @@ export async function loadConfig(path: string): Promise<Config> {
   return { ...parseDocument(text, dirname(file), file, file), configPath: file };
 }
 
-/** Parses config text (see loadConfig); throws a ConfigError listing every problem. */
+/**
+ * Parses config text (see loadConfig); throws a ConfigError listing every problem. Both shapes: the
+ * single-database document, or restinpieces-backup's `[vacuum.<label>]` / `[online.<label>]`
+ * entries (also under `[backup]`), which come back in `entries`.
+ */
 export function parseConfig(text: string, options: ParseConfigOptions = {}): Config {
   return parseDocument(text, resolve(options.baseDir ?? process.cwd()), options.source, undefined);
 }
@@ -90,6 +97,10 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
 /** The config, typed for a backup run: throws ECONFIG unless source_path and backup_dir are set. */
 export function requireBackupConfig(config: Config): BackupConfig {
   const problems: ConfigProblem[] = [];
+  if (config.entries !== undefined) {
+    const message = 'this config holds [vacuum.<label>] / [online.<label>] entries (many databases): run them with backupEntries, as `sqlite-backup backup --config` does';
+    fail(config.configPath, [{ key: '', message }], config.configPath);
+  }
   if (config.sourcePath === undefined) problems.push({ key: 'source_path', message: 'required for a backup' });
   if (config.backupDir === undefined) problems.push({ key: 'backup_dir', message: 'required for a backup' });
   if (problems.length > 0) fail(config.configPath, problems, config.configPath);
@@ -118,6 +129,10 @@ export function requirePullConfig(config: Config): ConfigWithPull {
 const TOP_KEYS = new Map(CONFIG_KEYS.filter((s) => !s.key.startsWith('pull.')).map((s) => [s.key, s]));
 const PULL_KEYS = new Map(CONFIG_KEYS.filter((s) => s.key.startsWith('pull.')).map((s) => [s.key.slice(5), s]));
 const PUSH_KEY_SPECS = new Map(PUSH_KEYS.map((s) => [s.key.slice(5), s]));
+const ENTRY_KEY_SPECS = new Map(ENTRY_KEYS.map((s) => [s.key, s]));
+/** The strategy tables of the restinpieces-backup shape. */
+const ENTRY_STRATEGIES = ['vacuum', 'online'] as const;
+const ONLINE_ONLY_KEYS = ['pages_per_step', 'sleep_interval'];
 /** [pull] keys that belong to the url form, and those of the host form: a table uses one form. */
 const PULL_URL_KEYS = ['url', 'endpoint', 'region', 'force_path_style'];
 const PULL_HOST_KEYS = ['host', 'port', 'user', 'remote_dir'];
@@ -162,6 +177,30 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
     }
   }
 
+  // The restinpieces-backup shape: strategy tables at the top, or under [backup] as the restinpieces
+  // application config holds them. Its keys live in each entry, so a single-database key beside
+  // them would be silently unused: the file is refused instead.
+  const hasEntries = (t: Table) => ENTRY_STRATEGIES.some((k) => k in t);
+  const entriesAt = hasEntries(doc) ? '' : isTable(doc.backup) && hasEntries(doc.backup) ? 'backup.' : undefined;
+  if (entriesAt !== undefined) {
+    const home = entriesAt === '' ? doc : (doc.backup as Table);
+    const single = Object.keys(doc).filter((k) => k !== 'pull' && (entriesAt === '' ? !(ENTRY_STRATEGIES as readonly string[]).includes(k) : k !== 'backup'));
+    if (wrapper !== undefined || single.length > 0) {
+      const what = wrapper !== undefined ? `[${wrapper}]` : single.map((k) => (k === 'push' ? '[[push]]' : k)).join(', ');
+      note(
+        '',
+        `mixes two config shapes: [${entriesAt}vacuum.<label>] / [${entriesAt}online.<label>] entries (restinpieces-backup: one table per database) ` +
+          `and single-database settings (${what}); use one shape per file: ` +
+          `put source_path, dest_path and the per-database keys in each entry${single.includes('push') ? ' ([[push]] works with the single-database shape only)' : ''}`,
+      );
+    }
+    if (entriesAt !== '') {
+      for (const k of Object.keys(home).filter((k) => !(ENTRY_STRATEGIES as readonly string[]).includes(k))) {
+        note(`backup.${k}`, 'unknown key: [backup] holds only [backup.vacuum.<label>] and [backup.online.<label>] tables');
+      }
+    }
+  }
+
   const read = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => {
     for (const [name, value] of Object.entries(table)) {
       const key = prefix + name;
@@ -182,7 +221,8 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   };
 
   const top: Table = {};
-  read(doc, TOP_KEYS, '', top);
+  if (entriesAt === undefined) read(doc, TOP_KEYS, '', top);
+  const entries = entriesAt === undefined ? undefined : readEntries(entriesAt === '' ? doc : (doc.backup as Table), entriesAt, read, note);
   let pull: PullSettings | undefined;
   if ('pull' in doc) {
     if (!isTable(doc.pull)) note('pull', `expected a table ([pull] with host, user, remote_dir, local_dir), got ${show(doc.pull)}`);
@@ -241,7 +281,74 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   if (problems.length > 0) fail(source, problems, path);
 
   const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
-  return { ...defaults, ...top, ...topRetention, ...(pull ? { pull } : {}), ...(push ? { push } : {}) } as Config;
+  return { ...defaults, ...top, ...topRetention, ...(pull ? { pull } : {}), ...(push ? { push } : {}), ...(entries ? { entries } : {}) } as Config;
+}
+
+type Reader = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => void;
+
+/**
+ * The `[vacuum.<label>]` / `[online.<label>]` tables under `home`, in file order. Two entries whose
+ * files would share names (same dest_path and `<label>-<basename>`: `a-b` with `c.db` and `a` with
+ * `b-c.db`) are refused: their backups, retention and latest- link would mix.
+ */
+function readEntries(home: Table, prefix: string, read: Reader, note: (key: string, message: string) => void): BackupEntryConfig[] {
+  const entries: BackupEntryConfig[] = [];
+  const owner = new Map<string, string>();
+  for (const strategy of ENTRY_STRATEGIES) {
+    const group = home[strategy];
+    if (group === undefined) continue;
+    const groupKey = `${prefix}${strategy}`;
+    if (!isTable(group)) {
+      note(groupKey, `expected tables [${groupKey}.<label>] with source_path and dest_path, got ${show(group)}`);
+      continue;
+    }
+    for (const [label, body] of Object.entries(group)) {
+      const key = `${groupKey}.${label}`;
+      if (!isTable(body)) {
+        note(key, `expected a table [${key}] with source_path and dest_path, got ${show(body)}`);
+        continue;
+      }
+      const settings: Table = {};
+      read(body, ENTRY_KEY_SPECS, `${key}.`, settings);
+      if (strategy === 'vacuum') {
+        for (const k of ONLINE_ONLY_KEYS.filter((k) => k in body)) note(`${key}.${k}`, `only used by [${prefix}online.<label>] entries (the online backup API); VACUUM INTO copies in one step`);
+      }
+      for (const k of ['source_path', 'dest_path'].filter((k) => !(k in body))) note(`${key}.${k}`, 'required');
+      const { sourcePath, destPath } = settings as { sourcePath?: string; destPath?: string };
+      if (sourcePath === undefined || destPath === undefined) continue;
+      let dbName: string;
+      try {
+        dbName = ribDbName(label, sourcePath);
+      } catch (e) {
+        note(key, (e as Error).message.replace(/^\[api\] /, ''));
+        continue;
+      }
+      const clash = owner.get(`${destPath}\0${dbName}`);
+      if (clash !== undefined) {
+        note(key, `writes the same file names ("${dbName}-<time>...") in ${destPath} as [${clash}]: give one of them another label or dest_path`);
+        continue;
+      }
+      owner.set(`${destPath}\0${dbName}`, key);
+      const { pull: _p, ...defaults } = CONFIG_DEFAULTS;
+      entries.push({
+        strategy,
+        compression: false,
+        pagesPerStep: defaults.pagesPerStep,
+        sleepIntervalMs: defaults.sleepIntervalMs,
+        compressionLevel: defaults.compressionLevel,
+        verify: defaults.verify,
+        lockTimeoutMs: defaults.lockTimeoutMs,
+        ...settings,
+        ...resolveRetention('restinpieces', settings as WrittenRetention),
+        label,
+        dbName,
+        sourcePath,
+        destPath,
+      } as BackupEntryConfig);
+    }
+    if (isTable(group) && Object.keys(group).length === 0) note(groupKey, `no entries: add a [${groupKey}.<label>] table`);
+  }
+  return entries;
 }
 
 /** S3 keys on an sftp:// store, or SSH keys on an s3:// one, are mistakes worth a message. */
@@ -275,6 +382,14 @@ function localPath(p: string, baseDir: string): string {
 
 /** "unknown key", with the closest valid key in this table, or the table where the key belongs. */
 function unknownKeyMessage(key: string): string {
+  const entry = /^(?:backup\.)?(?:vacuum|online)\.(?:[^.]+|"[^"]*")\./.exec(key);
+  if (entry) {
+    const name = key.slice(entry[0].length);
+    const alias: Record<string, string> = { backup_dir: 'dest_path', strategy: 'the table: [vacuum.<label>] or [online.<label>]' };
+    if (alias[name] !== undefined) return `unknown key in an entry (did you mean ${alias[name]!.includes(' ') ? alias[name] : `"${entry[0]}${alias[name]}"`}?)`;
+    const near = [...ENTRY_KEY_SPECS.keys()].find((k) => distance(name.replace(/[-_]/g, ''), k.replace(/[-_]/g, '')) <= Math.max(1, Math.floor(k.length / 4)));
+    return near !== undefined ? `unknown key (did you mean "${entry[0]}${near}"?)` : 'unknown key in an entry';
+  }
   const push = /^push(\[\d+\])?\./.exec(key);
   if (push) {
     const name = key.slice(push[0].length);

@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { backup, type BackupResult } from '../api/backup.js';
+import { backupEntries, type EntryOutcome } from '../api/backup-entries.js';
 import { PushError, type PushOutcome } from '../api/push.js';
 import { latestProblemOf, listStore } from '../api/store/listing.js';
 import { pruneStore } from '../api/store/prune.js';
@@ -149,8 +150,11 @@ const init: Command = {
 function backupLines(r: BackupResult): string[] {
   const lines = [
     `published ${r.path}`,
-    `  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`,
+    r.compressed
+      ? `  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`
+      : `  ${r.strategy} snapshot ${mib(r.dbBytes)}, uncompressed, ${r.integrity} integrity check ok, sha256 ${r.sha256}`,
   ];
+  if (r.latestLink !== undefined) lines.push(`  ${r.latestLink} -> ${r.name}`);
   if (r.copyAttempts > 1) lines.push(`  the source was busy: ${r.copyAttempts} copies until one was consistent`);
   if (r.pruned.length > 0) lines.push(`  retention removed ${r.pruned.length}: ${r.pruned.join(', ')}`);
   for (const p of r.push) lines.push(...pushLines(p));
@@ -179,6 +183,29 @@ async function backupConfig(values: Values, args: string[], out: Output): Promis
   return { ...parseConfig(''), sourcePath: resolve(args[0]!), backupDir: resolve(args[1]!) };
 }
 
+/** One result per entry of a restinpieces-backup shaped config; false when any entry failed. */
+async function backupEntriesOnce(config: Config, signal: AbortSignal, out: Output): Promise<boolean> {
+  const report = (o: EntryOutcome): void => {
+    out.endProgress();
+    const { result, error, ...about } = o;
+    const head = `[${o.strategy}.${o.label}]`;
+    if (o.status === 'published') {
+      const lines = backupLines(result!);
+      out.result('backup', true, { ...about, ...result }, [`${head} ${lines[0]}`, ...lines.slice(1)]);
+    } else if (o.status === 'not-due') {
+      const when = o.dueAt ? `; due at ${o.dueAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+      out.result('backup', true, about, [`${head} not due: the newest backup ${o.newest ?? ''} is younger than its frequency${when}`]);
+    } else {
+      const e = error as Partial<BackupError> & Error;
+      const info = { code: e instanceof BackupError ? e.code : 'EINTERNAL', message: cliMessage(e), ...(e.path ? { path: e.path } : {}) };
+      out.result('backup', false, { ...about, error: info }, [`${head} FAILED: ${o.sourcePath} was not backed up`]);
+      out.error('backup', e, { json: false });
+    }
+  };
+  const outcomes = await backupEntries(config, { signal, onProgress: out.progress, onEntry: report });
+  return outcomes.every((o) => o.status !== 'failed');
+}
+
 const backupCommand: Command = {
   options: { ...CONFIG_OPTION, every: { type: 'string' }, jitter: { type: 'string' } },
   positionals: ['db?', 'dir?'],
@@ -193,6 +220,7 @@ const backupCommand: Command = {
       // Read on every run, like the job handler: an edited config applies to the next scheduled run.
       const c = await config();
       out.setProgressInterval(c.progressLogIntervalMs);
+      if (c.entries) return backupEntriesOnce(c, signal, out);
       try {
         const r = await backup(c, { signal, onProgress: out.progress });
         out.endProgress();

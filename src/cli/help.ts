@@ -56,6 +56,10 @@ failed destination keeps the local backup, lets the others run, and makes the ex
 With <db> <dir> and no config: backs up <db> into <dir> with every default (vacuum, gzip, full
 integrity check, keep_last 30).
 
+A config of [vacuum.<label>] / [online.<label>] tables (the restinpieces-backup shape) backs up each
+entry that is due (its newest backup older than its frequency), one at a time, with one result per
+entry; a failed entry lets the others run and makes the exit code 1.
+
   -c, --config <file>    config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE})
   --app-config <db>      read the config from a restinpieces database instead of a file: the newest
                          app_config row of scope db_backup_config, else the [backup] section of scope
