@@ -234,17 +234,11 @@ describe('--app-config: the config from a restinpieces database', () => {
 
     const db = newDb('application');
     insertRow(db, { scope: 'application', file: ageEncrypt(dir, application, recipient), createdAt: '2026-01-01T00:00:00Z' });
-    // The multi-entry shape is the config parser's (another branch of this issue): once it reads
-    // [backup.vacuum.<label>], the entry comes back; until then, a config error naming the row.
-    let outcome: string;
-    try {
-      outcome = JSON.stringify(await loadAppConfig(db, { identity: key, engine }));
-      assert.ok(outcome.includes(join(dir, 'app-backups')), outcome);
-    } catch (e) {
-      assert.ok(isBackupError(e, 'ECONFIG'), String(e));
-      assert.match(e.message, /app_config row 1 \(scope "application"/);
-      assert.doesNotMatch(e.message, /server|s3-upload/, 'only the [backup] vacuum/online tables reach the parser');
-    }
+    // The [backup] section reaches the config parser as the restinpieces-backup shape: one entry.
+    const config = await loadAppConfig(db, { identity: key, engine });
+    assert.equal(config.entries?.length, 1, JSON.stringify(config));
+    assert.equal(config.entries![0]!.destPath, join(dir, 'app-backups'));
+    assert.equal(config.entries![0]!.label, 'app');
     // db_backup_config, when there is one, comes first.
     insertRow(db, { scope: 'db_backup_config', file: ageEncrypt(dir, single('first'), recipient), createdAt: '2020-01-01T00:00:00Z' });
     assert.equal((await loadAppConfig(db, { identity: key, engine })).sourcePath, join(dir, 'first.db'));
