@@ -207,7 +207,7 @@ const pullCommand: Command = {
     else {
       const sidecar = r.remoteChecksum === 'ok' ? "sha256 matches the server's sidecar" : 'no sidecar on the server';
       const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
-      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
+      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, ${r.plain ? 'plain snapshot' : 'gzip ok'}, integrity_check ok`);
     }
     if (r.restoredTo) lines.push(`restored it to ${r.restoredTo}`);
     for (const p of r.restore?.movedAside ?? []) lines.push(`  kept the previous file as ${p}`);
@@ -220,7 +220,7 @@ const pullCommand: Command = {
 };
 
 const verifyCommand: Command = {
-  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' } },
+  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' }, db: { type: 'string' } },
   positionals: ['file'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values);
@@ -240,7 +240,8 @@ const verifyCommand: Command = {
       }
       file = r.location;
     } else {
-      r = await verify(file, { mode, signal, onProgress: out.progress });
+      const db = str(values, 'db');
+      r = await verify(file, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
     }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
@@ -255,14 +256,16 @@ const verifyCommand: Command = {
 };
 
 const restoreCommand: Command = {
-  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' } },
+  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' }, db: { type: 'string' } },
   positionals: ['backup', 'target'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values);
     const keep = str(values, 'keep-before-restore');
     if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`restore: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'restore');
+    const db = str(values, 'db');
     const r = await restore(args[0]!, args[1]!, {
       force: values.force === true,
+      ...(db !== undefined ? { dbName: db } : {}),
       mode: integrityMode(values, config),
       signal,
       onProgress: out.progress,
