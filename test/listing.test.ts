@@ -10,6 +10,8 @@ import { isBackupError } from '../src/errors.js';
 import { readLatest, writeLatest } from '../src/api/manifest.js';
 import { listBackups, pickLatest } from '../src/api/listing.js';
 import { backupFileName, LATEST_FILE, SIDECAR_SUFFIX } from '../src/api/naming.js';
+import { listStore } from '../src/api/store/listing.js';
+import { LocalTransport } from '../src/transport/local.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = tempDir();
@@ -204,5 +206,44 @@ describe('pickLatest', () => {
     assert.equal((await pickLatest(dir))?.name, older);
     writeFileSync(join(dir, LATEST_FILE), 'db-backup-2026-11-30T08-00-00Z.db.gz'); // names a missing file
     assert.equal((await pickLatest(dir))?.name, GO_V1);
+  });
+});
+
+describe('restinpieces-backup (rib) directories', () => {
+  const RIB_APP1 = 'app-app.db-20260101T000000Z.db';
+  const RIB_APP2 = 'app-app.db-20260102T000000Z.bck.gz';
+  const RIB_LOGS = 'my-logs-logs-2.db-20260103T000000Z.db';
+
+  test('several databases share one directory: grouped by <label>-<basename>, links and sidecars not backups', async () => {
+    const dir = freshDir({
+      [RIB_APP1]: 'p1',
+      [`${RIB_APP1}${SIDECAR_SUFFIX}`]: 'sum',
+      [RIB_APP2]: 'c2',
+      [RIB_LOGS]: 'logs',
+      'latest-my-logs-logs-2.db': 'logs',
+      'latest-app-app.db': 'p1',
+      'latest-app-app.db.tmp-0123456789ab': 'partial link',
+      [`${RIB_LOGS}.tmp-0123456789ab`]: 'partial',
+      [APP1]: 'ours',
+    });
+    const all = await listBackups(dir);
+    assert.deepEqual(
+      all.map((e) => [e.name, e.dbName, e.layout, e.strategy, e.hasChecksum]),
+      [
+        [RIB_APP1, 'app-app.db', 'rib', undefined, true],
+        [RIB_APP2, 'app-app.db', 'rib', undefined, false],
+        [RIB_LOGS, 'my-logs-logs-2.db', 'rib', undefined, false],
+        [APP1, 'app', 'ours', 'vacuum', false],
+      ],
+    );
+    assert.deepEqual((await listBackups(dir, { dbName: 'app-app.db' })).map((e) => e.name), [RIB_APP1, RIB_APP2]);
+    assert.deepEqual((await listBackups(dir, { dbName: 'my-logs-logs-2.db' })).map((e) => e.name), [RIB_LOGS]);
+    assert.equal((await pickLatest(dir, { dbName: 'app-app.db' }))?.name, RIB_APP2, 'no latest.txt: the newest by name');
+    const listing = await listStore(new LocalTransport(dir));
+    assert.deepEqual([...listing.latestLinks].sort(), [
+      ['app-app.db', 'latest-app-app.db'],
+      ['my-logs-logs-2.db', 'latest-my-logs-logs-2.db'],
+    ]);
+    assert.deepEqual([...(await listStore(new LocalTransport(dir), { dbName: 'app-app.db' })).latestLinks], [['app-app.db', 'latest-app-app.db']]);
   });
 });

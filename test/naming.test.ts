@@ -11,7 +11,13 @@ import {
   formatTimestamp,
   isValidDbName,
   LATEST_FILE,
+  formatRibTimestamp,
+  isPlainBackup,
   parseBackupName,
+  parseRibLatestLink,
+  ribBackupFileName,
+  ribDbName,
+  ribLatestLinkName,
   sanitizeDbName,
   SIDECAR_SUFFIX,
 } from '../src/api/naming.js';
@@ -204,5 +210,95 @@ describe('parseBackupName', () => {
       'b-20261125T193012.345Z-vacuum-2.db.gz',
       'a-20261125T193012.346Z-vacuum.db.gz',
     ]);
+  });
+});
+
+describe('restinpieces-backup (rib) layout', () => {
+  const T0 = new Date(Date.UTC(2026, 0, 1, 0, 0, 0));
+
+  test('names exactly as upstream: basename keeps its extension, whole seconds', () => {
+    const db = ribDbName('app', '/data/app.db');
+    assert.equal(db, 'app-app.db');
+    assert.equal(ribBackupFileName(db, T0, true), 'app-app.db-20260101T000000Z.bck.gz');
+    assert.equal(ribBackupFileName(db, T0, false), 'app-app.db-20260101T000000Z.db');
+    assert.equal(ribBackupFileName(db, T, false), 'app-app.db-20261125T193012Z.db', 'milliseconds dropped');
+    assert.equal(ribLatestLinkName(db), 'latest-app-app.db');
+    assert.equal(formatRibTimestamp(T0), '20260101T000000Z');
+  });
+
+  test('parsed from the right: dbName is everything left of the timestamp, dashes included', () => {
+    for (const [label, src] of [
+      ['app', '/data/app.db'],
+      ['my-app', '/x/logs-2.sqlite3'],
+      ['a', 'b-c.db'],
+      ['latest', '/d/latest.db'],
+      ['x', 'noext'],
+    ] as const) {
+      const db = ribDbName(label, src);
+      for (const compressed of [true, false]) {
+        const name = ribBackupFileName(db, T, compressed);
+        const p = parseBackupName(name);
+        assert.deepEqual(p, { name, dbName: db, time: new Date(Math.floor(T.getTime() / 1000) * 1000), strategy: undefined, counter: 1, layout: 'rib' }, name);
+        assert.equal(isPlainBackup(p!), !compressed, name);
+      }
+      assert.equal(parseBackupName(ribLatestLinkName(db)), undefined, 'the link is not a backup');
+      assert.equal(parseRibLatestLink(ribLatestLinkName(db)), db);
+    }
+    // The two readings of `a-b-c.db` are one dbName: the listing groups them together.
+    assert.equal(ribDbName('a-b', 'c.db'), ribDbName('a', 'b-c.db'));
+  });
+
+  test('unambiguous against our layout and both Go layouts', () => {
+    const cases: [string, string][] = [
+      [backupFileName('app', T, 'vacuum'), 'ours'],
+      ['db-backup-2025-01-02T15-04-05Z.db.gz', 'go-v1'],
+      ['app-2025-01-02T15-04-05Z-online.bck.gz', 'go-upstream'],
+      ['app-app.db-20250102T150405Z.bck.gz', 'rib'],
+      ['app-app.db-20250102T150405Z.db', 'rib'],
+      // a rib dbName that itself looks like our or Go's prefix stays one reading
+      ['app-20250102T150405.123Z-vacuum.db.gz-x-20250102T150405Z.db', 'rib'],
+    ];
+    for (const [name, layout] of cases) assert.equal(parseBackupName(name)?.layout, layout, name);
+    assert.equal(isPlainBackup(parseBackupName(backupFileName('app', T, 'vacuum'))!), false);
+  });
+
+  test('junk, temp files, sidecars and malformed rib names are not backups', () => {
+    const junk = [
+      'app-app.db-20250102T150405Z.db.sha256',
+      'app-app.db-20250102T150405Z.bck.gz.sha256',
+      'app-app.db-20250102T150405Z.db.tmp-0123456789ab',
+      'latest-app-app.db',
+      'latest-app-app.db.tmp-0123456789ab',
+      'app-app.db-20250102T150405.123Z.db', // milliseconds: not rib
+      'app-app.db-20250102T150405Z.bck', // not gzipped
+      'app-app.db-20250102T150405Z.db.gz',
+      'app-app.db-20251302T150405Z.db', // month 13
+      'app-app.db-20250102T240405Z.db', // hour 24
+      'app-app.db-2025012T150405Z.db',
+      '-app.db-20250102T150405Z.db', // leading dash
+      '.app-app.db-20250102T150405Z.db', // hidden
+      'my app-app.db-20250102T150405Z.db', // unsafe character
+      '20250102T150405Z.db', // no dbName
+    ];
+    for (const name of junk) assert.equal(parseBackupName(name), undefined, JSON.stringify(name));
+    for (const name of ['latest-', 'latest-app.db.sha256', 'latest-x.tmp-0123456789ab', 'latest-a b', 'app-app.db', 'latest-app-app.db-20250102T150405Z.db']) {
+      assert.equal(parseRibLatestLink(name), undefined, name);
+    }
+  });
+
+  test('ribDbName refuses names we could not write safely', () => {
+    for (const [label, src] of [
+      ['', '/a.db'],
+      ['app', '/data/'],
+      ['my app', '/a.db'],
+      ['app', '/d/caf\u00e9.db'],
+      ['.x', '/a.db'],
+      ['-x', '/a.db'],
+      ['x', '/d/a.tmp-1.db'],
+      ['x', `/d/${'a'.repeat(100)}.db`],
+      ['x', '/d/y-20250102T150405Z.db'], // its latest- link would read as a backup
+    ] as const) {
+      assert.throws(() => ribDbName(label, src), (e: unknown) => isBackupError(e, 'ECONFIG'), `${label} ${src}`);
+    }
   });
 });

@@ -7,6 +7,17 @@
  * contains `-` (a strategy starts with a letter, a counter is all digits), so everything left of it
  * is the dbName, dashes and dots included: `my-app.v2-20261125T193012.345Z-vacuum-2.db.gz` is dbName
  * `my-app.v2`, counter 2. One name has exactly one reading.
+ *
+ * The restinpieces-backup (2026) layout, `rib`: `<label>-<basename>-<YYYYMMDDTHHMMSSZ>.bck.gz`
+ * (compressed) or `...-<YYYYMMDDTHHMMSSZ>.db` (plain), where `<basename>` is the source file name
+ * with its extension (`app-app.db-20260101T000000Z.bck.gz`), and for plain snapshots a hard link
+ * `latest-<label>-<basename>` to the newest. Also read from the right: the timestamp has whole
+ * seconds and no dash, and ends in `Z.bck.gz` or `Z.db`, so it is neither ours (milliseconds,
+ * then `-<strategy>`, `.db.gz`) nor Go upstream's (`YYYY-MM-DDTHH-MM-SSZ-<strategy>.bck.gz`) nor
+ * Go v1's. Label and basename may both contain `-`, so the name does not say where one ends:
+ * the dbName of these names is `<label>-<basename>`, everything left of `-<timestamp>`, and
+ * listings group by it (`a-b` with `c.db` and `a` with `b-c.db` are one database to a listing;
+ * the config refuses two such entries with the same dest_path). The name holds no strategy.
  */
 import { BackupError, ErrorCode } from '../errors.js';
 import { TEMP_MARKER } from '../fs/atomic.js';
@@ -21,7 +32,7 @@ export const MAX_DB_NAME_LENGTH = 100;
 export const MAX_STRATEGY_LENGTH = 32;
 
 /** Which writer produced a name. */
-export type BackupLayout = 'ours' | 'go-v1' | 'go-upstream';
+export type BackupLayout = 'ours' | 'go-v1' | 'go-upstream' | 'rib';
 
 export interface ParsedBackupName {
   name: string;
@@ -32,7 +43,7 @@ export interface ParsedBackupName {
   dbName: string | undefined;
   /** From the name; Go layouts have whole seconds. */
   time: Date;
-  /** `vacuum`, `online`...; `undefined` for Go v1 names. */
+  /** `vacuum`, `online`...; `undefined` for Go v1 and rib names. */
   strategy: string | undefined;
   /** 1 without a counter suffix, else 2, 3... (two backups in the same millisecond). */
   counter: number;
@@ -46,6 +57,13 @@ const OURS = /^(?<db>[A-Za-z0-9._-]+)-(?<ts>\d{8}T\d{6}\.\d{3}Z)-(?<strategy>[a-
 const GO_TS = '(?<y>\\d{4})-(?<mo>\\d{2})-(?<d>\\d{2})T(?<h>\\d{2})-(?<mi>\\d{2})-(?<s>\\d{2})Z';
 const GO_V1 = new RegExp(`^db-backup-${GO_TS}\\.db\\.gz$`);
 const GO_UPSTREAM = new RegExp(`^(?<db>[A-Za-z0-9._-]+)-${GO_TS}-(?<strategy>[a-z][a-z0-9]*)\\.bck\\.gz$`);
+const RIB = /^(?<db>[A-Za-z0-9._-]+)-(?<ts>\d{8}T\d{6}Z)(?<ext>\.bck\.gz|\.db)$/;
+/** Prefix of the stable link to the newest plain rib snapshot: `latest-<label>-<basename>`. */
+export const RIB_LATEST_PREFIX = 'latest-';
+/** Suffix of a compressed rib snapshot. */
+export const RIB_COMPRESSED_SUFFIX = '.bck.gz';
+/** Suffix of a plain (uncompressed) rib snapshot. */
+export const RIB_PLAIN_SUFFIX = '.db';
 
 /**
  * The dbName for a source database path: its file name (after the last `/` or `\`, on every
@@ -141,6 +159,73 @@ function parseOurs(name: string): ParsedBackupName | undefined {
   return { name, dbName: db!, time, strategy: strategy!, counter: n, layout: 'ours' };
 }
 
+/** `YYYYMMDDTHHMMSSZ` in UTC, whole seconds (the rib layout). Throws like formatTimestamp. */
+export function formatRibTimestamp(date: Date): string {
+  return formatTimestamp(date).replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The rib dbName of an entry, `<label>-<basename>` (basename: the source's file name, extension
+ * kept). Throws ECONFIG when it is not safe in a file name by our rules (isValidDbName, with room
+ * for the `-<timestamp>.bck.gz` suffix) or when its `latest-` link name would itself read as a
+ * backup name (a basename ending in `-<timestamp>.db`).
+ */
+export function ribDbName(label: string, sourcePath: string): string {
+  const basename = sourcePath.split(/[/\\]/).pop() ?? '';
+  const db = `${label}-${basename}`;
+  if (label === '' || basename === '' || !isValidDbName(db) || db.length > MAX_DB_NAME_LENGTH) {
+    throw new BackupError(
+      ErrorCode.CONFIG,
+      `[api] label "${label}" with source file "${basename}" gives the backup name "${db}": use letters, digits, '.', '_' and '-' only ` +
+        `(not starting with '.' or '-', at most ${MAX_DB_NAME_LENGTH} characters together, no ".tmp-")`,
+    );
+  }
+  if (parseBackupName(ribLatestLinkName(db)) !== undefined) {
+    throw new BackupError(ErrorCode.CONFIG, `[api] source file "${basename}" ends like a backup name: its latest- link would read as a backup`);
+  }
+  return db;
+}
+
+/** `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz` (compressed) or `.db` (plain); dbName from ribDbName. */
+export function ribBackupFileName(dbName: string, date: Date, compressed: boolean): string {
+  if (!isValidDbName(dbName)) {
+    throw new BackupError(ErrorCode.CONFIG, `[api] invalid database name "${dbName}" for a backup file (use ribDbName)`);
+  }
+  return `${dbName}-${formatRibTimestamp(date)}${compressed ? RIB_COMPRESSED_SUFFIX : RIB_PLAIN_SUFFIX}`;
+}
+
+/** `latest-<dbName>`: the hard link to the newest plain rib snapshot of dbName. */
+export function ribLatestLinkName(dbName: string): string {
+  return `${RIB_LATEST_PREFIX}${dbName}`;
+}
+
+/**
+ * The dbName a `latest-<dbName>` link stands for, or undefined when `name` is not such a link (a
+ * backup name, a temp file, a sidecar, or a dbName we would not write).
+ */
+export function parseRibLatestLink(name: string): string | undefined {
+  if (!name.startsWith(RIB_LATEST_PREFIX) || name.includes(TEMP_MARKER) || name.endsWith(SIDECAR_SUFFIX)) return undefined;
+  if (parseBackupName(name) !== undefined) return undefined;
+  const db = name.slice(RIB_LATEST_PREFIX.length);
+  return isValidDbName(db) ? db : undefined;
+}
+
+/** Whether a parsed backup is an uncompressed SQLite file (a plain rib snapshot) rather than gzip. */
+export function isPlainBackup(p: Pick<ParsedBackupName, 'layout' | 'name'>): boolean {
+  return p.layout === 'rib' && p.name.endsWith(RIB_PLAIN_SUFFIX);
+}
+
+function parseRib(name: string): ParsedBackupName | undefined {
+  const g = RIB.exec(name)?.groups;
+  if (!g) return undefined;
+  const { db, ts } = g as Record<string, string>;
+  if (!isValidDbName(db!)) return undefined;
+  const num = (from: number, len: number) => Number(ts!.slice(from, from + len));
+  const time = utcDate(num(0, 4), num(4, 2), num(6, 2), num(9, 2), num(11, 2), num(13, 2), 0);
+  if (!time) return undefined;
+  return { name, dbName: db!, time, strategy: undefined, counter: 1, layout: 'rib' };
+}
+
 function parseGo(name: string): ParsedBackupName | undefined {
   const v1 = GO_V1.exec(name)?.groups;
   const up = v1 ? undefined : GO_UPSTREAM.exec(name)?.groups;
@@ -161,7 +246,7 @@ function parseGo(name: string): ParsedBackupName | undefined {
  */
 export function parseBackupName(name: string): ParsedBackupName | undefined {
   if (name.includes(TEMP_MARKER) || name.endsWith(SIDECAR_SUFFIX)) return undefined;
-  return parseOurs(name) ?? parseGo(name);
+  return parseOurs(name) ?? parseGo(name) ?? parseRib(name);
 }
 
 /** Backup order, oldest first: by time in the name, then counter, then name (a stable tie-break). */

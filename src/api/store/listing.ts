@@ -9,7 +9,7 @@
  */
 import { BackupError, ErrorCode, isBackupError } from '../../errors.js';
 import type { RemoteFile, Transport } from '../../transport/types.js';
-import { compareBackups, parseBackupName, SIDECAR_SUFFIX, type ParsedBackupName } from '../naming.js';
+import { compareBackups, parseBackupName, parseRibLatestLink, SIDECAR_SUFFIX, type ParsedBackupName } from '../naming.js';
 import { readLatest } from './manifest.js';
 import { whereIn } from './where.js';
 
@@ -32,6 +32,11 @@ export interface StoreListing {
   latest: string | undefined;
   /** Why latest.txt was not usable, when it exists but is malformed. */
   latestProblem?: Error;
+  /**
+   * restinpieces-backup `latest-<dbName>` links (hard links to the newest plain snapshot, regular
+   * files to a listing), by dbName; with `dbName`, only that one. Never listed as backups.
+   */
+  latestLinks: Map<string, string>;
 }
 
 export interface ListStoreOptions {
@@ -44,7 +49,7 @@ export interface ListStoreOptions {
 }
 
 /**
- * Lists the store once. Ignores temp files, sidecars, latest.txt, lock files, anything
+ * Lists the store once. Ignores temp files, sidecars, latest.txt, `latest-*` links, lock files, anything
  * unrecognised and, with `dbName`, other databases' backups. A missing directory gives no backups.
  * A malformed latest.txt does not make the store unlistable: it is reported in `latestProblem`.
  */
@@ -68,13 +73,16 @@ export async function listStore(transport: Transport, options: ListStoreOptions 
     }
   }
   const backups: StoreEntry[] = [];
+  const latestLinks = new Map<string, string>();
   for (const f of all) {
+    const linked = parseRibLatestLink(f.name);
+    if (linked !== undefined && (options.dbName === undefined || linked === options.dbName)) latestLinks.set(linked, f.name);
     const parsed = parseBackupName(f.name);
     if (!parsed || (options.dbName !== undefined && parsed.dbName !== options.dbName)) continue;
     backups.push({ ...parsed, size: f.size, mtimeMs: f.mtimeMs, hasChecksum: files.has(f.name + SIDECAR_SUFFIX), isLatest: f.name === latest });
   }
   backups.sort(compareBackups);
-  return { backups, files, latest, ...(latestProblem ? { latestProblem } : {}) };
+  return { backups, files, latest, latestLinks, ...(latestProblem ? { latestProblem } : {}) };
 }
 
 /**
