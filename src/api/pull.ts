@@ -29,9 +29,8 @@ import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
-import { LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from './naming.js';
+import { isPlainBackup, LATEST_FILE, parseBackupName, RIB_LATEST_PREFIX, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
-import { LATEST_LINK_PREFIX } from './store/prune.js';
 import { publishBackup } from './store/publish.js';
 import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
@@ -299,9 +298,10 @@ function transportOptions(options: PullOptions): PullTransportOptions {
   };
 }
 
-/** A plain SQLite snapshot (restinpieces-backup's `.db`), as opposed to every gzip layout (`.gz`). */
+/** A plain SQLite snapshot (restinpieces-backup's `.db`), as opposed to every gzip layout. */
 function isPlain(name: string): boolean {
-  return !name.endsWith('.gz');
+  const parsed = parseBackupName(name);
+  return parsed !== undefined && isPlainBackup(parsed);
 }
 
 /**
@@ -309,8 +309,7 @@ function isPlain(name: string): boolean {
  * Go layouts yes; restinpieces-backup's (several databases per directory) no.
  */
 function writesLatestTxt(name: string): boolean {
-  const layout = parseBackupName(name)?.layout;
-  return layout === 'ours' || layout === 'go-v1' || layout === 'go-upstream';
+  return parseBackupName(name)?.layout !== 'rib';
 }
 
 /**
@@ -323,8 +322,8 @@ function writesLatestTxt(name: string): boolean {
 async function findLatest(transport: Transport, dbArg: string | undefined, signal: AbortSignal | undefined): Promise<RemoteFile> {
   const all = await listStore(transport, signal ? { signal } : {});
   let db = dbArg;
-  if (db !== undefined && db.startsWith(LATEST_LINK_PREFIX) && !all.backups.some((e) => e.dbName === db)) {
-    db = db.slice(LATEST_LINK_PREFIX.length);
+  if (db !== undefined && db.startsWith(RIB_LATEST_PREFIX) && !all.backups.some((e) => e.dbName === db)) {
+    db = db.slice(RIB_LATEST_PREFIX.length);
   }
   const listing = db === undefined ? all : { ...all, backups: all.backups.filter((e) => e.dbName === db) };
   const databases = [...new Set(all.backups.map((e) => e.dbName ?? 'db-backup (Go v1)'))];

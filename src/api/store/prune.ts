@@ -14,9 +14,6 @@ import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
 import { planPrune, type RetentionPolicy } from '../retention.js';
 import { latestProblemOf, listStore, type StoreListing } from './listing.js';
 
-/** restinpieces-backup's stable name for the newest plain snapshot of a database: `latest-<label>-<basename>`. */
-export const LATEST_LINK_PREFIX = 'latest-';
-
 export interface PruneOptions {
   /** Report what would be removed, remove nothing. @default false */
   dryRun?: boolean;
@@ -125,25 +122,22 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
  */
 export async function linkedBackups(transport: Transport, listing: StoreListing): Promise<Set<string>> {
   const linked = new Set<string>();
-  const links = [...listing.files.values()].filter(
-    (f) => f.name.startsWith(LATEST_LINK_PREFIX) && !f.name.endsWith(SIDECAR_SUFFIX) && parseBackupName(f.name) === undefined,
-  );
+  const links = [...listing.latestLinks].map(([dbName, name]) => ({ dbName, file: listing.files.get(name)! }));
   if (links.length === 0) return linked;
   if (transport.kind === 'local') {
     const inode = async (name: string) => {
       const st = await lstat(join(transport.location, name)).catch(() => undefined);
       return st ? `${st.dev}:${st.ino}` : undefined;
     };
-    const linkInodes = new Set((await Promise.all(links.map((l) => inode(l.name)))).filter((i) => i !== undefined));
+    const linkInodes = new Set((await Promise.all(links.map((l) => inode(l.file.name)))).filter((i) => i !== undefined));
     for (const e of listing.backups) {
       if (linkInodes.has((await inode(e.name)) ?? '')) linked.add(e.name);
     }
     return linked;
   }
-  for (const link of links) {
-    const dbName = link.name.slice(LATEST_LINK_PREFIX.length);
+  for (const { dbName, file } of links) {
     for (const e of listing.backups) {
-      if (e.dbName === dbName && e.size === link.size && e.mtimeMs === link.mtimeMs) linked.add(e.name);
+      if (e.dbName === dbName && e.size === file.size && e.mtimeMs === file.mtimeMs) linked.add(e.name);
     }
   }
   return linked;
