@@ -44,6 +44,15 @@ export async function pickLatest(dir: string, options: ListOptions = {}): Promis
   return e && { ...e, path: join(dir, e.name) };
 }
 
+/**
+ * The database names among `backups`, in order of first appearance. Go v1 names carry none: that
+ * writer kept one database per directory, the same one its later upstream names (`<base>-...`)
+ * continue, so they never make a directory "several databases".
+ */
+export function namedDatabases(backups: readonly { dbName: string | undefined }[]): string[] {
+  return [...new Set(backups.flatMap((b) => (b.dbName === undefined ? [] : [b.dbName])))];
+}
+
 /** Which rule chose the backup of a directory: latest.txt, or the newest by name when there is none. */
 export type ChosenBy = 'latest.txt' | 'newest';
 
@@ -79,7 +88,7 @@ export async function resolveBackupPath(path: string, options: ListOptions = {})
     const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] no backup${of} in directory "${path}"`, { path });
   }
-  const databases = [...new Set(listing.backups.map((b) => b.dbName ?? 'db-backup (Go v1)'))];
+  const databases = namedDatabases(listing.backups);
   if (!e.isLatest && databases.length > 1) {
     throw new BackupError(
       ErrorCode.BACKUP_NOT_FOUND,

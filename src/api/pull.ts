@@ -36,6 +36,7 @@ import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
+import { namedDatabases } from './listing.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune, retentionOf } from './retention.js';
 import { readSidecar } from './sidecar.js';
@@ -326,7 +327,7 @@ async function findLatest(transport: Transport, dbArg: string | undefined, signa
     db = db.slice(RIB_LATEST_PREFIX.length);
   }
   const listing = db === undefined ? all : { ...all, backups: all.backups.filter((e) => e.dbName === db) };
-  const databases = [...new Set(all.backups.map((e) => e.dbName ?? 'db-backup (Go v1)'))];
+  const databases = namedDatabases(all.backups);
   if (listing.latestProblem) {
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] ${listing.latestProblem.message}: refused`, {
       path: LATEST_FILE,
