@@ -111,8 +111,16 @@ describe('a restinpieces-backup directory', () => {
         ['app-app.db', 'app-app.db-20260102T000000Z.db'],
       ],
     );
-    const json = JSON.parse(sb(['list', dir, '--json']).stdout) as { backups: { name: string; dbName: string }[] };
+    const json = JSON.parse(sb(['list', dir, '--json']).stdout) as { backups: { name: string; dbName: string; latestLink?: string }[] };
     assert.deepEqual(json.backups.map((b) => b.name).sort(), all.map((e) => e.name).sort());
+    assert.deepEqual(
+      json.backups.filter((b) => b.latestLink !== undefined).map((b) => [b.name, b.latestLink]),
+      [
+        ['logs-logs.db-20260101T060000Z.db', 'latest-logs-logs.db'],
+        ['app-app.db-20260102T000000Z.db', 'latest-app-app.db'],
+      ],
+    );
+    assert.match(sb(['list', dir]).stdout, /app-app\.db-20260102T000000Z\.db {2}\(= latest-app-app\.db, no sidecar, rib\)$/m);
     const app = JSON.parse(sb(['list', dir, '--db', 'app-app.db', '--json']).stdout) as { backups: { name: string }[] };
     assert.equal(app.backups.length, 2);
   });

@@ -10,7 +10,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { backup, type BackupResult } from '../api/backup.js';
 import { PushError, type PushOutcome } from '../api/push.js';
 import { latestProblemOf, listStore } from '../api/store/listing.js';
-import { pruneStore } from '../api/store/prune.js';
+import { linkedBackups, pruneStore } from '../api/store/prune.js';
 import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
@@ -328,18 +328,25 @@ const listCommand: Command = {
     const dir = remote ? args[0]! : directory('list', args, config);
     const transport = remote ? await openStoreArg(dir, values, config) : new LocalTransport(dir);
     let listing;
+    let linked: Set<string>;
     try {
       listing = await listStore(transport, { ...filter, signal });
+      // The snapshots a restinpieces-backup latest-* link points to: what prune always keeps.
+      linked = await linkedBackups(transport, listing);
     } finally {
       await transport.close();
     }
-    const backups = remote ? listing.backups : listing.backups.map((e) => ({ ...e, path: join(dir, e.name) }));
+    const linkOf = (e: { name: string; dbName: string | undefined }) => (linked.has(e.name) && e.dbName !== undefined ? listing.latestLinks.get(e.dbName) : undefined);
+    const backups = listing.backups.map((e) => {
+      const link = linkOf(e);
+      return { ...e, ...(remote ? {} : { path: join(dir, e.name) }), ...(link !== undefined ? { latestLink: link } : {}) };
+    });
     // The same judgement and message as prune's refusal; the listing itself is still shown.
     const latestProblem = latestProblemOf(listing);
     if (latestProblem) out.warn(latestProblem.message);
     const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
     for (const e of backups) {
-      const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
+      const flags = [e.isLatest ? 'latest' : '', e.latestLink !== undefined ? `= ${e.latestLink}` : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
       lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
     }
     const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };
