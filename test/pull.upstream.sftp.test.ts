@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
+import { parseConfig, pull, pruneStore, verify, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
+import { openPullTransport } from '../src/api/pull-transport.js';
 import { tempDir } from './helpers/tmp.js';
 import { run, sqlite3 } from './helpers/peers.js';
 import { createWithCli, nativeCheck, nativeDump } from './helpers/databases.js';
@@ -42,12 +43,12 @@ describe('pull of a restinpieces-backup directory over SFTP', { concurrency: fal
   });
 
   let n = 0;
-  function client(extra = ''): { dir: string; config: Config; file: string } {
+  function client(extra = '', remote = 'backups'): { dir: string; config: Config; file: string } {
     const dir = join(root, `client-${n++}`);
     mkdirSync(dir);
     const text =
       `[pull]\nhost = "127.0.0.1"\nport = ${sshd().port}\nuser = ${JSON.stringify(sshd().username)}\n` +
-      `private_key_path = ${JSON.stringify(sshd().userKey.privatePath)}\nremote_dir = "backups"\nlocal_dir = "local"\n` +
+      `private_key_path = ${JSON.stringify(sshd().userKey.privatePath)}\nremote_dir = "${remote}"\nlocal_dir = "local"\n` +
       `host_key_sha256 = "${sshd().hostKeys[0]!.fingerprint}"\n${extra}`;
     writeFileSync(join(dir, 'pull.toml'), text);
     return { dir, config: parseConfig(text, { baseDir: dir }), file: join(dir, 'pull.toml') };
@@ -91,6 +92,9 @@ describe('pull of a restinpieces-backup directory over SFTP', { concurrency: fal
     ]);
     run('sha256sum', ['-c', 'app-app.db-20260102T000000Z.db.sha256'], { cwd: local });
     assert.equal((await pull(c.config, { engine })).status, 'up-to-date');
+    // Our sidecar beside a plain snapshot: verify checks it, then integrity_check.
+    const v = await verify(join(local, second.name), { engine });
+    assert.deepEqual([v.ok, v.compressed, v.checksum], [true, false, 'ok']);
 
     // The CLI says what it pulled; a damaged plain snapshot is refused and nothing is published.
     const cliRun = run(process.execPath, [cli, '--no-timestamps', 'pull', '--config', c.file], { allowFail: true });
@@ -112,5 +116,22 @@ describe('pull of a restinpieces-backup directory over SFTP', { concurrency: fal
     assert.equal(nativeDump(r.path, c.dir), nativeDump(logs, c.dir));
     const none = client('db = "nope-nope.db"');
     await assert.rejects(pull(none.config, { engine }), /no backup of database "nope-nope\.db" in .* \(it holds app-app\.db, logs-logs\.db\)/);
+  });
+
+  it('prune over SFTP: never the snapshot a latest-* link points to (same size and mtime), nor the link', async (t) => {
+    if (!requireSshd(t)) return;
+    const dir = join(sshd().sftpRoot, 'pruned');
+    addUpstreamSnapshot(dir, 'app', app, '20260101T000000Z', false);
+    sqlite3(app, "INSERT INTO audit VALUES ('for the prune', 'x');");
+    addUpstreamSnapshot(dir, 'app', app, '20260102T000000Z', true);
+    addUpstreamSnapshot(dir, 'app', app, '20260103T000000Z', true);
+    const transport = await openPullTransport(client('', 'pruned').config.pull as never);
+    try {
+      const r = await pruneStore(transport, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }, { now: new Date('2026-02-01T00:00:00Z') });
+      assert.deepEqual(r.removed, ['app-app.db-20260102T000000Z.bck.gz']);
+    } finally {
+      await transport.close();
+    }
+    assert.deepEqual(readdirSync(dir).sort(), ['app-app.db-20260101T000000Z.db', 'app-app.db-20260103T000000Z.bck.gz', 'latest-app-app.db']);
   });
 });
