@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, pull, pruneStore, verify, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
+import { parseConfig, pull, pruneStore, verify, verifyInStore, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
 import { openPullTransport } from '../src/api/pull-transport.js';
 import { tempDir } from './helpers/tmp.js';
 import { run, sqlite3 } from './helpers/peers.js';
@@ -114,6 +114,14 @@ describe('pull of a restinpieces-backup directory over SFTP', { concurrency: fal
     const r = await pull(c.config, { engine });
     assert.deepEqual([r.status, r.name, r.plain], ['pulled', 'logs-logs.db-20260101T000000Z.db', true]);
     assert.equal(nativeDump(r.path, c.dir), nativeDump(logs, c.dir));
+    // verify of the store's newest snapshot of one database (CLI: verify sftp://... --db logs-logs.db).
+    const transport = await openPullTransport(c.config.pull as never);
+    try {
+      const v = await verifyInStore(transport, undefined, { engine, dbName: 'logs-logs.db' });
+      assert.deepEqual([v.ok, v.name, v.compressed, v.checksum], [true, 'logs-logs.db-20260101T000000Z.db', false, 'absent']);
+    } finally {
+      await transport.close();
+    }
     const none = client('db = "nope-nope.db"');
     await assert.rejects(pull(none.config, { engine }), /no backup of database "nope-nope\.db" in .* \(it holds app-app\.db, logs-logs\.db\)/);
   });

@@ -227,6 +227,7 @@ const verifyCommand: Command = {
     let file = args[0]!;
     const mode = integrityMode(values, config);
     let r;
+    const db = str(values, 'db');
     if (isRemoteStoreUrl(file)) {
       // s3://bucket/prefix verifies the latest backup there; s3://bucket/prefix/<backup name> that one.
       const last = file.replace(/\/+$/, '').split('/').pop()!;
@@ -234,13 +235,12 @@ const verifyCommand: Command = {
       const storeUrl = name ? file.replace(/\/+$/, '').slice(0, -(last.length + 1)) : file;
       const transport = await openStoreArg(storeUrl, values, config);
       try {
-        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress });
+        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
       } finally {
         await transport.close();
       }
       file = r.location;
     } else {
-      const db = str(values, 'db');
       r = await verify(file, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
     }
     out.endProgress();

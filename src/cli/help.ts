@@ -62,7 +62,8 @@ failed destination keeps the local backup, lets the others run, and makes the ex
 
 Fetches the newest backup from the [pull] server over SFTP, checks the host key, the sha256, the gzip
 CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
-backup was already there.
+backup was already there. A remote directory with several databases (restinpieces-backup's
+dest_path) needs db = "<label>-<basename>" in [pull]; plain .db snapshots are pulled as they are.
 
   -c, --config <file>                config file (default ./${DEFAULT_CONFIG_FILE})
   --restore-to <db>                  then restore the pulled backup to <db> (the previous file is kept
@@ -82,8 +83,8 @@ length, and PRAGMA integrity_check. Exit 1 when it is damaged. A backup director
 (s3://bucket/prefix, sftp://user@host/path), checks the backup latest.txt names there (without a
 latest.txt: the newest backup by name); <url>/<backup name> that backup.
 
-  --db <name>            a directory: the newest backup of this database (needed when it holds
-                         several, e.g. a restinpieces-backup dest_path: --db app-app.db)
+  --db <name>            a directory or store: the newest backup of this database (needed when it
+                         holds several, e.g. a restinpieces-backup dest_path: --db app-app.db)
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
