@@ -35,6 +35,11 @@ export interface PullSettings {
   remoteDir?: string;
   /** Absolute. */
   localDir?: string;
+  /**
+   * Pull only this database's backups (`<label>-<basename>` for restinpieces-backup names, the
+   * sanitized source name for ours): needed when remote_dir holds several databases.
+   */
+  db?: string;
   connectTimeoutMs: number;
   /** A download that receives nothing for this long is treated as a dropped connection (and resumed). */
   idleTimeoutMs: number;
@@ -295,6 +300,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.host_key_sha256', prop: 'hostKeySha256', type: '"SHA256:..."', default: 'none', description: 'Pin the server key by fingerprint (`ssh-keygen -lf <key>.pub`).', read: fingerprint },
   { key: 'pull.remote_dir', prop: 'remoteDir', type: 'remote path', default: 'required for pull', description: 'Backup directory on the server, used as written.', read: text },
   { key: 'pull.local_dir', prop: 'localDir', type: 'path', default: 'required for pull', description: 'Where pulled backups are stored and verified.', read: text, localPath: true },
+  { key: 'pull.db', prop: 'db', type: 'string', default: 'none', description: 'Pull only the backups of this database: `<label>-<basename>` for restinpieces-backup names (`app-app.db`), the source name without extension for ours (`app`). Required when the remote directory holds several databases and no latest.txt.', read: text },
   { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
   { key: 'pull.keep_before_restore', prop: 'keepBeforeRestore', type: 'integer >= 0', default: String(D.pull.keepBeforeRestore), description: 'restore_to: keep the newest N `<restore_to>.before-restore-<time>` copies of replaced databases (the one just replaced included); 0 deletes it once the restore is in place.', read: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long (S3 url: default "10s").', read: duration(true) },

@@ -44,6 +44,15 @@ export async function pickLatest(dir: string, options: ListOptions = {}): Promis
   return e && { ...e, path: join(dir, e.name) };
 }
 
+/**
+ * The database names among `backups`, in order of first appearance. Go v1 names carry none: that
+ * writer kept one database per directory, the same one its later upstream names (`<base>-...`)
+ * continue, so they never make a directory "several databases".
+ */
+export function namedDatabases(backups: readonly { dbName: string | undefined }[]): string[] {
+  return [...new Set(backups.flatMap((b) => (b.dbName === undefined ? [] : [b.dbName])))];
+}
+
 /** Which rule chose the backup of a directory: latest.txt, or the newest by name when there is none. */
 export type ChosenBy = 'latest.txt' | 'newest';
 
@@ -53,9 +62,12 @@ export type ChosenBy = 'latest.txt' | 'newest';
  * whose latest.txt names a missing file, gives its newest backup by name - the rule of list and pull -
  * and `chosenBy: 'newest'` says so. A malformed latest.txt is refused (EBACKUP_NOT_FOUND): something
  * wrote that directory that we do not understand, and guessing which database to restore is worse
- * than asking. A directory without backups is EBACKUP_NOT_FOUND too.
+ * than asking. A directory without backups is EBACKUP_NOT_FOUND too. With `dbName`, only that
+ * database's backups count; without it, a directory whose latest.txt does not choose and that holds
+ * several databases' backups (a restinpieces-backup `dest_path` is shared by all its entries) is
+ * EBACKUP_NOT_FOUND naming them: which one to restore is the user's to say (`--db`).
  */
-export async function resolveBackupPath(path: string): Promise<{ file: string; chosenBy?: ChosenBy }> {
+export async function resolveBackupPath(path: string, options: ListOptions = {}): Promise<{ file: string; chosenBy?: ChosenBy }> {
   let isDir = false;
   try {
     isDir = (await stat(path)).isDirectory();
@@ -63,7 +75,7 @@ export async function resolveBackupPath(path: string): Promise<{ file: string; c
     // A missing or unreadable path is reported by whoever opens it, with its own wording.
   }
   if (!isDir) return { file: path };
-  const listing = await listStore(new LocalTransport(path));
+  const listing = await listStore(new LocalTransport(path), options);
   if (listing.latestProblem) {
     throw new BackupError(
       ErrorCode.BACKUP_NOT_FOUND,
@@ -72,6 +84,18 @@ export async function resolveBackupPath(path: string): Promise<{ file: string; c
     );
   }
   const e = latestOf(listing);
-  if (!e) throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] no backup in directory "${path}"`, { path });
+  if (!e) {
+    const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] no backup${of} in directory "${path}"`, { path });
+  }
+  const databases = namedDatabases(listing.backups);
+  if (!e.isLatest && databases.length > 1) {
+    throw new BackupError(
+      ErrorCode.BACKUP_NOT_FOUND,
+      `[api] directory "${path}" holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
+        'pass --db <name> (dbName) to choose one',
+      { path },
+    );
+  }
   return { file: join(path, e.name), chosenBy: e.isLatest ? 'latest.txt' : 'newest' };
 }

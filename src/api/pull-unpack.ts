@@ -1,5 +1,5 @@
 /**
- * Decompresses a pulled backup while it downloads, into a private scratch database next to the part
+ * Decompresses a pulled backup (or copies a plain snapshot) while it downloads, into a private scratch database next to the part
  * file, so the integrity check can start as soon as the last byte arrives (before, the download and
  * the gunzip ran one after the other: about a quarter of a 150 MB pull was spent waiting).
  *
@@ -14,7 +14,8 @@ import { isContentError } from './verify.js';
 /** Suffix of the scratch database of `<name>.part`. */
 export const SCRATCH_SUFFIX = '.part.db';
 
-export type UnpackOutcome = { ok: true; summary: GzipSummary } | { ok: false; error: BackupError };
+/** `summary` is the gzip stream's; a plain snapshot has none. */
+export type UnpackOutcome = { ok: true; summary?: GzipSummary } | { ok: false; error: BackupError };
 
 /**
  * Gunzips `bytes` into `dbPath` (created 0600, replaced if it exists). Damaged content (bad CRC,
@@ -25,7 +26,7 @@ export async function unpackTo(
   bytes: AsyncIterable<Uint8Array>,
   dbPath: string,
   name: string,
-  options: { signal?: AbortSignal | undefined; workerUrl?: URL | string | undefined } = {},
+  options: { signal?: AbortSignal | undefined; workerUrl?: URL | string | undefined; plain?: boolean } = {},
 ): Promise<UnpackOutcome> {
   const { signal, workerUrl } = options;
   await rm(dbPath, { force: true });
@@ -36,9 +37,10 @@ export async function unpackTo(
     throw scratchError('create', dbPath, e);
   }
   try {
-    const stream = gunzipStream(bytes, { name, ...(signal ? { signal } : {}), ...(workerUrl !== undefined ? { workerUrl } : {}) });
+    // A plain snapshot (restinpieces-backup's `.db`) is the database itself: copied as it arrives.
+    const stream = options.plain ? undefined : gunzipStream(bytes, { name, ...(signal ? { signal } : {}), ...(workerUrl !== undefined ? { workerUrl } : {}) });
     let position = 0;
-    for await (const chunk of stream) {
+    for await (const chunk of stream ?? bytes) {
       for (let done = 0; done < chunk.length; ) {
         try {
           done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
@@ -48,7 +50,7 @@ export async function unpackTo(
       }
       position += chunk.length;
     }
-    return { ok: true, summary: await stream.summary };
+    return stream ? { ok: true, summary: await stream.summary } : { ok: true };
   } catch (e) {
     if (isContentError(e)) return { ok: false, error: e };
     throw e;

@@ -8,6 +8,15 @@
  * us write outside local_dir), the size, the sha256 against the remote .sha256 when there is one (never
  * trust a transfer: ssh2-sftp-client users report corrupted fastGet downloads), the gzip CRC-32 and
  * length of every member, and PRAGMA integrity_check.
+ *
+ * restinpieces-backup (2026) directories hold several databases, `.bck.gz` and plain `.db` snapshots,
+ * and a `latest-<label>-<basename>` hard link, but no latest.txt: the newest snapshot by the name's
+ * timestamp wins, of the database `[pull] db` names when there are several. A plain `.db` is
+ * downloaded as it is (no gunzip) and integrity-checked the same way. The `latest-*` link is not
+ * read: it is only ever a plain snapshot that also has its timestamped name, and with compression
+ * on (or after a switch) it is older than the newest snapshot. Such backups are published locally
+ * with their sidecar but without latest.txt, as upstream keeps its directories: several pulls (one
+ * per `db`) may share one local_dir.
  */
 import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,13 +29,14 @@ import { requirePullConfig, type Config } from './config.js';
 import { ensurePrivateDir } from '../fs/atomic.js';
 import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
-import { LATEST_FILE, SIDECAR_SUFFIX } from './naming.js';
+import { isPlainBackup, LATEST_FILE, parseBackupName, RIB_LATEST_PREFIX, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
 import { publishBackup } from './store/publish.js';
-import { readStoreSidecar } from './store/sidecar.js';
+import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
 import { downloadToPart, PART_SUFFIX, removePart } from './pull-download.js';
 import { openPullTransport, type PullTransportOptions } from './pull-transport.js';
+import { namedDatabases } from './listing.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune, retentionOf } from './retention.js';
 import { readSidecar } from './sidecar.js';
@@ -85,8 +95,10 @@ export interface PullResult {
   name: string;
   /** The local copy. */
   path: string;
-  /** Bytes of the .gz. */
+  /** Bytes of the backup file (the `.gz`, or a plain `.db` snapshot). */
   bytes: number;
+  /** The backup is a plain SQLite snapshot (a restinpieces-backup `.db`), not gzip. */
+  plain?: boolean;
   sha256: string;
   /** Whether the remote side had a .sha256 sidecar that the download was checked against. */
   remoteChecksum: 'ok' | 'absent';
@@ -115,7 +127,8 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     progress({ phase: 'connect' });
     transport ??= await openPullTransport(config.pull, signal, transportOptions(options));
     progress({ phase: 'find' });
-    const remote = await findLatest(transport, signal);
+    const remote = await findLatest(transport, config.pull.db, signal);
+    const plain = isPlain(remote.name);
     // Only now, connected to a server whose host key was accepted: a refused first contact leaves
     // no local_dir behind (a fresh service user fixes known_hosts and runs again).
     await ensurePrivateDir(localDir, '[pull] local_dir');
@@ -129,7 +142,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
 
     const restoreTo = options.restoreTo ?? config.pull.restoreTo;
     let restored: PullResult['restore'];
-    const have = await alreadyHave(localDir, remote, remoteSidecar?.hex);
+    const have = await alreadyHave(localDir, remote, remoteSidecar?.hex, writesLatestTxt(remote.name));
     if (have) {
       // Nothing new. A restore target that does not exist yet still gets the database.
       const restoredTo = restoreTo && !(await stat(restoreTo).catch(() => undefined)) ? restoreTo : undefined;
@@ -146,6 +159,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         name: remote.name,
         path,
         bytes: remote.size,
+        ...(plain ? { plain } : {}),
         sha256: have,
         remoteChecksum: remoteSidecar ? 'ok' : 'absent',
         resumedFrom: 0,
@@ -170,9 +184,10 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
           transport = await openPullTransport(config.pull, signal, transportOptions(options));
           return transport;
         },
-        // Decompressed on the way, so the integrity check can start when the last byte arrives.
+        // Decompressed (or, for a plain snapshot, copied) on the way, so the integrity check can start
+        // when the last byte arrives.
         consume: async (bytes) => {
-          unpacked = await unpackTo(bytes, scratch, remote.name, { signal, workerUrl: options.compressWorkerUrl });
+          unpacked = await unpackTo(bytes, scratch, remote.name, { signal, workerUrl: options.compressWorkerUrl, plain });
         },
       });
       part = download.partPath;
@@ -203,7 +218,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         })
         .catch((e: unknown) => {
           if (!isContentError(e)) throw e;
-          return { ok: false, messages: ['it decompresses to something that is not a SQLite database'] };
+          return { ok: false, messages: [plain ? 'it is not a SQLite database' : 'it decompresses to something that is not a SQLite database'] };
         });
       if (!check.ok) throw failedVerification(remote.name, transport.location, check.messages, part);
     } catch (e) {
@@ -218,7 +233,11 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       progress({ phase: 'publish' });
       await replaceLocalCopy(part, path, localDir);
       await removePart(part); // its resume metadata
-      await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, signal ? { signal } : {});
+      if (writesLatestTxt(remote.name)) {
+        await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, signal ? { signal } : {});
+      } else {
+        await writeStoreSidecar(new LocalTransport(localDir), remote.name, sha256, signal ? { signal } : {});
+      }
 
       progress({ phase: 'prune' });
       pruned = (
@@ -245,6 +264,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       name: remote.name,
       path,
       bytes: remote.size,
+      ...(plain ? { plain } : {}),
       sha256,
       remoteChecksum: remoteSidecar ? 'ok' : 'absent',
       resumedFrom,
@@ -279,13 +299,35 @@ function transportOptions(options: PullOptions): PullTransportOptions {
   };
 }
 
+/** A plain SQLite snapshot (restinpieces-backup's `.db`), as opposed to every gzip layout. */
+function isPlain(name: string): boolean {
+  const parsed = parseBackupName(name);
+  return parsed !== undefined && isPlainBackup(parsed);
+}
+
+/**
+ * Whether a pulled backup is published locally with latest.txt, as its own layout does: ours and the
+ * Go layouts yes; restinpieces-backup's (several databases per directory) no.
+ */
+function writesLatestTxt(name: string): boolean {
+  return parseBackupName(name)?.layout !== 'rib';
+}
+
 /**
  * The remote backup to pull: the store's latest (latest.txt when it names an existing backup, else
- * the newest by name). A latest.txt that is not a plain file name is refused outright: a hostile
- * or broken server must not steer us by it.
+ * the newest by name), of database `db` when given. A latest.txt that is not a plain file name is
+ * refused outright: a hostile or broken server must not steer us by it. Without `db` and without a
+ * latest.txt that chooses, backups of several databases are a config error: which one is wanted is
+ * the user's to say. `db` may also be given as the `latest-<db>` link name an rsync client would pull.
  */
-async function findLatest(transport: Transport, signal: AbortSignal | undefined): Promise<RemoteFile> {
-  const listing = await listStore(transport, signal ? { signal } : {});
+async function findLatest(transport: Transport, dbArg: string | undefined, signal: AbortSignal | undefined): Promise<RemoteFile> {
+  const all = await listStore(transport, signal ? { signal } : {});
+  let db = dbArg;
+  if (db !== undefined && db.startsWith(RIB_LATEST_PREFIX) && !all.backups.some((e) => e.dbName === db)) {
+    db = db.slice(RIB_LATEST_PREFIX.length);
+  }
+  const listing = db === undefined ? all : { ...all, backups: all.backups.filter((e) => e.dbName === db) };
+  const databases = namedDatabases(all.backups);
   if (listing.latestProblem) {
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] ${listing.latestProblem.message}: refused`, {
       path: LATEST_FILE,
@@ -293,6 +335,14 @@ async function findLatest(transport: Transport, signal: AbortSignal | undefined)
     });
   }
   const newest = latestOf(listing);
+  if (newest && !newest.isLatest && db === undefined && databases.length > 1) {
+    throw new BackupError(
+      ErrorCode.CONFIG,
+      `[pull] ${transport.location} holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
+        'set db = "<name>" in [pull] to choose one',
+      { path: transport.location },
+    );
+  }
   if (!newest) {
     if ((await transport.dirExists?.(signal ? { signal } : {})) === false) {
       throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] the remote directory ${transport.location} does not exist`, {
@@ -300,20 +350,26 @@ async function findLatest(transport: Transport, signal: AbortSignal | undefined)
         errno: 'ENOENT',
       });
     }
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup in ${transport.location}`, { path: transport.location });
+    const of = db !== undefined ? ` of database "${db}"` : '';
+    const others = db !== undefined && databases.length > 0 ? ` (it holds ${databases.join(', ')})` : '';
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup${of} in ${transport.location}${others}`, { path: transport.location });
   }
   return listing.files.get(newest.name)!;
 }
 
-/** The sha256 of our verified copy of `remote`, when local_dir already publishes it; else undefined. */
-async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: string | undefined): Promise<string | undefined> {
+/**
+ * The sha256 of our verified copy of `remote`, when local_dir already publishes it; else undefined.
+ * Published means: latest.txt names it (for layouts that have one), and its sidecar is there (the
+ * last step of a publish without latest.txt).
+ */
+async function alreadyHave(localDir: string, remote: RemoteFile, remoteHex: string | undefined, withLatestTxt: boolean): Promise<string | undefined> {
   let latest: string | undefined;
   try {
     latest = await readLatest(localDir);
   } catch {
     return undefined;
   }
-  if (latest !== remote.name) return undefined;
+  if (withLatestTxt && latest !== remote.name) return undefined;
   const st = await stat(join(localDir, remote.name)).catch(() => undefined);
   const sidecar = await readSidecar(join(localDir, remote.name)).catch(() => undefined);
   if (!st || st.size !== remote.size || !sidecar) return undefined;

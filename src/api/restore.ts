@@ -34,6 +34,8 @@ import { detectFormat, gunzipProgress, integrityProgress, isContentError, type C
 export interface RestoreOptions {
   /** Replace an existing target (it is moved aside, not deleted). @default false */
   force?: boolean;
+  /** When the backup path is a directory: restore the newest backup of this database (see VerifyOptions.dbName). */
+  dbName?: string;
   /** Engine for the integrity check (not closed by us). @default a WasmEngine created and closed per call */
   engine?: Engine;
   signal?: AbortSignal;
@@ -94,7 +96,7 @@ export async function restore(backupPath: string, targetPath: string, options: R
   throwIfAborted(signal, `[api] restore to "${target}"`);
   checkKeep(options.keepBeforeRestore);
   await checkTarget(target, options.force ?? false);
-  const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath));
+  const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath), options.dbName !== undefined ? { dbName: options.dbName } : {});
 
   const { format, size: backupSize } = await detectFormat(backupFile);
   if (format !== 'gzip' && format !== 'sqlite') {

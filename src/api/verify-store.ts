@@ -23,9 +23,11 @@ export interface StoreVerifyResult extends VerifyResult {
 
 export async function verifyInStore(transport: Transport, name: string | undefined, options: VerifyOptions = {}): Promise<StoreVerifyResult> {
   const signalOption = options.signal ? { signal: options.signal } : {};
-  const chosen = name ?? (await findLatest(transport, signalOption))?.name;
+  const dbOption = options.dbName !== undefined ? { dbName: options.dbName } : {};
+  const chosen = name ?? (await findLatest(transport, { ...signalOption, ...dbOption }))?.name;
   if (chosen === undefined) {
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup in ${transport.location}`, { path: transport.location });
+    const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup${of} in ${transport.location}`, { path: transport.location });
   }
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
   try {

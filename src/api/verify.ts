@@ -20,6 +20,12 @@ export type BackupFormat = 'gzip' | 'sqlite' | 'empty' | 'unknown';
 export interface VerifyOptions {
   /** `full` = PRAGMA integrity_check, `quick` = PRAGMA quick_check. @default 'full' */
   mode?: IntegrityMode;
+  /**
+   * When `path` is a backup directory: the backups of this database only (`<label>-<basename>` for
+   * restinpieces-backup names, see sanitizeDbName for ours). Needed when the directory holds several
+   * databases' backups and no latest.txt.
+   */
+  dbName?: string;
   /** Engine to run the check on (not closed by us). @default a WasmEngine created and closed per call */
   engine?: Engine;
   signal?: AbortSignal;
@@ -117,7 +123,7 @@ export async function detectFormat(path: string): Promise<{ format: BackupFormat
 export async function verify(pathArg: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { signal } = options;
   throwIfAborted(signal, `[api] verify "${pathArg}"`);
-  const { file: path, chosenBy } = await resolveBackupPath(pathArg);
+  const { file: path, chosenBy } = await resolveBackupPath(pathArg, options.dbName !== undefined ? { dbName: options.dbName } : {});
   const { format, size } = await detectFormat(path);
   const result: VerifyResult = {
     ok: false,

@@ -11,7 +11,7 @@ import { backup, type BackupResult } from '../api/backup.js';
 import { backupEntries, type EntryOutcome } from '../api/backup-entries.js';
 import { PushError, type PushOutcome } from '../api/push.js';
 import { latestProblemOf, listStore } from '../api/store/listing.js';
-import { pruneStore } from '../api/store/prune.js';
+import { linkedBackups, pruneStore } from '../api/store/prune.js';
 import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
@@ -287,7 +287,7 @@ const pullCommand: Command = {
     else {
       const sidecar = r.remoteChecksum === 'ok' ? "sha256 matches the server's sidecar" : 'no sidecar on the server';
       const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
-      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, gzip ok, integrity_check ok`);
+      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, ${r.plain ? 'plain snapshot' : 'gzip ok'}, integrity_check ok`);
     }
     if (r.restoredTo) lines.push(`restored it to ${r.restoredTo}`);
     for (const p of r.restore?.movedAside ?? []) lines.push(`  kept the previous file as ${p}`);
@@ -300,13 +300,14 @@ const pullCommand: Command = {
 };
 
 const verifyCommand: Command = {
-  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' } },
+  options: { ...CONFIG_OPTION, ...STORE_OPTIONS, quick: { type: 'boolean' }, db: { type: 'string' } },
   positionals: ['file'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values, out);
     let file = args[0]!;
     const mode = integrityMode(values, config);
     let r;
+    const db = str(values, 'db');
     if (isRemoteStoreUrl(file)) {
       // s3://bucket/prefix verifies the latest backup there; s3://bucket/prefix/<backup name> that one.
       const last = file.replace(/\/+$/, '').split('/').pop()!;
@@ -314,13 +315,13 @@ const verifyCommand: Command = {
       const storeUrl = name ? file.replace(/\/+$/, '').slice(0, -(last.length + 1)) : file;
       const transport = await openStoreArg(storeUrl, values, config);
       try {
-        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress });
+        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
       } finally {
         await transport.close();
       }
       file = r.location;
     } else {
-      r = await verify(file, { mode, signal, onProgress: out.progress });
+      r = await verify(file, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
     }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
@@ -335,14 +336,16 @@ const verifyCommand: Command = {
 };
 
 const restoreCommand: Command = {
-  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' } },
+  options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' }, db: { type: 'string' } },
   positionals: ['backup', 'target'],
   async run(values, args, { signal, out }) {
     const config = await optionalConfig(values, out);
     const keep = str(values, 'keep-before-restore');
     if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`restore: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'restore');
+    const db = str(values, 'db');
     const r = await restore(args[0]!, args[1]!, {
       force: values.force === true,
+      ...(db !== undefined ? { dbName: db } : {}),
       mode: integrityMode(values, config),
       signal,
       onProgress: out.progress,
@@ -407,18 +410,25 @@ const listCommand: Command = {
     const dir = remote ? args[0]! : directory('list', args, config);
     const transport = remote ? await openStoreArg(dir, values, config) : new LocalTransport(dir);
     let listing;
+    let linked: Set<string>;
     try {
       listing = await listStore(transport, { ...filter, signal });
+      // The snapshots a restinpieces-backup latest-* link points to: what prune always keeps.
+      linked = await linkedBackups(transport, listing);
     } finally {
       await transport.close();
     }
-    const backups = remote ? listing.backups : listing.backups.map((e) => ({ ...e, path: join(dir, e.name) }));
+    const linkOf = (e: { name: string; dbName: string | undefined }) => (linked.has(e.name) && e.dbName !== undefined ? listing.latestLinks.get(e.dbName) : undefined);
+    const backups = listing.backups.map((e) => {
+      const link = linkOf(e);
+      return { ...e, ...(remote ? {} : { path: join(dir, e.name) }), ...(link !== undefined ? { latestLink: link } : {}) };
+    });
     // The same judgement and message as prune's refusal; the listing itself is still shown.
     const latestProblem = latestProblemOf(listing);
     if (latestProblem) out.warn(latestProblem.message);
     const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
     for (const e of backups) {
-      const flags = [e.isLatest ? 'latest' : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
+      const flags = [e.isLatest ? 'latest' : '', e.latestLink !== undefined ? `= ${e.latestLink}` : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
       lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
     }
     const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };

@@ -79,7 +79,8 @@ entry; a failed entry lets the others run and makes the exit code 1.
 
 Fetches the newest backup from the [pull] server over SFTP, checks the host key, the sha256, the gzip
 CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
-backup was already there.
+backup was already there. A remote directory with several databases (restinpieces-backup's
+dest_path) needs db = "<label>-<basename>" in [pull]; plain .db snapshots are pulled as they are.
 
   -c, --config <file>                config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE})
   --app-config <db>                  the config from a restinpieces database (see "backup --help")
@@ -93,13 +94,16 @@ backup was already there.
 The passphrase of an encrypted private key comes from SQLITE_BACKUP_KEY_PASSPHRASE; an ssh-agent
 (SSH_AUTH_SOCK) is used when there is no key file.
 `,
-  verify: `usage: sqlite-backup verify <file|dir|url> [--quick] [--config <file>] [--endpoint <url>] [--region <r>]
+  verify: `usage: sqlite-backup verify <file|dir|url> [--db <name>] [--quick] [--config <file>] [--endpoint <url>]
+                         [--region <r>]
 
 Checks a backup (.db.gz, any gzip, or .db): its .sha256 sidecar when there is one, the gzip CRC-32 and
 length, and PRAGMA integrity_check. Exit 1 when it is damaged. A backup directory, or a store URL
 (s3://bucket/prefix, sftp://user@host/path), checks the backup latest.txt names there (without a
 latest.txt: the newest backup by name); <url>/<backup name> that backup.
 
+  --db <name>            a directory or store: the newest backup of this database (needed when it
+                         holds several, e.g. a restinpieces-backup dest_path: --db app-app.db)
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
   --app-config <db>      the config from a restinpieces database (see "backup --help")
@@ -109,13 +113,15 @@ latest.txt: the newest backup by name); <url>/<backup name> that backup.
                          AWS_PROFILE or ~/.aws
   --region <region>      S3 region (default us-east-1)
 `,
-  restore: `usage: sqlite-backup restore <backup|dir> <target> [--force [--keep-before-restore <n>]] [--quick]
-                         [--config <file>]
+  restore: `usage: sqlite-backup restore <backup|dir> <target> [--db <name>] [--force [--keep-before-restore <n>]]
+                         [--quick] [--config <file>]
 
 Checks a backup and decompresses it into <target> (a file path, not a directory) through a temp file
 and a rename. Given a backup directory, restores the backup its latest.txt names (without a
 latest.txt: the newest backup by name). Stop the application that uses the database first.
 
+  --db <name>            a directory: the newest backup of this database (needed when it holds
+                         several, e.g. a restinpieces-backup dest_path: --db app-app.db)
   --force                replace an existing <target>: it is kept (with its -wal and -journal) as
                          <target>.before-restore-<time>; the restored file gets its owner, group
                          and mode (a warning when only root could set the owner)

@@ -39,6 +39,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   'pull.host_key_sha256': `"SHA256:${'A'.repeat(43)}"`,
   'pull.remote_dir': '"/srv/app/backups"',
   'pull.local_dir': '"./pulled"',
+  'pull.db': '"app-app.db"',
   'pull.restore_to': '"./replica.db"',
 };
 

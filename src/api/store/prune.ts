@@ -3,13 +3,16 @@
  * this removes. Backup first, then its sidecar, then sidecars whose backup is gone: after a crash a
  * backup without its sidecar is still usable, a sidecar without its backup is junk that the next
  * prune removes. Run it under the backup job's lock (a local store) or after a push has published
- * (a remote one): the file latest.txt names is never removed.
+ * (a remote one): the file latest.txt names is never removed, nor the one a restinpieces-backup
+ * `latest-*` link points to (nor the link: it is not a backup name).
  */
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
 import type { Transport } from '../../transport/types.js';
 import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
 import { planPrune, type RetentionPolicy } from '../retention.js';
-import { latestProblemOf, listStore } from './listing.js';
+import { latestProblemOf, listStore, type StoreListing } from './listing.js';
 
 export interface PruneOptions {
   /** Report what would be removed, remove nothing. @default false */
@@ -65,6 +68,10 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   });
   const latestProblem = latestProblemOf(listing);
   if (latestProblem) throw latestProblem;
+  // What a `latest-*` link points to is as protected as what latest.txt names: rsync clients pull
+  // the link, and upstream's own tools expect the timestamped name beside it.
+  const linked = await linkedBackups(transport, listing);
+  for (const e of listing.backups) if (linked.has(e.name)) e.isLatest = true;
   const unverified = listing.backups.filter((e) => isUnpublished(e, options.latestName));
   const counted = listing.backups.filter((e) => !unverified.includes(e));
   const plan = planPrune(counted, policy, {
@@ -72,7 +79,7 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
     ...(options.now === undefined ? {} : { now: options.now }),
   });
 
-  const protectedNames = new Set([listing.latest, options.latestName]);
+  const protectedNames = new Set([listing.latest, options.latestName, ...linked]);
   const orphans = [...listing.files.keys()].filter((file) => {
     if (policy.keepLast === 0 || !file.endsWith(SIDECAR_SUFFIX)) return false;
     const backup = file.slice(0, -SIDECAR_SUFFIX.length);
@@ -97,7 +104,7 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   for (const e of plan.remove) {
     if (protectedNames.has(e.name)) {
       // planPrune keeps these; this guards the one promise retention must never break.
-      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] prune: refusing to remove "${e.name}", which latest.txt names`);
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] prune: refusing to remove "${e.name}", which latest.txt or a latest-* link names`);
     }
     throwIfAborted(options.signal, `[store] prune of ${transport.location}`);
     await transport.remove(e.name);
@@ -105,4 +112,33 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   }
   for (const sidecar of orphans) await transport.remove(sidecar);
   return result;
+}
+
+/**
+ * The backups a restinpieces-backup `latest-<label>-<basename>` hard link points to. In a local
+ * directory: the files with the link's inode. Over SFTP or S3 there are no inodes: a hard link has
+ * its target's size and mtime, so the backups of that database with both equal count (at worst one
+ * more snapshot is kept than needed).
+ */
+export async function linkedBackups(transport: Transport, listing: StoreListing): Promise<Set<string>> {
+  const linked = new Set<string>();
+  const links = [...listing.latestLinks].map(([dbName, name]) => ({ dbName, file: listing.files.get(name)! }));
+  if (links.length === 0) return linked;
+  if (transport.kind === 'local') {
+    const inode = async (name: string) => {
+      const st = await lstat(join(transport.location, name)).catch(() => undefined);
+      return st ? `${st.dev}:${st.ino}` : undefined;
+    };
+    const linkInodes = new Set((await Promise.all(links.map((l) => inode(l.file.name)))).filter((i) => i !== undefined));
+    for (const e of listing.backups) {
+      if (linkInodes.has((await inode(e.name)) ?? '')) linked.add(e.name);
+    }
+    return linked;
+  }
+  for (const { dbName, file } of links) {
+    for (const e of listing.backups) {
+      if (e.dbName === dbName && e.size === file.size && e.mtimeMs === file.mtimeMs) linked.add(e.name);
+    }
+  }
+  return linked;
 }
