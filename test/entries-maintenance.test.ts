@@ -74,6 +74,17 @@ describe('prune/list/status with a many-entry config', () => {
     assert.equal(names(a, 'logs-').length, 3);
   });
 
+  it('a restinpieces-backup file without sidecar counts as a backup (upstream writes none), even among ours', async () => {
+    const { a, cfg } = setup();
+    // The newest, without sidecar and not even gzip: what a killed run of ours or upstream could leave.
+    writeFileSync(join(a, 'app-app.db-20260105T000000Z.bck.gz'), 'not settled', { mode: 0o600 });
+    const r = await sb(['prune', '--config', cfg, '--db', 'app-app.db', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const [x] = jsonLines(r.stdout);
+    assert.deepEqual([x!.unverified, x!.adopted, x!.discarded], [[], [], []]);
+    assert.deepEqual(names(a, 'app-'), ['app-app.db-20260104T000000Z.bck.gz', 'app-app.db-20260105T000000Z.bck.gz']);
+  });
+
   it('list shows every entry\'s backups', async () => {
     const { cfg } = setup();
     const r = await sb(['list', '--config', cfg, '--json']);
