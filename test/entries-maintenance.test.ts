@@ -66,6 +66,11 @@ describe('prune/list/status with a many-entry config', () => {
     assert.match(all.stdout, /^\[vacuum\.app\] .*: removed 2, kept 2/m);
     assert.match(all.stdout, /^\[online\.logs\] .*: removed 0, kept 3 \(keep_last=0: everything is kept/m);
 
+    // A directory no entry has: refused, naming the entries' dest_paths.
+    const other = await sb(['prune', join(a, '..'), '--config', cfg]);
+    assert.equal(other.status, 2);
+    assert.ok(other.stderr.includes(`covers ${a}, ${b}, not this one`), other.stderr);
+
     // Through SQLITE_BACKUP_CONFIG too; --db narrows to one entry.
     const env = await run(process.execPath, [cli, 'prune', '--db', 'app-app.db', '--keep-last', '1', '--json'], { allowFail: true, env: { ...process.env, SQLITE_BACKUP_CONFIG: cfg } });
     assert.equal(env.status, 0, env.stderr);

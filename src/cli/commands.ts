@@ -530,7 +530,7 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
   const policy = resolveRetention('prune', flags, inherited);
   if (policy === undefined) {
     const why = config
-      ? `${configName} covers ${[config.backupDir, config.pull?.localDir, ...(config.push ?? []).map((p) => p.url)].filter((p) => p !== undefined).join(', ') || 'no directory'}, not this one`
+      ? `${configName} covers ${[...new Set([config.backupDir, config.pull?.localDir, ...(config.push ?? []).map((p) => p.url), ...(config.entries ?? []).map((e) => e.destPath)])].filter((p) => p !== undefined).join(', ') || 'no directory'}, not this one`
       : `no --config and no ./${DEFAULT_CONFIG_FILE} here`;
     throw new UsageError(
       `prune: no retention policy for ${place} (${why}); nothing was removed. Pass --keep-last N ` +
