@@ -53,6 +53,8 @@ export const ErrorCode = {
   AUTH: 'EAUTH',
   /** The backup was published locally but at least one [[push]] destination failed (see the error's `outcomes`). */
   PUSH: 'EPUSH',
+  /** A run of a many-entry config finished with at least one entry failed (see the error's `outcomes`). */
+  ENTRIES: 'EENTRIES',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,7 +7,7 @@ export * from './engine/index.js';
 export * from './compress/index.js';
 // api: the job and what it is made of
 export { backup, type BackupOptions, type BackupProgress, type BackupPhase, type BackupResult } from './api/backup.js';
-export { backupEntries, entryDue, entryBackupConfig, type EntryOutcome, type BackupEntriesOptions } from './api/backup-entries.js';
+export { backupEntries, entryDue, entryBackupConfig, EntriesError, type EntryOutcome, type BackupEntriesOptions } from './api/backup-entries.js';
 export { createBackupHandler, JOB_TYPE, type BackupHandler, type ConfigSource, type HandleOptions, type Job } from './api/job.js';
 export {
   loadConfig,

@@ -209,6 +209,7 @@ describe('backup job', () => {
     writeFileSync(file, 'source_path = "app.db"\nbackup_dir = "backups"\n');
     const handler = createBackupHandler(file, { engine });
     const r = await handler.handle({ type: JOB_TYPE, id: 1 });
+    if (Array.isArray(r)) assert.fail('a single-database config resolves with one BackupResult');
     assert.equal(readFileSync(join(dir, 'backups', 'latest.txt'), 'utf8'), r.name);
     await assert.rejects(handler.handle({ type: 'send_mail' }), (e: unknown) => isBackupError(e, ErrorCode.CONFIG));
     const ac = new AbortController();

@@ -5,7 +5,7 @@
  * skipped while its newest backup in dest_path is younger than its `frequency`; an entry that fails
  * is reported and the next one runs.
  */
-import { asBackupError, throwIfAborted } from '../errors.js';
+import { asBackupError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { backup, type BackupOptions, type BackupResult } from './backup.js';
 import { CONFIG_DEFAULTS, type BackupConfig, type BackupEntryConfig, type Config } from './config.js';
 import { listBackups } from './listing.js';
@@ -97,4 +97,23 @@ export async function backupEntries(config: Config, options: BackupEntriesOption
     onEntry?.(outcome);
   }
   return outcomes;
+}
+
+/**
+ * A run of many entries in which at least one failed (the others ran): the job handler's rejection.
+ * `outcomes` holds every entry's, `failed` the labels (`[vacuum.app]`) of the failed ones.
+ */
+export class EntriesError extends BackupError {
+  readonly failed: string[];
+  constructor(readonly outcomes: EntryOutcome[]) {
+    const bad = outcomes.filter((o) => o.status === 'failed');
+    const failed = bad.map((o) => `[${o.strategy}.${o.label}]`);
+    super(
+      ErrorCode.ENTRIES,
+      `[api] ${bad.length} of ${outcomes.length} entries failed: ` + bad.map((o, i) => `${failed[i]} ${o.sourcePath}: ${o.error?.message ?? 'failed'}`).join('; '),
+      bad.length === 1 && bad[0]!.error instanceof BackupError && bad[0]!.error.path !== undefined ? { path: bad[0]!.error.path, cause: bad[0]!.error } : {},
+    );
+    this.failed = failed;
+    this.name = 'EntriesError';
+  }
 }

@@ -5,6 +5,7 @@
  * timer - see the README.
  */
 import { backup, type BackupOptions, type BackupResult } from './backup.js';
+import { backupEntries, EntriesError, type EntryOutcome } from './backup-entries.js';
 import { loadConfig, type Config } from './config.js';
 import { BackupError, ErrorCode } from '../errors.js';
 
@@ -24,7 +25,12 @@ export interface HandleOptions {
 
 export interface BackupHandler {
   readonly jobType: typeof JOB_TYPE;
-  handle(job: Job, options?: HandleOptions): Promise<BackupResult>;
+  /**
+   * A single-database config: the backup's result. A many-entry config ([vacuum.<label>] /
+   * [online.<label>]): every entry that is due runs, and the outcomes come back; if any entry failed,
+   * after all have run, it rejects with an EntriesError (EENTRIES) naming the failed labels.
+   */
+  handle(job: Job, options?: HandleOptions): Promise<BackupResult | EntryOutcome[]>;
 }
 
 /**
@@ -42,6 +48,11 @@ export function createBackupHandler(source: ConfigSource, options: Omit<BackupOp
       }
       const resolved = typeof source === 'function' ? await source() : source;
       const config = typeof resolved === 'string' ? await loadConfig(resolved) : resolved;
+      if (config.entries) {
+        const outcomes = await backupEntries(config, { ...options, ...(signal ? { signal } : {}) });
+        if (outcomes.some((o) => o.status === 'failed')) throw new EntriesError(outcomes);
+        return outcomes;
+      }
       return backup(config, { ...options, ...(signal ? { signal } : {}) });
     },
   };

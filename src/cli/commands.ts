@@ -15,7 +15,7 @@ import { linkedBackups, pruneStore } from '../api/store/prune.js';
 import { parseBackupName, sanitizeDbName } from '../api/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
-import { CONFIG_DEFAULTS, loadConfig, parseConfig, type Config } from '../api/config.js';
+import { CONFIG_DEFAULTS, loadConfig, parseConfig, type BackupEntryConfig, type Config } from '../api/config.js';
 import { loadAppConfig } from '../api/app-config.js';
 import { AGE_IDENTITY_ENV, ageIdentityPath } from '../crypto/age-identity.js';
 import { humanDuration, parseDuration } from '../api/duration.js';
@@ -23,7 +23,7 @@ import { pull } from '../api/pull.js';
 import { BEFORE_RESTORE_MARKER, restore } from '../api/restore.js';
 import { describeRetention, prune, resolveRetention, retentionOf, type FullRetentionPolicy, type RetentionField, type WrittenRetention } from '../api/retention.js';
 import { verify } from '../api/verify.js';
-import { status } from '../api/status.js';
+import { status, type StatusResult } from '../api/status.js';
 import { BackupError, ErrorCode, isBackupError } from '../errors.js';
 import type { IntegrityMode } from '../engine/index.js';
 import { LocalTransport } from '../transport/local.js';
@@ -405,37 +405,75 @@ const listCommand: Command = {
   async run(values, args, { out, signal }) {
     const config = await listOrPruneConfig(values, out);
     const db = str(values, 'db');
+    const entries = args[0] === undefined ? configEntries(config, db) : undefined;
+    if (entries) {
+      // A many-entry config and no directory: each entry's backups in its dest_path, one result each.
+      for (const e of entries) await listDir(values, config, e.destPath, { dbName: e.dbName }, false, out, signal, entryAbout(e));
+      return 0;
+    }
     const filter = db !== undefined ? { dbName: db } : {};
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]);
     const dir = remote ? args[0]! : directory('list', args, config);
-    const transport = remote ? await openStoreArg(dir, values, config) : new LocalTransport(dir);
-    let listing;
-    let linked: Set<string>;
-    try {
-      listing = await listStore(transport, { ...filter, signal });
-      // The snapshots a restinpieces-backup latest-* link points to: what prune always keeps.
-      linked = await linkedBackups(transport, listing);
-    } finally {
-      await transport.close();
-    }
-    const linkOf = (e: { name: string; dbName: string | undefined }) => (linked.has(e.name) && e.dbName !== undefined ? listing.latestLinks.get(e.dbName) : undefined);
-    const backups = listing.backups.map((e) => {
-      const link = linkOf(e);
-      return { ...e, ...(remote ? {} : { path: join(dir, e.name) }), ...(link !== undefined ? { latestLink: link } : {}) };
-    });
-    // The same judgement and message as prune's refusal; the listing itself is still shown.
-    const latestProblem = latestProblemOf(listing);
-    if (latestProblem) out.warn(latestProblem.message);
-    const lines = backups.length === 0 ? [`no backups in ${dir}`] : [];
-    for (const e of backups) {
-      const flags = [e.isLatest ? 'latest' : '', e.latestLink !== undefined ? `= ${e.latestLink}` : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
-      lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
-    }
-    const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };
-    out.result('list', true, { dir, backups, ...(problem ? { latestProblem: problem } : {}) }, lines);
+    await listDir(values, config, dir, filter, remote, out, signal, {});
     return 0;
   },
 };
+
+/** The `[strategy.label]` an entry's results carry, and the head of its human lines. */
+function entryAbout(e: BackupEntryConfig): { entry: string; label: string; strategy: string; dbName: string; destPath: string } {
+  return { entry: `[${e.strategy}.${e.label}]`, label: e.label, strategy: e.strategy, dbName: e.dbName, destPath: e.destPath };
+}
+
+/**
+ * The entries of a many-entry config (the restinpieces-backup shape) that list/prune/status with no
+ * directory work through, narrowed by --db; undefined for a single-database config or none.
+ */
+function configEntries(config: Config | undefined, db: string | undefined): BackupEntryConfig[] | undefined {
+  if (!config?.entries) return undefined;
+  const entries = config.entries.filter((e) => db === undefined || e.dbName === db);
+  if (entries.length === 0) {
+    throw new UsageError(`--db ${db}: no entry of ${config.configPath ?? 'the config'} has that database (${config.entries.map((e) => e.dbName).join(', ')})`);
+  }
+  return entries;
+}
+
+async function listDir(
+  values: Values,
+  config: Config | undefined,
+  dir: string,
+  filter: { dbName?: string },
+  remote: boolean,
+  out: Output,
+  signal: AbortSignal,
+  about: Partial<ReturnType<typeof entryAbout>>,
+): Promise<void> {
+  const transport = remote ? await openStoreArg(dir, values, config) : new LocalTransport(dir);
+  let listing;
+  let linked: Set<string>;
+  try {
+    listing = await listStore(transport, { ...filter, signal });
+    // The snapshots a restinpieces-backup latest-* link points to: what prune always keeps.
+    linked = await linkedBackups(transport, listing);
+  } finally {
+    await transport.close();
+  }
+  const linkOf = (e: { name: string; dbName: string | undefined }) => (linked.has(e.name) && e.dbName !== undefined ? listing.latestLinks.get(e.dbName) : undefined);
+  const backups = listing.backups.map((e) => {
+    const link = linkOf(e);
+    return { ...e, ...(remote ? {} : { path: join(dir, e.name) }), ...(link !== undefined ? { latestLink: link } : {}) };
+  });
+  // The same judgement and message as prune's refusal; the listing itself is still shown.
+  const latestProblem = latestProblemOf(listing);
+  if (latestProblem) out.warn(latestProblem.message);
+  const head = about.entry !== undefined ? `${about.entry} ` : '';
+  const lines = backups.length === 0 ? [`${head}no backups in ${dir}${about.dbName !== undefined ? ` of "${about.dbName}"` : ''}`] : about.entry !== undefined ? [`${about.entry} ${dir}`] : [];
+  for (const e of backups) {
+    const flags = [e.isLatest ? 'latest' : '', e.latestLink !== undefined ? `= ${e.latestLink}` : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
+    lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
+  }
+  const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };
+  out.result('list', true, { ...about, dir, backups, ...(problem ? { latestProblem: problem } : {}) }, lines);
+}
 
 const RETENTION_FLAGS = {
   'keep-last': 'keepLast',
@@ -453,7 +491,7 @@ const RETENTION_FLAGS = {
  * nor a config for the place: a usage error, nothing is removed. Without flags, the config's
  * backup_dir or [[push]] store is pruned for the config's database only, as backup's own prune is.
  */
-function prunePolicy(values: Values, config: Config | undefined, place: string, remote: boolean): { policy: FullRetentionPolicy; dbName?: string; from: string } {
+function retentionFlags(values: Values): WrittenRetention {
   const flags: WrittenRetention = {};
   for (const [flag, field] of Object.entries(RETENTION_FLAGS)) {
     const v = str(values, flag);
@@ -461,6 +499,11 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
     if (!/^\d+$/.test(v)) throw new UsageError(`prune: --${flag} expects a whole number >= 0, got "${v}"`);
     flags[field] = Number(v);
   }
+  return flags;
+}
+
+function prunePolicy(values: Values, config: Config | undefined, place: string, remote: boolean): { policy: FullRetentionPolicy; dbName?: string; from: string } {
+  const flags = retentionFlags(values);
   let inherited: FullRetentionPolicy | undefined;
   let dbName: string | undefined;
   let from = 'flags';
@@ -487,7 +530,7 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
   const policy = resolveRetention('prune', flags, inherited);
   if (policy === undefined) {
     const why = config
-      ? `${configName} covers ${[config.backupDir, config.pull?.localDir, ...(config.push ?? []).map((p) => p.url)].filter((p) => p !== undefined).join(', ') || 'no directory'}, not this one`
+      ? `${configName} covers ${[...new Set([config.backupDir, config.pull?.localDir, ...(config.push ?? []).map((p) => p.url), ...(config.entries ?? []).map((e) => e.destPath)])].filter((p) => p !== undefined).join(', ') || 'no directory'}, not this one`
       : `no --config and no ./${DEFAULT_CONFIG_FILE} here`;
     throw new UsageError(
       `prune: no retention policy for ${place} (${why}); nothing was removed. Pass --keep-last N ` +
@@ -511,40 +554,73 @@ const pruneCommand: Command = {
   async run(values, args, { out, signal }) {
     const config = await listOrPruneConfig(values, out);
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]) ? args[0] : undefined;
+    const dryRun = values['dry-run'] === true;
+    // A many-entry config: each entry's own policy (flags over it) on its dest_path, for its database
+    // only, as backup prunes after that entry's backup. With a directory, the entries whose dest_path it is.
+    const db = str(values, 'db');
+    const entries =
+      remote !== undefined ? undefined
+      : args[0] === undefined ? configEntries(config, db)
+      : config?.entries?.filter((e) => sameDir(args[0]!, e.destPath) && (db === undefined || e.dbName === db));
+    if (entries && entries.length > 0) {
+      const flags = retentionFlags(values);
+      const configName = config?.configPath ?? DEFAULT_CONFIG_FILE;
+      for (const e of entries) {
+        const policy = resolveRetention('prune', flags, retentionOf(e))!;
+        const of = `[${e.strategy}.${e.label}] in ${configName}`;
+        const from = Object.keys(flags).length > 0 ? `flags, then ${of}` : of;
+        await pruneDir(config, e.destPath, undefined, policy, from, e.dbName, dryRun, values, out, signal, entryAbout(e));
+      }
+      return 0;
+    }
     const dir = remote ?? directory('prune', args, config);
     const { policy, dbName, from } = prunePolicy(values, config, dir, remote !== undefined);
-    const dryRun = values['dry-run'] === true;
-    const db = str(values, 'db') ?? dbName;
-    const pruneOptions = { dryRun, ...(db !== undefined ? { dbName: db } : {}) };
-    let r;
-    if (remote !== undefined) {
-      const transport = await openStoreArg(remote, values, config);
-      try {
-        r = await pruneStore(transport, policy, { ...pruneOptions, signal });
-      } finally {
-        await transport.close();
-      }
-    } else {
-      r = await prune(dir, policy, { ...pruneOptions, signal });
-    }
-    const verb = dryRun ? 'would remove' : 'removed';
-    const adopted = r.adopted ?? [];
-    const discarded = r.discarded ?? [];
-    out.result(
-      'prune',
-      true,
-      { dir, dryRun, policy, policyFrom: from, ...(db !== undefined ? { db } : {}), removed: r.removed, kept: r.kept, unverified: r.unverified, adopted, discarded },
-      [
-        `${verb} ${r.removed.length}, kept ${r.kept.length} (${describeRetention(policy)}; from ${from}${db !== undefined ? `; database ${db}` : ''})`,
-        ...r.removed.map((name) => `  ${verb} ${name}`),
-        ...adopted.map((name) => `  adopted ${name}: it had no sidecar; it verified, so its sidecar was written`),
-        ...discarded.map((name) => `  removed ${name}: it had no sidecar and failed verification (a killed run's)`),
-        ...r.unverified.map((name) => `  left ${name}: no sidecar, not yet verified (not counted, not removed${dryRun ? '; a prune without --dry-run verifies it' : ''})`),
-      ],
-    );
+    await pruneDir(config, dir, remote, policy, from, db ?? dbName, dryRun, values, out, signal, {});
     return 0;
   },
 };
+
+async function pruneDir(
+  config: Config | undefined,
+  dir: string,
+  remote: string | undefined,
+  policy: FullRetentionPolicy,
+  from: string,
+  db: string | undefined,
+  dryRun: boolean,
+  values: Values,
+  out: Output,
+  signal: AbortSignal,
+  about: Partial<ReturnType<typeof entryAbout>>,
+): Promise<void> {
+  const pruneOptions = { dryRun, ...(db !== undefined ? { dbName: db } : {}) };
+  let r;
+  if (remote !== undefined) {
+    const transport = await openStoreArg(remote, values, config);
+    try {
+      r = await pruneStore(transport, policy, { ...pruneOptions, signal });
+    } finally {
+      await transport.close();
+    }
+  } else {
+    r = await prune(dir, policy, { ...pruneOptions, signal });
+  }
+  const verb = dryRun ? 'would remove' : 'removed';
+  const adopted = r.adopted ?? [];
+  const discarded = r.discarded ?? [];
+  out.result(
+    'prune',
+    true,
+    { ...about, dir, dryRun, policy, policyFrom: from, ...(db !== undefined ? { db } : {}), removed: r.removed, kept: r.kept, unverified: r.unverified, adopted, discarded },
+    [
+      `${about.entry !== undefined ? `${about.entry} ${dir}: ` : ''}${verb} ${r.removed.length}, kept ${r.kept.length} (${describeRetention(policy)}; from ${from}${db !== undefined ? `; database ${db}` : ''})`,
+      ...r.removed.map((name) => `  ${verb} ${name}`),
+      ...adopted.map((name) => `  adopted ${name}: it had no sidecar; it verified, so its sidecar was written`),
+      ...discarded.map((name) => `  removed ${name}: it had no sidecar and failed verification (a killed run's)`),
+      ...r.unverified.map((name) => `  left ${name}: no sidecar, not yet verified (not counted, not removed${dryRun ? '; a prune without --dry-run verifies it' : ''})`),
+    ],
+  );
+}
 
 const statusCommand: Command = {
   options: { ...CONFIG_OPTION, 'max-age': { type: 'string' }, db: { type: 'string' } },
@@ -557,28 +633,48 @@ const statusCommand: Command = {
     const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
     const db = str(values, 'db');
     const options = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
-    // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default.
-    const r = args[0] !== undefined ? await status(resolve(args[0]), options) : await status(await requiredConfig(values, out), options);
-    const lines: string[] = [];
-    const n = r.newest;
-    if (!n) lines.push(`no backups in ${r.dir}${r.dbName !== undefined ? ` of "${r.dbName}"` : ''}`);
-    else {
-      const sidecar = n.checksum === 'ok' ? 'sha256 matches its sidecar' : n.checksum === 'absent' ? 'no sidecar' : 'sha256 does NOT match its sidecar';
-      lines.push(`newest: ${n.path} (${n.chosenBy === 'latest.txt' ? 'named by latest.txt' : 'newest name; no usable latest.txt'})`);
-      lines.push(`  taken ${n.time.toISOString()}, ${n.age} ago; ${mib(n.size)}; ${sidecar}`);
-      lines.push(`  ${r.count} backup(s) in ${r.dir}`);
-      if (r.maxAgeMs !== undefined && !r.problems.some((p) => p.kind === 'too-old')) lines.push(`  within --max-age ${humanDuration(r.maxAgeMs)}`);
+    // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default;
+    // a many-entry config: every entry's newest backup in its dest_path, not ok when any entry is not.
+    if (args[0] === undefined) {
+      const config = await requiredConfig(values, out);
+      const entries = configEntries(config, db);
+      if (entries) {
+        let ok = true;
+        for (const e of entries) {
+          const r = await status(e.destPath, { ...options, dbName: e.dbName });
+          reportStatus(r, out, entryAbout(e));
+          ok &&= r.ok;
+        }
+        return ok ? 0 : 1;
+      }
+      return reportStatus(await status(config, options), out, {}) ? 0 : 1;
     }
-    out.result('status', r.ok, r, lines);
-    for (const w of r.warnings) out.note(`note: ${w}`);
-    // On stderr too, so that `--quiet` (cron mails only what is printed) still says what is wrong.
-    for (const p of r.problems) {
-      const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : ErrorCode.BACKUP_NOT_FOUND;
-      out.error('status', new BackupError(code, p.message, { path: n?.path ?? r.dir }), { json: false });
-    }
-    return r.ok ? 0 : 1;
+    return reportStatus(await status(resolve(args[0]), options), out, {}) ? 0 : 1;
   },
 };
+
+/** status's result, lines and stderr problems for one directory (of one entry); true when ok. */
+function reportStatus(r: StatusResult, out: Output, about: Partial<ReturnType<typeof entryAbout>>): boolean {
+  const lines: string[] = [];
+  const n = r.newest;
+  if (!n) lines.push(`no backups in ${r.dir}${r.dbName !== undefined ? ` of "${r.dbName}"` : ''}`);
+  else {
+    const sidecar = n.checksum === 'ok' ? 'sha256 matches its sidecar' : n.checksum === 'absent' ? 'no sidecar' : 'sha256 does NOT match its sidecar';
+    lines.push(`newest: ${n.path} (${n.chosenBy === 'latest.txt' ? 'named by latest.txt' : 'newest name; no usable latest.txt'})`);
+    lines.push(`  taken ${n.time.toISOString()}, ${n.age} ago; ${mib(n.size)}; ${sidecar}`);
+    lines.push(`  ${r.count} backup(s) in ${r.dir}`);
+    if (r.maxAgeMs !== undefined && !r.problems.some((p) => p.kind === 'too-old')) lines.push(`  within --max-age ${humanDuration(r.maxAgeMs)}`);
+  }
+  if (about.entry !== undefined) lines[0] = `${about.entry} ${lines[0]}`;
+  out.result('status', r.ok, { ...about, ...r }, lines);
+  for (const w of r.warnings) out.note(`note: ${w}`);
+  // On stderr too, so that `--quiet` (cron mails only what is printed) still says what is wrong.
+  for (const p of r.problems) {
+    const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : ErrorCode.BACKUP_NOT_FOUND;
+    out.error('status', new BackupError(code, `${about.entry !== undefined ? `${about.entry} ` : ''}${p.message}`, { path: n?.path ?? r.dir }), { json: false });
+  }
+  return r.ok;
+}
 
 export const COMMANDS: Record<string, Command> = {
   init,

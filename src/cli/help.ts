@@ -137,6 +137,8 @@ Lists the backups in <dir> (default: backup_dir of --config, else of $SQLITE_BAC
 of ./sqlite-backup.toml) or in a
 store (s3://bucket/prefix, sftp://user@host/path), oldest first, marking the one latest.txt names.
 Reads our file names and both Go layouts. A malformed latest.txt is a warning (prune refuses).
+With a many-entry config ([vacuum.<label>] / [online.<label>]) and no <dir>: each entry's backups
+in its dest_path, one result per entry (--db: only that entry).
 
   --db <name>            only the backups of this database name
   -c, --config <file>    list backup_dir of this config
@@ -153,7 +155,10 @@ Reports the newest backup in <dir> (default: backup_dir of the config, else its 
 the one latest.txt names (else the newest by name), when it was taken and how long ago, and whether it
 matches its .sha256 sidecar (the file is hashed). Writes nothing. Exit 1 when there is no backup, when
 the sidecar does not match, or with --max-age when the newest backup is older: run it from a monitor
-or a second timer to catch a backup job that silently stopped.
+or a second timer to catch a backup job that silently stopped. With a many-entry config
+([vacuum.<label>] / [online.<label>]) and no <dir>: each entry's newest backup in its dest_path, one
+result per entry; exit 1 when any entry has none, a mismatch, or (--max-age) is older. An entry's
+frequency is not a limit by itself: give --max-age.
 
   --max-age <duration>   the newest backup must be younger than this ("26h", "2d", "90m")
   --db <name>            only the backups of this database name (with a config: its source_path's)
@@ -172,7 +177,10 @@ file, else ./sqlite-backup.toml when it exists. Its keep_* keys (default keep_la
 overrides one key and prunes every database there (--db narrows it). A place no config covers
 needs at least one --keep-* flag (the other keys then take their defaults): without one, prune
 refuses (exit 2) and removes nothing. The backup latest.txt names is never removed; a backup without
-sidecar is verified first, then adopted or removed.
+sidecar is verified first, then adopted or removed. A many-entry config ([vacuum.<label>] /
+[online.<label>]): without <dir>, each entry's keep_* (none: everything is kept) on its dest_path, for
+that entry's database only, as backup prunes after it; with <dir>, the entries whose dest_path it is.
+Flags override an entry's keys; --db narrows to one entry.
 
   --dry-run              say what would be removed, remove nothing
   --db <name>            only the backups of this database name
