@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { backupEntries } from '../src/api/backup-entries.js';
 import { parseConfig, requireBackupConfig } from '../src/api/config.js';
 import { createWithCli, nativeCheck, nativeDump } from './helpers/databases.js';
 import { requirePeer, run } from './helpers/peers.js';
+import { startCli } from './helpers/cli-daemon.js';
 import { tempDir } from './helpers/tmp.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -159,21 +159,13 @@ describe('backup --every with entries', () => {
     const d = fresh();
     createWithCli(join(d, 'app.db'), { rows: 5 });
     writeFileSync(join(d, 'c.toml'), '[vacuum.app]\nsource_path = "app.db"\ndest_path = "b"\nfrequency = "1h"\n');
-    const child = spawn(process.execPath, [cli, 'backup', '-c', join(d, 'c.toml'), '--every', '300ms', '--jitter', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 600 && (stdout.match(/"not-due"/g)?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
-    const statuses = jsonLines(stdout).map((r) => r.status);
-    assert.equal(statuses[0], 'published', stdout);
-    assert.ok(statuses.slice(1).length >= 2 && statuses.slice(1).every((s) => s === 'not-due'), stdout);
+    const run = startCli(t, ['backup', '-c', join(d, 'c.toml'), '--every', '300ms', '--jitter', '0', '--json']);
+    await run.waitFor('two not-due ticks', () => (run.stdout.match(/"not-due"/g)?.length ?? 0) >= 2);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.stderr);
+    const statuses = jsonLines(run.stdout).map((r) => r.status);
+    assert.equal(statuses[0], 'published', run.stdout);
+    assert.ok(statuses.slice(1).length >= 2 && statuses.slice(1).every((s) => s === 'not-due'), run.stdout);
     assert.equal(readdirSync(join(d, 'b')).filter((f) => /Z\.db$/.test(f)).length, 1);
   });
 });

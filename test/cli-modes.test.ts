@@ -5,13 +5,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { createLarge } from './helpers/databases.js';
 import { ptyUnavailableReason, runInPty } from './helpers/pty.js';
+import { startCli } from './helpers/cli-daemon.js';
 import { tempDir } from './helpers/tmp.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -114,29 +114,17 @@ describe('sqlite-backup CLI modes', () => {
     const d = fresh();
     // The source appears only later: the first runs fail, the schedule must go on.
     writeFileSync(join(d, 'sqlite-backup.toml'), 'source_path = "app.db"\nbackup_dir = "backups"\nkeep_last = 0\n');
-    const child = spawn(process.execPath, [cli, 'backup', '--every', '300ms', '--jitter', '0', '--json'], { cwd: d, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
-      for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(ok(), `${what}; stdout: ${stdout}; stderr: ${stderr}`);
-    };
-    await waitFor('a failed run reported', () => /ESOURCE_NOT_FOUND/.test(stderr));
+    const run = startCli(t, ['backup', '--every', '300ms', '--jitter', '0', '--json'], { cwd: d });
+    await run.waitFor('a failed run reported', () => /ESOURCE_NOT_FOUND/.test(run.stderr));
     sqlite3(join(d, 'app.db'), 'CREATE TABLE t(x); INSERT INTO t VALUES (1);');
     // Finished runs, as reported: a .gz appears before its run has written the sidecar and latest.txt,
     // so counting files would send SIGTERM into the middle of the second run.
-    const reported = () => stdout.split('\n').filter((l) => l.includes('"ok":true')).length;
-    await waitFor('two scheduled backups', () => reported() >= 2);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /SIGTERM: stopping[\s\S]*stopped/);
-    const results = stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; ok: boolean; name?: string });
+    const reported = () => run.stdout.split('\n').filter((l) => l.includes('"ok":true')).length;
+    await run.waitFor('two scheduled backups', () => reported() >= 2);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.stderr);
+    assert.match(run.stderr, /SIGTERM: stopping[\s\S]*stopped/);
+    const results = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; ok: boolean; name?: string });
     assert.ok(results.some((r) => !r.ok), 'the failed runs are reported as JSON too');
     const names = results.filter((r) => r.ok).map((r) => r.name);
     assert.ok(names.length >= 2);

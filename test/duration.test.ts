@@ -5,12 +5,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { humanDuration, parseConfig, parseDuration } from '../src/index.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
+import { startCli } from './helpers/cli-daemon.js';
 import { tempDir } from './helpers/tmp.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -50,21 +50,12 @@ describe('durations', () => {
     mkdirSync(d);
     sqlite3(join(d, 'app.db'), 'CREATE TABLE t(x); INSERT INTO t VALUES (1);');
     writeFileSync(join(d, 'sqlite-backup.toml'), 'source_path = "app.db"\nbackup_dir = "backups"\n');
-    const child = spawn(process.execPath, [cli, 'backup', '--every', '1d', '--json'], { cwd: d, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 600 && !stdout.includes('"ok":true'); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.match(stdout, /"ok":true/, stderr);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
+    const run = startCli(t, ['backup', '--every', '1d', '--json'], { cwd: d });
+    await run.waitFor('a backup', () => run.stdout.includes('"ok":true'));
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.stderr);
     // 10% of a day is capped at 5 minutes; "24h0m0s" / "300s" would be the unrounded forms.
-    assert.match(stderr, /backing up every 1d \(each start up to 5m late, at random\)/);
+    assert.match(run.stderr, /backing up every 1d \(each start up to 5m late, at random\)/);
   });
 
   it('--jitter longer than --every is a usage error (exit 2), before any backup', () => {

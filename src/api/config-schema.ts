@@ -54,9 +54,8 @@ export interface PullConfig extends PullSettings {
   localDir: string;
 }
 
-/** One `[[push]]` entry: a store every new backup is also published to, and the retention there. */
-export interface PushSettings extends StoreSpec {
-  /** Retention there; each key missing in the entry takes the top-level value (resolveRetention). */
+/** The keep_* counts of a retention policy, every one resolved (0: that rule keeps nothing extra). */
+export interface RetentionCounts {
   keepLast: number;
   keepHourly: number;
   keepDaily: number;
@@ -65,7 +64,14 @@ export interface PushSettings extends StoreSpec {
   keepYearly: number;
 }
 
-export interface Config {
+/**
+ * One `[[push]]` entry: a store every new backup is also published to, and the retention there (each
+ * key missing in the entry takes the top-level value: resolveRetention).
+ */
+export interface PushSettings extends StoreSpec, RetentionCounts {}
+
+/** The retention counts are the top level's (backup_dir, and pull's local_dir). */
+export interface Config extends RetentionCounts {
   /** Absolute path of the database to back up (required for a backup only). */
   sourcePath?: string;
   /** Absolute path of the backup directory (required for a backup only). */
@@ -77,12 +83,6 @@ export interface Config {
   progressLogIntervalMs: number;
   compressionLevel: number;
   verify: VerifyMode;
-  keepLast: number;
-  keepHourly: number;
-  keepDaily: number;
-  keepWeekly: number;
-  keepMonthly: number;
-  keepYearly: number;
   lockTimeoutMs: number;
   pull?: PullSettings;
   /** `[[push]]` destinations, in file order. */
@@ -96,8 +96,11 @@ export interface Config {
   entries?: BackupEntryConfig[];
 }
 
-/** One `[vacuum.<label>]` / `[online.<label>]` table of the restinpieces-backup config shape. */
-export interface BackupEntryConfig {
+/**
+ * One `[vacuum.<label>]` / `[online.<label>]` table of the restinpieces-backup config shape. Its
+ * retention counts: without keep_* keys, keep everything (resolveRetention scope 'restinpieces').
+ */
+export interface BackupEntryConfig extends RetentionCounts {
   /** The table's name: `app` in `[vacuum.app]`. */
   label: string;
   /** The table it sits in. */
@@ -117,12 +120,6 @@ export interface BackupEntryConfig {
   compressionLevel: number;
   verify: VerifyMode;
   lockTimeoutMs: number;
-  keepLast: number;
-  keepHourly: number;
-  keepDaily: number;
-  keepWeekly: number;
-  keepMonthly: number;
-  keepYearly: number;
 }
 
 /** Every default, in one place. Durations in milliseconds, like the parsed Config. */
