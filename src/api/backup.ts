@@ -15,7 +15,7 @@
  * as `...Z.db` with a `latest-<label>-<basename>` hard link; a sidecar as always, no latest.txt.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
@@ -23,7 +23,7 @@ import { fsyncDir, removeDatabaseFiles, pathExists } from '../fs/sync.js';
 import { readDatabaseHeader } from '../engine/database-file.js';
 import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
-import { ensurePrivateDir, TEMP_MARKER } from '../fs/atomic.js';
+import { ensurePrivateDir, fsyncFile, TEMP_MARKER } from '../fs/atomic.js';
 import { requireBackupConfig, type Config } from './config.js';
 import { acquireLock, LOCK_SUFFIX } from './lock.js';
 import { describeFailure, pushBackup, PushError, type PushOutcome } from './push.js';
@@ -380,12 +380,7 @@ async function placePlainSnapshot(
   const sha256 = await sha256File(snapshot, signal ? { signal } : {});
   let size: number;
   try {
-    const fh = await open(snapshot, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncFile(snapshot);
     size = (await stat(snapshot)).size;
     await link(snapshot, path);
     fsyncDir(dir);

@@ -26,7 +26,7 @@ import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js'
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
-import { tempPathFor } from '../fs/atomic.js';
+import { fsyncFile, tempPathFor } from '../fs/atomic.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, isContentError, type CheckProgress } from './verify.js';
@@ -142,7 +142,7 @@ export async function restore(backupPath: string, targetPath: string, options: R
     releaseGarbage();
     // The fsync (on the thread pool) and the integrity check (in the engine's worker) overlap; both
     // must succeed before the file goes into place.
-    const syncing = fsyncFile(tmp);
+    const syncing = fsyncOrFail(tmp);
     syncing.catch(() => {});
     const check = await engine.integrityCheck(tmp, {
       mode: options.mode ?? 'full',
@@ -186,7 +186,7 @@ export async function installCheckedDatabase(
     try {
       await rename(checked, tmp);
       tmpExists = true;
-      await fsyncFile(tmp);
+      await fsyncOrFail(tmp);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw ioError(`move "${checked}" ->`, tmp, e);
       await copyFile(checked, tmp, options.signal);
@@ -437,14 +437,9 @@ async function copyFile(src: string, dest: string, signal: AbortSignal | undefin
   }
 }
 
-async function fsyncFile(path: string): Promise<void> {
+async function fsyncOrFail(path: string): Promise<void> {
   try {
-    const fh = await open(path, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncFile(path);
   } catch (e) {
     throw ioError('fsync', path, e);
   }

@@ -115,3 +115,13 @@ export async function ensurePrivateDir(dir: string, label: string): Promise<void
     fail(`is not writable${errno ? `: ${fsReason(errno)}` : ''}`, e);
   }
 }
+
+/** fsync a file that is already written (through a read-only handle: fsync needs no write access). */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
