@@ -53,6 +53,11 @@ export const ErrorCode = {
   AUTH: 'EAUTH',
   /** The backup was published locally but at least one [[push]] destination failed (see the error's `outcomes`). */
   PUSH: 'EPUSH',
+  /**
+   * An age-encrypted backup could not be decrypted: no identity matches its recipients, or its
+   * content fails age's authentication (damaged or tampered with).
+   */
+  DECRYPT: 'EDECRYPT',
   /** A run of a many-entry config finished with at least one entry failed (see the error's `outcomes`). */
   ENTRIES: 'EENTRIES',
 } as const;

@@ -113,7 +113,7 @@ describe('parseBackupName', () => {
       for (const strategy of ['vacuum', 'online']) {
         for (const counter of [1, 2, 17]) {
           const name = backupFileName(db, T, strategy, counter);
-          assert.deepEqual(parseBackupName(name), { name, dbName: db, time: T, strategy, counter, layout: 'ours' }, name);
+          assert.deepEqual(parseBackupName(name), { name, dbName: db, time: T, strategy, counter, layout: 'ours', encrypted: false }, name);
         }
       }
     }
@@ -138,6 +138,7 @@ describe('parseBackupName', () => {
         strategy: undefined,
         counter: 1,
         layout: 'go-v1',
+        encrypted: false,
       });
       assert.deepEqual(parseBackupName(names[2 * i + 1]!), {
         name: names[2 * i + 1],
@@ -146,6 +147,7 @@ describe('parseBackupName', () => {
         strategy: 'online',
         counter: 1,
         layout: 'go-upstream',
+        encrypted: false,
       });
     });
   });
@@ -226,6 +228,22 @@ describe('restinpieces-backup (rib) layout', () => {
     assert.equal(formatRibTimestamp(T0), '20260101T000000Z');
   });
 
+  test('encrypted names: .db.gz.age and .bck.gz.age parse with encrypted: true; nothing else takes .age', () => {
+    const db = ribDbName('app', '/data/app.db');
+    const rib = ribBackupFileName(db, T, true, { encrypted: true });
+    assert.equal(rib, 'app-app.db-20261125T193012Z.bck.gz.age');
+    assert.deepEqual(parseBackupName(rib), { name: rib, dbName: db, time: new Date(Math.floor(T.getTime() / 1000) * 1000), strategy: undefined, counter: 1, layout: 'rib', encrypted: true });
+    assert.equal(isPlainBackup(parseBackupName(rib)!), false);
+    const ours = backupFileName('app', T, 'vacuum', 2, { encrypted: true });
+    assert.equal(ours, 'app-20261125T193012.345Z-vacuum-2.db.gz.age');
+    assert.deepEqual(parseBackupName(ours), { name: ours, dbName: 'app', time: T, strategy: 'vacuum', counter: 2, layout: 'ours', encrypted: true });
+    // Only gzip backups are encrypted: a plain rib .db, Go layouts, sidecars and temp files are not backups with .age.
+    for (const name of ['app-app.db-20261125T193012Z.db.age', 'db-backup-2026-01-01T00-00-00Z.db.gz.age', `${ours}.sha256`, `${ours}.tmp-0123456789ab`, 'x.age', '.age']) {
+      assert.equal(parseBackupName(name), undefined, name);
+    }
+    assert.throws(() => ribBackupFileName(db, T, false, { encrypted: true }), { code: 'ECONFIG' });
+  });
+
   test('parsed from the right: dbName is everything left of the timestamp, dashes included', () => {
     for (const [label, src] of [
       ['app', '/data/app.db'],
@@ -238,7 +256,7 @@ describe('restinpieces-backup (rib) layout', () => {
       for (const compressed of [true, false]) {
         const name = ribBackupFileName(db, T, compressed);
         const p = parseBackupName(name);
-        assert.deepEqual(p, { name, dbName: db, time: new Date(Math.floor(T.getTime() / 1000) * 1000), strategy: undefined, counter: 1, layout: 'rib' }, name);
+        assert.deepEqual(p, { name, dbName: db, time: new Date(Math.floor(T.getTime() / 1000) * 1000), strategy: undefined, counter: 1, layout: 'rib', encrypted: false }, name);
         assert.equal(isPlainBackup(p!), !compressed, name);
       }
       assert.equal(parseBackupName(ribLatestLinkName(db)), undefined, 'the link is not a backup');

@@ -5,6 +5,7 @@
  * an `Invalid` with a message; config.ts collects those into one ConfigError.
  */
 import { TomlDate } from 'smol-toml';
+import { recipientProblem } from '../crypto/age-recipients.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { StoreSpec } from './store/open.js';
 import { parseStoreUrl } from './store/url.js';
@@ -47,6 +48,8 @@ export interface PullSettings {
   restoreTo?: string;
   /** restore_to: how many `<restore_to>.before-restore-<time>` copies of replaced databases to keep. */
   keepBeforeRestore: number;
+  /** Absolute. age identity file (age-keygen format) that decrypts encrypted backups to check them. */
+  ageIdentity?: string;
 }
 
 /** A [pull] table that has everything a pull needs: `url`, or `host`, `user` and `remote_dir`; and `local_dir`. */
@@ -70,6 +73,14 @@ export interface RetentionCounts {
  */
 export interface PushSettings extends StoreSpec, RetentionCounts {}
 
+/** The `[encryption]` table: backups are encrypted with age to `recipients`. */
+export interface EncryptionSettings {
+  /** X25519 public keys, `age1...` (from age_recipients, or read from age_recipients_file). */
+  recipients: string[];
+  /** Absolute: the `-R` file they were read from, when the config named one. */
+  recipientsFile?: string;
+}
+
 /** The retention counts are the top level's (backup_dir, and pull's local_dir). */
 export interface Config extends RetentionCounts {
   /** Absolute path of the database to back up (required for a backup only). */
@@ -87,6 +98,8 @@ export interface Config extends RetentionCounts {
   pull?: PullSettings;
   /** `[[push]]` destinations, in file order. */
   push?: PushSettings[];
+  /** `[encryption]`: every backup is gzip then age, to these recipients. */
+  encryption?: EncryptionSettings;
   /** Absolute path of the file this came from (loadConfig only). */
   configPath?: string;
   /**
@@ -300,6 +313,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'pull.db', prop: 'db', type: 'string', default: 'none', description: 'Pull only the backups of this database: `<label>-<basename>` for restinpieces-backup names (`app-app.db`), the source name without extension for ours (`app`). Required when the remote directory holds several databases and no latest.txt.', read: text },
   { key: 'pull.restore_to', prop: 'restoreTo', type: 'path', default: 'none', description: 'Restore the pulled backup to this database path after a pull that brought a new one, or when the path does not exist yet (the previous database is kept aside).', read: text, localPath: true },
   { key: 'pull.keep_before_restore', prop: 'keepBeforeRestore', type: 'integer >= 0', default: String(D.pull.keepBeforeRestore), description: 'restore_to: keep the newest N `<restore_to>.before-restore-<time>` copies of replaced databases (the one just replaced included); 0 deletes it once the restore is in place.', read: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'pull.age_identity', prop: 'ageIdentity', type: 'path', default: 'none ($SQLITE_BACKUP_AGE_IDENTITY)', description: 'age identity file (age-keygen format; every key in it is tried) that decrypts encrypted backups so they can be checked; required to pull an encrypted backup.', read: text, localPath: true },
   { key: 'pull.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: dur(D.pull.connectTimeoutMs), description: 'Give up connecting after this long (S3 url: default "10s").', read: duration(true) },
   { key: 'pull.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: dur(D.pull.idleTimeoutMs), description: 'A download that receives no data for this long counts as a dropped connection: it reconnects and resumes (S3 url: default "20s" per request, 2 attempts).', read: duration(true) },
 ];
@@ -322,6 +336,26 @@ export const PUSH_KEYS: readonly KeySpec[] = [
   { key: 'push.connect_timeout', prop: 'connectTimeoutMs', type: 'duration', default: '"30s" (SFTP), "10s" (S3)', description: 'Give up connecting after this long.', read: duration(true) },
   { key: 'push.idle_timeout', prop: 'idleTimeoutMs', type: 'duration', default: '"1m0s" (SFTP), "20s" (S3)', description: 'A transfer that moves no data for this long fails (S3: per request, retried once).', read: duration(true) },
 ];
+
+/** The keys of the `[encryption]` table (one of the two is required). */
+export const ENCRYPTION_KEYS: readonly KeySpec[] = [
+  { key: 'encryption.age_recipients', prop: 'recipients', type: 'array of "age1..."', default: 'none', description: 'Encrypt every backup with age (after gzip) to these X25519 public keys (`age-keygen -y key.txt` prints one). Published as `<name>.db.gz.age`.', read: recipientList },
+  { key: 'encryption.age_recipients_file', prop: 'recipientsFile', type: 'path', default: 'none', description: 'Or: a file of recipients in age\'s `-R` format (one `age1...` per line, `#` comments).', read: text, localPath: true },
+];
+
+function recipientList(v: Value): string[] {
+  if (!Array.isArray(v)) throw new Invalid(`expected an array of "age1..." public keys, got ${show(v)}`);
+  if (v.length === 0) throw new Invalid('must name at least one recipient');
+  const problems: string[] = [];
+  const out: string[] = [];
+  v.forEach((r, i) => {
+    const problem = typeof r !== 'string' ? `expected a string, got ${show(r)}` : recipientProblem(r);
+    if (problem === undefined) out.push((r as string).trim().toLowerCase());
+    else problems.push(`item ${i + 1}: ${problem}`);
+  });
+  if (problems.length > 0) throw new Invalid(problems.join('; '));
+  return out;
+}
 
 /**
  * The keys of one restinpieces-backup entry (`[vacuum.<label>]` / `[online.<label>]`): upstream's

@@ -16,6 +16,7 @@ import { BackupError, ErrorCode, type BackupErrorDetails } from '../errors.js';
 import {
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
+  ENCRYPTION_KEYS,
   ENTRY_KEYS,
   Invalid,
   SECRET_KEYS,
@@ -23,6 +24,7 @@ import {
   show,
   type BackupEntryConfig,
   type Config,
+  type EncryptionSettings,
   type KeySpec,
   type PullConfig,
   type PullSettings,
@@ -31,9 +33,10 @@ import {
 } from './config-schema.js';
 import { resolveRetention, type WrittenRetention } from './retention-policy.js';
 import { ribDbName } from './naming.js';
+import { readRecipientsFile } from '../crypto/age-recipients.js';
 
-export { CONFIG_DEFAULTS, CONFIG_KEYS, ENTRY_KEYS, PUSH_KEYS } from './config-schema.js';
-export type { BackupEntryConfig, Config, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
+export { CONFIG_DEFAULTS, CONFIG_KEYS, ENCRYPTION_KEYS, ENTRY_KEYS, PUSH_KEYS } from './config-schema.js';
+export type { BackupEntryConfig, Config, EncryptionSettings, KeySpec, PullConfig, PullSettings, PushSettings, Strategy, VerifyMode } from './config-schema.js';
 export { formatDuration, parseDuration } from './duration.js';
 
 /** Table names the Go versions stored the document under; a file may wrap it in one of them. */
@@ -130,6 +133,7 @@ const TOP_KEYS = new Map(CONFIG_KEYS.filter((s) => !s.key.startsWith('pull.')).m
 const PULL_KEYS = new Map(CONFIG_KEYS.filter((s) => s.key.startsWith('pull.')).map((s) => [s.key.slice(5), s]));
 const PUSH_KEY_SPECS = new Map(PUSH_KEYS.map((s) => [s.key.slice(5), s]));
 const ENTRY_KEY_SPECS = new Map(ENTRY_KEYS.map((s) => [s.key, s]));
+const ENCRYPTION_KEY_SPECS = new Map(ENCRYPTION_KEYS.map((s) => [s.key.slice('encryption.'.length), s]));
 /** The strategy tables of the restinpieces-backup shape. */
 const ENTRY_STRATEGIES = ['vacuum', 'online'] as const;
 const ONLINE_ONLY_KEYS = ['pages_per_step', 'sleep_interval'];
@@ -184,7 +188,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   const entriesAt = hasEntries(doc) ? '' : isTable(doc.backup) && hasEntries(doc.backup) ? 'backup.' : undefined;
   if (entriesAt !== undefined) {
     const home = entriesAt === '' ? doc : (doc.backup as Table);
-    const single = Object.keys(doc).filter((k) => k !== 'pull' && (entriesAt === '' ? !(ENTRY_STRATEGIES as readonly string[]).includes(k) : k !== 'backup'));
+    const single = Object.keys(doc).filter((k) => k !== 'pull' && k !== 'encryption' && (entriesAt === '' ? !(ENTRY_STRATEGIES as readonly string[]).includes(k) : k !== 'backup'));
     if (wrapper !== undefined || single.length > 0) {
       const what = wrapper !== undefined ? `[${wrapper}]` : single.map((k) => (k === 'push' ? '[[push]]' : k)).join(', ');
       note(
@@ -204,7 +208,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   const read = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => {
     for (const [name, value] of Object.entries(table)) {
       const key = prefix + name;
-      if (prefix === '' && (name === 'pull' || name === 'push')) continue;
+      if (prefix === '' && (name === 'pull' || name === 'push' || name === 'encryption')) continue;
       const spec = specs.get(name);
       if (SECRET_KEYS.includes(name)) note(key, SECRET_MESSAGE);
       else if (spec === undefined) note(key, unknownKeyMessage(key));
@@ -250,6 +254,16 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
     }
   }
 
+  const encryption = 'encryption' in doc ? readEncryption(doc.encryption, read, note) : undefined;
+  if (encryption && entries) {
+    for (const e of entries.filter((e) => !e.compression)) {
+      note(
+        `${entriesAt}${e.strategy}.${e.label}.compression`,
+        'must be true with [encryption]: an entry with compression = false publishes the plain .db snapshot, which cannot be encrypted (nothing plaintext may be published)',
+      );
+    }
+  }
+
   const topRetention = resolveRetention('backup', top as WrittenRetention);
   let push: PushSettings[] | undefined;
   if ('push' in doc) {
@@ -281,7 +295,43 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   if (problems.length > 0) fail(source, problems, path);
 
   const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
-  return { ...defaults, ...top, ...topRetention, ...(pull ? { pull } : {}), ...(push ? { push } : {}), ...(entries ? { entries } : {}) } as Config;
+  return {
+    ...defaults,
+    ...top,
+    ...topRetention,
+    ...(pull ? { pull } : {}),
+    ...(push ? { push } : {}),
+    ...(entries ? { entries } : {}),
+    ...(encryption ? { encryption } : {}),
+  } as Config;
+}
+
+/** `[encryption]`: age_recipients or age_recipients_file (read here, so a bad file fails at load). */
+function readEncryption(value: unknown, read: Reader, note: (key: string, message: string) => void): EncryptionSettings | undefined {
+  if (!isTable(value)) {
+    note('encryption', `expected a table ([encryption] with age_recipients = ["age1..."]), got ${show(value)}`);
+    return undefined;
+  }
+  const settings: Table = {};
+  read(value, ENCRYPTION_KEY_SPECS, 'encryption.', settings);
+  const { recipients, recipientsFile } = settings as { recipients?: string[]; recipientsFile?: string };
+  if ('age_recipients' in value && 'age_recipients_file' in value) {
+    note('encryption', 'give age_recipients or age_recipients_file, not both');
+    return undefined;
+  }
+  if (recipientsFile !== undefined) {
+    try {
+      return { recipients: readRecipientsFile(recipientsFile), recipientsFile };
+    } catch (e) {
+      note('encryption.age_recipients_file', (e as Error).message);
+      return undefined;
+    }
+  }
+  if (recipients !== undefined) return { recipients };
+  if (!('age_recipients' in value) && !('age_recipients_file' in value)) {
+    note('encryption', 'needs age_recipients = ["age1..."] or age_recipients_file = "<file>" (generate a key with "age-keygen -o key.txt")');
+  }
+  return undefined;
 }
 
 type Reader = (table: Table, specs: Map<string, KeySpec>, prefix: string, into: Table) => void;

@@ -48,6 +48,11 @@ export interface ParsedBackupName {
   /** 1 without a counter suffix, else 2, 3... (two backups in the same millisecond). */
   counter: number;
   layout: BackupLayout;
+  /**
+   * The name ends in AGE_SUFFIX (`.db.gz.age`, `.bck.gz.age`): the gzip encrypted with age. Only our
+   * layout and compressed rib names have encrypted forms.
+   */
+  encrypted: boolean;
 }
 
 const DB_CHARS = /[^A-Za-z0-9._-]/gu;
@@ -64,6 +69,8 @@ export const RIB_LATEST_PREFIX = 'latest-';
 export const RIB_COMPRESSED_SUFFIX = '.bck.gz';
 /** Suffix of a plain (uncompressed) rib snapshot. */
 export const RIB_PLAIN_SUFFIX = '.db';
+/** Appended to the name of a backup encrypted with age: `<name>.db.gz.age`, `<name>.bck.gz.age`. */
+export const AGE_SUFFIX = '.age';
 
 /**
  * The dbName for a source database path: its file name (after the last `/` or `\`, on every
@@ -116,7 +123,7 @@ export function formatTimestamp(date: Date): string {
  * writer's answer to a clash: never overwrite). Throws ECONFIG for a dbName that sanitizeDbName would
  * not produce, a strategy outside `[a-z][a-z0-9]*`, or a counter that is not an integer >= 1.
  */
-export function backupFileName(dbName: string, date: Date, strategy: string, counter = 1): string {
+export function backupFileName(dbName: string, date: Date, strategy: string, counter = 1, options: { encrypted?: boolean } = {}): string {
   if (!isValidDbName(dbName)) {
     throw new BackupError(ErrorCode.CONFIG, `[api] invalid database name "${dbName}" for a backup file (use sanitizeDbName)`);
   }
@@ -126,7 +133,7 @@ export function backupFileName(dbName: string, date: Date, strategy: string, cou
   if (!Number.isSafeInteger(counter) || counter < 1) {
     throw new BackupError(ErrorCode.CONFIG, `[api] invalid backup counter ${counter} (an integer >= 1)`);
   }
-  return `${dbName}-${formatTimestamp(date)}-${strategy}${counter >= 2 ? `-${counter}` : ''}.db.gz`;
+  return `${dbName}-${formatTimestamp(date)}-${strategy}${counter >= 2 ? `-${counter}` : ''}.db.gz${options.encrypted ? AGE_SUFFIX : ''}`;
 }
 
 /** A UTC date from its parts, or undefined when a part is out of range (no Feb 30, no hour 24). */
@@ -156,7 +163,7 @@ function parseOurs(name: string): ParsedBackupName | undefined {
   const num = (from: number, len: number) => Number(ts!.slice(from, from + len));
   const time = utcDate(num(0, 4), num(4, 2), num(6, 2), num(9, 2), num(11, 2), num(13, 2), num(16, 3));
   if (!time) return undefined;
-  return { name, dbName: db!, time, strategy: strategy!, counter: n, layout: 'ours' };
+  return { name, dbName: db!, time, strategy: strategy!, counter: n, layout: 'ours', encrypted: false };
 }
 
 /** `YYYYMMDDTHHMMSSZ` in UTC, whole seconds (the rib layout). Throws like formatTimestamp. */
@@ -187,11 +194,14 @@ export function ribDbName(label: string, sourcePath: string): string {
 }
 
 /** `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz` (compressed) or `.db` (plain); dbName from ribDbName. */
-export function ribBackupFileName(dbName: string, date: Date, compressed: boolean): string {
+export function ribBackupFileName(dbName: string, date: Date, compressed: boolean, options: { encrypted?: boolean } = {}): string {
   if (!isValidDbName(dbName)) {
     throw new BackupError(ErrorCode.CONFIG, `[api] invalid database name "${dbName}" for a backup file (use ribDbName)`);
   }
-  return `${dbName}-${formatRibTimestamp(date)}${compressed ? RIB_COMPRESSED_SUFFIX : RIB_PLAIN_SUFFIX}`;
+  if (options.encrypted && !compressed) {
+    throw new BackupError(ErrorCode.CONFIG, `[api] a plain (uncompressed) snapshot cannot be encrypted: only .bck.gz backups have an encrypted form`);
+  }
+  return `${dbName}-${formatRibTimestamp(date)}${compressed ? RIB_COMPRESSED_SUFFIX : RIB_PLAIN_SUFFIX}${options.encrypted ? AGE_SUFFIX : ''}`;
 }
 
 /** `latest-<dbName>`: the hard link to the newest plain rib snapshot of dbName. */
@@ -223,7 +233,7 @@ function parseRib(name: string): ParsedBackupName | undefined {
   const num = (from: number, len: number) => Number(ts!.slice(from, from + len));
   const time = utcDate(num(0, 4), num(4, 2), num(6, 2), num(9, 2), num(11, 2), num(13, 2), 0);
   if (!time) return undefined;
-  return { name, dbName: db!, time, strategy: undefined, counter: 1, layout: 'rib' };
+  return { name, dbName: db!, time, strategy: undefined, counter: 1, layout: 'rib', encrypted: false };
 }
 
 function parseGo(name: string): ParsedBackupName | undefined {
@@ -233,11 +243,11 @@ function parseGo(name: string): ParsedBackupName | undefined {
   if (!g) return undefined;
   const time = utcDate(+g.y!, +g.mo!, +g.d!, +g.h!, +g.mi!, +g.s!, 0);
   if (!time) return undefined;
-  if (v1) return { name, dbName: undefined, time, strategy: undefined, counter: 1, layout: 'go-v1' };
+  if (v1) return { name, dbName: undefined, time, strategy: undefined, counter: 1, layout: 'go-v1', encrypted: false };
   // Go upstream wrote the source file name without its extension, unsanitized: we read only the
   // names that are safe by our rules (a dbName we could have produced ourselves).
   if (!isValidDbName(g.db!) || g.strategy!.length > MAX_STRATEGY_LENGTH) return undefined;
-  return { name, dbName: g.db!, time, strategy: g.strategy!, counter: 1, layout: 'go-upstream' };
+  return { name, dbName: g.db!, time, strategy: g.strategy!, counter: 1, layout: 'go-upstream', encrypted: false };
 }
 
 /**
@@ -246,6 +256,12 @@ function parseGo(name: string): ParsedBackupName | undefined {
  */
 export function parseBackupName(name: string): ParsedBackupName | undefined {
   if (name.includes(TEMP_MARKER) || name.endsWith(SIDECAR_SUFFIX)) return undefined;
+  if (name.endsWith(AGE_SUFFIX)) {
+    // Only what we encrypt: our .db.gz and rib's .bck.gz, each + `.age`.
+    const inner = name.slice(0, -AGE_SUFFIX.length);
+    const parsed = parseOurs(inner) ?? (inner.endsWith(RIB_COMPRESSED_SUFFIX) ? parseRib(inner) : undefined);
+    return parsed ? { ...parsed, name, encrypted: true } : undefined;
+  }
   return parseOurs(name) ?? parseGo(name) ?? parseRib(name);
 }
 

@@ -108,7 +108,7 @@ export async function ageDecrypt(data: Uint8Array, identities: AgeIdentities, wh
     const noMatch = /no identity matched/i.test(message);
     const n = identities.keys.length;
     const why = noMatch
-      ? `none of the ${n === 1 ? 'key' : `${n} keys`} in "${identities.path}" can decrypt it (it was encrypted to another recipient)`
+      ? `${n === 1 ? 'the key' : `none of the ${n} keys`} in "${identities.path}" ${n === 1 ? 'cannot' : 'can'} decrypt it (it was encrypted to another recipient)`
       : `it cannot be decrypted (${message}): the data is damaged`;
     throw new BackupError(ErrorCode.CONFIG, `${what}: ${why}`, { path: identities.path, cause: e });
   }

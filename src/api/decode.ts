@@ -1,0 +1,169 @@
+/**
+ * From a backup file's bytes to the database's bytes: age-decrypt (`.age`), then gunzip (`.gz`), or
+ * nothing (a plain `.db`). One pass over the input, which is hashed on the way (the `.sha256`
+ * sidecar holds the hash of the file as published: of the encrypted bytes when encrypted). Used by
+ * verify and restore (a local file) and by pull (the download as it arrives).
+ */
+import { createHash } from 'node:crypto';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { gunzipStream } from '../compress/index.js';
+import type { AgeIdentities } from '../crypto/age-identity.js';
+import { decryptChunks } from '../crypto/age-stream.js';
+import { BackupError, ErrorCode, fsError } from '../errors.js';
+
+/** How a backup file is encoded, from its first bytes (detectFormat) or its name. */
+export interface BackupEncoding {
+  /** age-encrypted (the gzip inside). */
+  encrypted: boolean;
+  /** gzip (always true when encrypted). */
+  compressed: boolean;
+}
+
+export interface DecodeOptions {
+  /** Required when the backup is encrypted. */
+  identities?: AgeIdentities | undefined;
+  /** Names the backup in messages (a path, or a remote name). */
+  name: string;
+  signal?: AbortSignal | undefined;
+  /** Bytes of the backup file consumed so far. */
+  onProgress?: ((bytesIn: number) => void) | undefined;
+}
+
+export interface DecodeSummary {
+  /** Size and SHA-256 (hex) of the backup file's bytes: what its sidecar holds. */
+  fileBytes: number;
+  fileSha256: string;
+  /** Size of the database. */
+  dbBytes: number;
+}
+
+/** The database's bytes; `summary` resolves once they have all been read. */
+export interface DecodedBackup extends AsyncIterable<Uint8Array> {
+  readonly summary: Promise<DecodeSummary>;
+}
+
+/**
+ * Decodes `bytes` as `encoding` says. Throws (from the iteration) EDECRYPT for a key that does not
+ * fit or altered ciphertext, EGZIP_* for a damaged gzip stream; an encrypted backup without
+ * `identities` is ECONFIG before anything is read.
+ */
+export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupEncoding, options: DecodeOptions): DecodedBackup {
+  const { identities, name, signal } = options;
+  if (encoding.encrypted && identities === undefined) throw missingIdentity(name);
+  let resolve!: (s: DecodeSummary) => void;
+  let reject!: (e: unknown) => void;
+  const summary = new Promise<DecodeSummary>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  summary.catch(() => {}); // errors reach the caller through the iteration
+  const hash = createHash('sha256');
+  let fileBytes = 0;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of bytes) {
+      // The gzip stream hashes its own input; only the bytes it does not see are hashed here.
+      if (encoding.encrypted || !encoding.compressed) hash.update(chunk);
+      fileBytes += chunk.length;
+      options.onProgress?.(fileBytes);
+      yield chunk;
+    }
+  }
+  async function* run(): AsyncGenerator<Uint8Array> {
+    let dbBytes = 0;
+    try {
+      const raw = counted();
+      const compressed = encoding.encrypted ? await decryptChunks(raw, identities!, name) : raw;
+      if (!encoding.compressed && !encoding.encrypted) {
+        for await (const chunk of compressed) {
+          dbBytes += chunk.length;
+          yield chunk;
+        }
+        resolve({ fileBytes, fileSha256: hash.digest('hex'), dbBytes });
+        return;
+      }
+      const gunzip = gunzipStream(compressed, { name, ...(signal ? { signal } : {}) });
+      for await (const chunk of gunzip) {
+        dbBytes += chunk.length;
+        yield chunk;
+      }
+      const gz = await gunzip.summary;
+      resolve({ fileBytes, fileSha256: encoding.encrypted ? hash.digest('hex') : gz.compressedSha256, dbBytes });
+    } catch (e) {
+      reject(e);
+      throw e;
+    } finally {
+      reject(new BackupError(ErrorCode.ABORTED, `[api] decoding of "${name}" stopped before the end`, { path: name }));
+    }
+  }
+  const it = run();
+  return { summary, [Symbol.asyncIterator]: () => it };
+}
+
+/**
+ * Decodes the backup file `src` into a new file `dest` (created 0600; fails if it exists). Not
+ * fsynced: the caller fsyncs it when it keeps it. On failure `dest` is removed.
+ */
+export async function decodeBackupFile(src: string, dest: string, encoding: BackupEncoding, options: Omit<DecodeOptions, 'name'>): Promise<DecodeSummary> {
+  const decoded = decodeBackup(readFile(src, options.signal), encoding, { ...options, name: src });
+  let out: FileHandle;
+  try {
+    out = await open(dest, 'wx', 0o600);
+  } catch (e) {
+    throw fsError('[api]', 'create', dest, e);
+  }
+  let ok = false;
+  try {
+    let position = 0;
+    for await (const chunk of decoded) {
+      for (let done = 0; done < chunk.length; ) {
+        try {
+          done += (await out.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+        } catch (e) {
+          throw fsError('[api]', 'write', dest, e);
+        }
+      }
+      position += chunk.length;
+    }
+    const summary = await decoded.summary;
+    ok = true;
+    return summary;
+  } finally {
+    await out.close().catch(() => {});
+    if (!ok) await rm(dest, { force: true }).catch(() => {});
+  }
+}
+
+const READ_SIZE = 256 * 1024;
+
+async function* readFile(path: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw fsError('[api]', 'open', path, e);
+  }
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new BackupError(ErrorCode.ABORTED, `[api] reading "${path}" aborted`, { path, cause: signal.reason });
+      const buf = new Uint8Array(READ_SIZE);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, 0, READ_SIZE, null));
+      } catch (e) {
+        throw fsError('[api]', 'read', path, e);
+      }
+      if (bytesRead === 0) return;
+      yield bytesRead === READ_SIZE ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+function missingIdentity(name: string): BackupError {
+  return new BackupError(
+    ErrorCode.CONFIG,
+    `[api] "${name}" is encrypted (age): give the identity file that decrypts it (--age-identity <file>, $SQLITE_BACKUP_AGE_IDENTITY, or [pull] age_identity)`,
+    { path: name },
+  );
+}
