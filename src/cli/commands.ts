@@ -17,7 +17,7 @@ import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
 import { CONFIG_DEFAULTS, loadConfig, parseConfig, type BackupEntryConfig, type Config } from '../api/config.js';
 import { loadAppConfig } from '../api/app-config.js';
-import { AGE_IDENTITY_ENV, ageIdentityPath } from '../crypto/age-identity.js';
+import { AGE_IDENTITY_ENV, ageIdentityPath, loadAgeIdentities, type AgeIdentities } from '../crypto/age-identity.js';
 import { humanDuration, parseDuration } from '../api/duration.js';
 import { pull } from '../api/pull.js';
 import { BEFORE_RESTORE_MARKER, restore } from '../api/restore.js';
@@ -86,16 +86,32 @@ function envConfigFile(): string | undefined {
 async function appConfig(values: Values, out: Output | undefined): Promise<Config | undefined> {
   const db = str(values, 'app-config');
   const identityOption = str(values, 'age-identity');
-  if (db === undefined) {
-    if (identityOption !== undefined) throw new UsageError('--age-identity goes with --app-config <restinpieces database>');
-    return undefined;
-  }
+  if (db === undefined) return undefined;
   if (str(values, 'config') !== undefined) throw new UsageError('give --config <file> or --app-config <database>, not both');
   const identity = ageIdentityPath(identityOption);
   if (identity === undefined) {
     throw new UsageError(`--app-config needs the age identity that decrypts it: --age-identity <key file> or ${AGE_IDENTITY_ENV}=<key file>`);
   }
   return loadAppConfig(db, { identity, ...(out ? { warn: (m: string) => out.warn(m) } : {}) });
+}
+
+/**
+ * verify, restore, pull, status: the age identities that decrypt encrypted backups: --age-identity,
+ * else $SQLITE_BACKUP_AGE_IDENTITY, else the config's [pull] age_identity; undefined when none is
+ * given (the caller decides whether an encrypted backup then is an error). A file that cannot be
+ * used is ECONFIG (exit 2); loose permissions are a warning.
+ */
+export async function backupIdentities(values: Values, config: Config | undefined, out: Output | undefined): Promise<AgeIdentities | undefined> {
+  const path = ageIdentityPath(str(values, 'age-identity')) ?? config?.pull?.ageIdentity;
+  if (path === undefined) return undefined;
+  return loadAgeIdentities(path, out ? { warn: (m: string) => out.warn(m) } : {});
+}
+
+/** Commands that do not decrypt backups take --age-identity only to read an --app-config. */
+function identityOnlyWithAppConfig(values: Values, command: string): void {
+  if (str(values, 'age-identity') !== undefined && str(values, 'app-config') === undefined) {
+    throw new UsageError(`${command}: --age-identity goes with --app-config <restinpieces database> (${command} never decrypts a backup)`, command);
+  }
 }
 
 /** backup, pull, status: --app-config, else --config, else $SQLITE_BACKUP_CONFIG, else ./sqlite-backup.toml. */
@@ -174,12 +190,12 @@ function pushLines(p: PushOutcome): string[] {
  * (like `sqlite3 db ".backup"`); otherwise the config as for every command (requiredConfig).
  */
 async function backupConfig(values: Values, args: string[], out: Output): Promise<Config> {
+  identityOnlyWithAppConfig(values, 'backup');
   if (args.length === 0) return requiredConfig(values, out);
   if (args.length === 1) throw new UsageError('backup: give both <db> and <dir> (sqlite-backup backup app.db backups/), or neither to use a config', 'backup');
   if (str(values, 'config') !== undefined || str(values, 'app-config') !== undefined) {
     throw new UsageError('backup: <db> <dir> backs up without a config: give either them or --config/--app-config, not both', 'backup');
   }
-  if (str(values, 'age-identity') !== undefined) throw new UsageError('--age-identity goes with --app-config <restinpieces database>', 'backup');
   return { ...parseConfig(''), sourcePath: resolve(args[0]!), backupDir: resolve(args[1]!) };
 }
 
@@ -367,7 +383,8 @@ const restoreCommand: Command = {
  * list and prune: --app-config or --config, else $SQLITE_BACKUP_CONFIG, else ./sqlite-backup.toml when
  * there is one (the file backup reads), else none. A default file that exists but is broken is an error, as for backup: prune's policy comes from it.
  */
-async function listOrPruneConfig(values: Values, out?: Output): Promise<Config | undefined> {
+async function listOrPruneConfig(command: 'list' | 'prune', values: Values, out?: Output): Promise<Config | undefined> {
+  identityOnlyWithAppConfig(values, command);
   const fromDb = await appConfig(values, out);
   if (fromDb) return fromDb;
   const path = str(values, 'config') ?? envConfigFile();
@@ -403,7 +420,7 @@ const listCommand: Command = {
   options: { ...CONFIG_OPTION, ...STORE_OPTIONS, db: { type: 'string' } },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await listOrPruneConfig(values, out);
+    const config = await listOrPruneConfig('list', values, out);
     const db = str(values, 'db');
     const entries = args[0] === undefined ? configEntries(config, db) : undefined;
     if (entries) {
@@ -552,7 +569,7 @@ const pruneCommand: Command = {
   },
   positionals: ['dir?'],
   async run(values, args, { out, signal }) {
-    const config = await listOrPruneConfig(values, out);
+    const config = await listOrPruneConfig('prune', values, out);
     const remote = args[0] !== undefined && isRemoteStoreUrl(args[0]) ? args[0] : undefined;
     const dryRun = values['dry-run'] === true;
     // A many-entry config: each entry's own policy (flags over it) on its dest_path, for its database
