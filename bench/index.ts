@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push] [--runs N]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR] [--large-mb N]
  *
  * The job, pull (our backup), verify and restore also run once on a --large-mb database (default 1024,
@@ -16,6 +16,7 @@ import { benchPull, PULL_RSS_BUDGET_BYTES, type PullBenchResult } from './pull.j
 import { benchCheck, CHECK_RSS_BUDGET_BYTES, type CheckBenchResult } from './check.js';
 import { benchJob, JOB_ELD_BUDGET_MS, JOB_RSS_BUDGET_BYTES } from './job.js';
 import { benchPush } from './push.js';
+import { benchEncryption, ENCRYPTION_RSS_BUDGET_BYTES, type EncryptionBenchResult } from './encryption.js';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureBenchDatabase } from './fixtures.js';
@@ -36,7 +37,7 @@ const RSS_BUDGET_BYTES = 150 * 1048576;
 
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
       '                                [--readme] [--readme-from bench.json] [--no-large] [--large-mb N]\n' +
       '  --large-mb N   size of the large database on which job, pull, verify and restore run once more\n' +
@@ -137,6 +138,18 @@ function checkTable(r: CheckBenchResult, what: string): string {
   );
 }
 
+function encryptionTable(r: EncryptionBenchResult): string {
+  const rows = [['operation', 'plain', 'encrypted (age)', 'encrypted/plain', 'peak RSS plain', 'peak RSS encrypted']];
+  for (const x of r.rows) {
+    const over = (b: number) => `${fmtMB(b)}${b > ENCRYPTION_RSS_BUDGET_BYTES ? ' OVER' : ''}`;
+    rows.push([x.op, fmtMs(x.plainMs), fmtMs(x.encryptedMs), fmtRatio(x.ratio), over(x.plainPeakRssBytes), over(x.encryptedPeakRssBytes)]);
+  }
+  return (
+    `cost of age encryption (.gz ${fmtMB(r.gzBytes)}, .gz.age ${fmtMB(r.ageBytes)}), each call in a child process, median of ${r.runs}:\n` +
+    `${formatTable(rows)}\nbackup = the whole job with [encryption] vs without; pull = from a loopback sshd, decrypting to check vs plain\n`
+  );
+}
+
 async function main(): Promise<void> {
   let args;
   try {
@@ -173,7 +186,7 @@ async function main(): Promise<void> {
   const runs = Number(args.runs);
   const largeMB = Number(args['large-mb']);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1 || !(largeMB > 0)) usage();
-  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'check', 'push'].includes(args.only)) usage();
+  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'check', 'push', 'encryption'].includes(args.only)) usage();
   // The large rows run when the large database is larger than the main one.
   const large = !args['no-large'] && sizeMB < largeMB;
   const json = args.json;
@@ -290,6 +303,12 @@ async function main(): Promise<void> {
           '\n',
       );
     }
+  }
+
+  if (args.only === undefined || args.only === 'encryption') {
+    const r = await benchEncryption(db, { runs, log });
+    output.encryption = r;
+    if (!json) console.log(encryptionTable(r));
   }
 
   output.loadAtEnd = load1();

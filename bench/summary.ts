@@ -11,6 +11,7 @@ import type { JobBenchResult } from './job.js';
 import type { PullBenchResult, PullCaseResult } from './pull.js';
 import type { CheckBenchResult, CheckRow } from './check.js';
 import type { PushBenchResult } from './push.js';
+import type { EncryptionBenchResult } from './encryption.js';
 import { fmtMB, fmtMs, fmtRatio } from './util.js';
 
 export interface BenchOutput {
@@ -26,6 +27,7 @@ export interface BenchOutput {
   check?: CheckBenchResult;
   checkLarge?: CheckBenchResult & { sizeMB: number };
   push?: PushBenchResult;
+  encryption?: EncryptionBenchResult;
   /** 1-minute load average when the run started and ended (the machine may be shared). */
   loadAtStart?: number;
   loadAtEnd?: number;
@@ -127,6 +129,10 @@ export function summaryRows(o: BenchOutput): Row[] {
       verdict(p.ratio, 1.1),
       fmtMB(p.peakRssBytes),
     ]);
+  }
+  for (const x of o.encryption?.rows ?? []) {
+    const what = x.op === 'backup' ? 'whole `backup` with `[encryption]` (age)' : '`pull` of the encrypted backup (decrypt to check)';
+    rows.push([`${what} vs the same without encryption`, fmtMs(x.encryptedMs), fmtMs(x.plainMs), fmtRatio(x.ratio), 'cost shown', fmtMB(x.encryptedPeakRssBytes)]);
   }
   return rows;
 }
