@@ -660,11 +660,17 @@ const statusCommand: Command = {
     const maxAge = str(values, 'max-age');
     const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
     const db = str(values, 'db');
-    const options = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    const base = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    // The identity (if any) checks that the newest backup, when encrypted, can be opened with it.
+    const withIdentity = async (config: Config | undefined) => {
+      const identities = await backupIdentities(values, config, out);
+      return { ...base, ...(identities ? { ageIdentity: identities } : {}) };
+    };
     // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default;
     // a many-entry config: every entry's newest backup in its dest_path, not ok when any entry is not.
     if (args[0] === undefined) {
       const config = await requiredConfig(values, out);
+      const options = await withIdentity(config);
       const entries = configEntries(config, db);
       if (entries) {
         let ok = true;
@@ -677,7 +683,7 @@ const statusCommand: Command = {
       }
       return reportStatus(await status(config, options), out, {}) ? 0 : 1;
     }
-    return reportStatus(await status(resolve(args[0]), options), out, {}) ? 0 : 1;
+    return reportStatus(await status(resolve(args[0]), await withIdentity(undefined)), out, {}) ? 0 : 1;
   },
 };
 
@@ -690,6 +696,10 @@ function reportStatus(r: StatusResult, out: Output, about: Partial<ReturnType<ty
     const sidecar = n.checksum === 'ok' ? 'sha256 matches its sidecar' : n.checksum === 'absent' ? 'no sidecar' : 'sha256 does NOT match its sidecar';
     lines.push(`newest: ${n.path} (${n.chosenBy === 'latest.txt' ? 'named by latest.txt' : 'newest name; no usable latest.txt'})`);
     lines.push(`  taken ${n.time.toISOString()}, ${n.age} ago; ${mib(n.size)}; ${sidecar}`);
+    if (n.encrypted) {
+      const opens = n.decryptable === undefined ? 'no identity given to check it opens' : n.decryptable ? 'the age identity opens it' : 'the age identity does NOT open it';
+      lines.push(`  encrypted (age); ${opens}`);
+    }
     lines.push(`  ${r.count} backup(s) in ${r.dir}`);
     if (r.maxAgeMs !== undefined && !r.problems.some((p) => p.kind === 'too-old')) lines.push(`  within --max-age ${humanDuration(r.maxAgeMs)}`);
   }
@@ -698,7 +708,7 @@ function reportStatus(r: StatusResult, out: Output, about: Partial<ReturnType<ty
   for (const w of r.warnings) out.note(`note: ${w}`);
   // On stderr too, so that `--quiet` (cron mails only what is printed) still says what is wrong.
   for (const p of r.problems) {
-    const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : ErrorCode.BACKUP_NOT_FOUND;
+    const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : p.kind === 'decrypt' ? ErrorCode.DECRYPT : ErrorCode.BACKUP_NOT_FOUND;
     out.error('status', new BackupError(code, `${about.entry !== undefined ? `${about.entry} ` : ''}${p.message}`, { path: n?.path ?? r.dir }), { json: false });
   }
   return r.ok;
