@@ -133,6 +133,12 @@ describe('encrypted backups: verify, restore, status', () => {
     assert.equal(r.ok, true, r.messages.join('\n'));
     assert.equal(r.encrypted, true);
 
+    // An unencrypted backup: content checked as always, the identity never read (a bad path is fine).
+    const gz = join(dir, 'plain.db.gz');
+    run('sh', ['-c', 'gzip -c "$1" > "$2"', 'sh', db, gz]);
+    const p = await verify(gz, { ageIdentity: join(dir, 'no-such-key.txt') });
+    assert.deepEqual([p.ok, p.encrypted, p.contentChecked], [true, false, true]);
+
     const cli = sb(['verify', backup, '--age-identity', key.file]);
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /^ok: .*\.db\.gz\.age \(age-encrypted, gzip, \d+ pages, sha256 sidecar ok\)$/m);
