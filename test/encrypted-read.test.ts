@@ -14,6 +14,8 @@ import { before, describe, it, type TestContext } from 'node:test';
 import { restore } from '../src/api/restore.js';
 import { status } from '../src/api/status.js';
 import { detectFormat, verify } from '../src/api/verify.js';
+import { verifyInStore } from '../src/api/verify-store.js';
+import { LocalTransport } from '../src/transport/local.js';
 import { loadAgeIdentities } from '../src/crypto/age-identity.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';
 import { createWithCli, nativeDump } from './helpers/databases.js';
@@ -147,6 +149,19 @@ describe('encrypted backups: verify, restore, status', () => {
     assert.equal(env.status, 0, env.stderr);
     const json = JSON.parse(env.stdout) as { ok: boolean; contentChecked: boolean; encrypted: boolean; pageCount: number };
     assert.deepEqual([json.ok, json.contentChecked, json.encrypted, json.pageCount], [true, true, true, pageCount]);
+  });
+
+  it('verify of a store (here a local one) downloads the newest .db.gz.age with its sidecar and decrypts it', async (t) => {
+    if (!peers(t)) return;
+    const store = new LocalTransport(join(dir, 'backups'));
+    try {
+      const r = await verifyInStore(store, undefined, { ageIdentity: key.file });
+      assert.deepEqual([r.ok, r.name, r.encrypted, r.contentChecked, r.checksum], [true, 'app-20260101T000000.000Z-vacuum.db.gz.age', true, true, 'ok']);
+      const bare = await verifyInStore(store, undefined);
+      assert.deepEqual([bare.ok, bare.contentChecked], [true, false]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('verify without an identity: the sidecar only, ok with contentChecked false; a mismatch is still a failure', async (t) => {
