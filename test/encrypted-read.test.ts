@@ -237,12 +237,14 @@ describe('encrypted backups: verify, restore, status', () => {
     assert.match(cli.stdout, /NOT OK: .*\n.*damaged or was altered/);
   });
 
-  it('verify of a truncated age file (mid-chunk, and at a chunk boundary), sidecar recomputed: not ok', async (t) => {
+  it('verify of a truncated age file (mid-chunk, at a chunk boundary, after or inside the header), sidecar recomputed: not ok', async (t) => {
     if (!peers(t)) return;
     const start = payloadStart(backup);
     for (const [label, size] of [
       ['mid-chunk', statSync(backup).size - 1000],
       ['chunk boundary', start + 2 * (65536 + 16)],
+      ['after the header', start],
+      ['inside the header', 40],
     ] as const) {
       const tdir = join(dir, `truncated-${label.replace(' ', '-')}`);
       mkdirSync(tdir);
