@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it, type TestContext } from 'node:test';
+import { adoptUnverified } from '../src/api/adopt.js';
 import { restore } from '../src/api/restore.js';
 import { status } from '../src/api/status.js';
 import { detectFormat, verify } from '../src/api/verify.js';
@@ -377,6 +378,26 @@ describe('encrypted backups: verify, restore, status', () => {
     assert.match(rv.messages[0]!, /decrypts to something that is not gzip: an encrypted backup is a gzip file encrypted with age/);
     await assert.rejects(restore(raw, join(where, 'y.db'), { ageIdentity: key.file }), /decrypts to something that is not gzip/);
     assert.deepEqual(readdirSync(where), []);
+  });
+
+  it('a sidecar-less encrypted backup is neither adopted nor removed by the backup job / prune (no identity there)', async (t) => {
+    if (!peers(t)) return;
+    const where = join(dir, 'adopt');
+    mkdirSync(where);
+    const published = 'app-20260101T000000.000Z-vacuum.db.gz.age';
+    copyFileSync(backup, join(where, published));
+    copyFileSync(`${backup}.sha256`, join(where, `${published}.sha256`));
+    writeFileSync(join(where, 'latest.txt'), published);
+    // A killed run's: complete, renamed into place, no sidecar yet. Its content cannot be checked.
+    const unverified = 'app-20260102T000000.000Z-vacuum.db.gz.age';
+    copyFileSync(backup, join(where, unverified));
+    // A damaged unencrypted one is still settled (removed) as before.
+    const damaged = 'app-20260103T000000.000Z-vacuum.db.gz';
+    writeFileSync(join(where, damaged), readFileSync(backup).subarray(0, 1000));
+    const r = await adoptUnverified(where);
+    assert.deepEqual(r, { adopted: [], discarded: [damaged] });
+    assert.deepEqual(readdirSync(where).sort(), ['app-20260101T000000.000Z-vacuum.db.gz.age', 'app-20260101T000000.000Z-vacuum.db.gz.age.sha256', unverified, 'latest.txt']);
+    assert.equal(createHashHex(join(where, unverified)), createHashHex(backup));
   });
 
   it('status: the newest backup is shown encrypted; an identity that does not open it is exit 1 (EDECRYPT)', async (t) => {
