@@ -393,7 +393,7 @@ describe('encrypted backups: verify, restore, status', () => {
     copyFileSync(backup, join(where, unverified));
     // A damaged unencrypted one is still settled (removed) as before.
     const damaged = 'app-20260103T000000.000Z-vacuum.db.gz';
-    writeFileSync(join(where, damaged), readFileSync(backup).subarray(0, 1000));
+    run('sh', ['-c', 'gzip -c "$1" | head -c 1000 > "$2"', 'sh', db, join(where, damaged)]);
     const r = await adoptUnverified(where);
     assert.deepEqual(r, { adopted: [], discarded: [damaged] });
     assert.deepEqual(readdirSync(where).sort(), ['app-20260101T000000.000Z-vacuum.db.gz.age', 'app-20260101T000000.000Z-vacuum.db.gz.age.sha256', unverified, 'latest.txt']);
