@@ -37,6 +37,7 @@ export {
 } from './api/config.js';
 export { loadAppConfig, backupSectionOfApplication, APP_CONFIG_BACKUP_SCOPE, APP_CONFIG_APPLICATION_SCOPE, type AppConfigOptions, type AppConfigSource } from './api/app-config.js';
 export { loadAgeIdentities, ageDecrypt, ageIdentityPath, AGE_IDENTITY_ENV, type AgeIdentities, type LoadAgeIdentitiesOptions } from './crypto/age-identity.js';
+export type { AgeIdentityOption } from './crypto/identity-option.js';
 export { pushBackup, pushToStore, PushError, type PushOutcome, type PushFailure, type PushFailureKind, type PushedBackup, type PushOptions } from './api/push.js';
 export { openStore, PASSPHRASE_ENV, type StoreSpec, type OpenStoreOptions } from './api/store/open.js';
 export { parseStoreUrl, type StoreUrl } from './api/store/url.js';

@@ -53,7 +53,7 @@ describe('status', () => {
     assert.deepEqual(r.problems, []);
     assert.deepEqual(r.warnings, []);
     const e = r.newest!;
-    assert.deepEqual(Object.keys(e).sort(), ['age', 'ageMs', 'checksum', 'chosenBy', 'layout', 'name', 'path', 'size', 'time']);
+    assert.deepEqual(Object.keys(e).sort(), ['age', 'ageMs', 'checksum', 'chosenBy', 'encrypted', 'layout', 'name', 'path', 'size', 'time']);
     assert.equal(e.name, name);
     assert.equal(e.path, join(backups, name));
     assert.equal(e.checksum, 'ok');

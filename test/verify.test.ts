@@ -194,11 +194,11 @@ describe('verify', () => {
     writeFileSync(random, makeData('random', 50_000, 9));
     const rr = await check(random);
     assert.deepEqual([rr.ok, rr.compressed], [false, false]);
-    assert.match(rr.messages[0]!, /neither a gzip file nor a SQLite database/);
+    assert.match(rr.messages[0]!, /neither a gzip file, an age file nor a SQLite database/);
 
     const text = fresh('notes.txt');
     writeFileSync(text, 'just some text\n');
-    assert.match((await check(text)).messages[0]!, /neither a gzip file nor a SQLite database/);
+    assert.match((await check(text)).messages[0]!, /neither a gzip file, an age file nor a SQLite database/);
 
     const empty = fresh('empty.db');
     writeFileSync(empty, '');

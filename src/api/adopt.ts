@@ -5,7 +5,9 @@
  * picked by a listing fallback. The backup job (before pruning) and a local prune settle each one:
  * a file that gunzips and passes the integrity check is adopted (its sidecar is written, it counts
  * from then on); one that does not is removed. Never touched: the file latest.txt names, Go-layout
- * backups (they never had sidecars), other databases' files (with `dbName`).
+ * backups (they never had sidecars), other databases' files (with `dbName`), and encrypted backups:
+ * without the identity (the backup job has only the recipients) their content cannot be checked,
+ * and a file that cannot be told good or bad is neither vouched for nor deleted.
  */
 import { join } from 'node:path';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
@@ -99,7 +101,9 @@ async function settle(transport: Transport, dir: string, name: string, engine: E
   let ok: boolean;
   try {
     hex = await sha256File(path, signalOption);
-    ok = (await verify(path, { engine, mode: options.mode ?? 'full', ...signalOption })).ok;
+    const verified = await verify(path, { engine, mode: options.mode ?? 'full', ...signalOption });
+    if (!verified.contentChecked) return; // encrypted: see the module comment
+    ok = verified.ok;
   } catch (e) {
     if (isBackupError(e, ErrorCode.BACKUP_NOT_FOUND)) return; // removed meanwhile
     throw e;

@@ -160,7 +160,8 @@ async function* readFile(path: string, signal: AbortSignal | undefined): AsyncGe
   }
 }
 
-function missingIdentity(name: string): BackupError {
+/** ECONFIG: `name` is encrypted and no identity was given; says how to give one. */
+export function missingIdentity(name: string): BackupError {
   return new BackupError(
     ErrorCode.CONFIG,
     `[api] "${name}" is encrypted (age): give the identity file that decrypts it (--age-identity <file>, $SQLITE_BACKUP_AGE_IDENTITY, or [pull] age_identity)`,

@@ -1,5 +1,5 @@
 /**
- * restore: puts a backup (`.db` or gzip) in place as a live database, safely.
+ * restore: puts a backup (`.db`, gzip, or age-encrypted gzip) in place as a live database, safely.
  *
  * The application using the database MUST be stopped during a restore: we move its files while it
  * would have them open, and SQLite offers no way to swap a database under a running connection.
@@ -7,7 +7,8 @@
  * Order of work (nothing is touched at the target until the new file is known good):
  *  1. refuse an existing target without `force` (EDEST_EXISTS), before any work;
  *  2. check the `.sha256` sidecar when present (ECHECKSUM);
- *  3. decompress / copy to `<target>.tmp-<random>` (0600, fsynced), `integrity_check` it (EINTEGRITY);
+ *  3. decompress (decrypt first when encrypted: EDECRYPT for a key that does not fit or altered data)
+ *     / copy to `<target>.tmp-<random>` (0600, fsynced), `integrity_check` it (EINTEGRITY);
  *  4. move the old database and its `-wal` / `-journal` aside to `<target>.before-restore-<UTC ts>`
  *     (+ `-wal` / `-journal`: its uncommitted-to-main-file commits live there, never destroyed), and
  *     delete `<target>-shm`. A stale `-wal` next to a restored file would be replayed into it by the
@@ -24,12 +25,23 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
-import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
+import { BackupError, ErrorCode, fsError, isBackupError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { fsyncFile, tempPathFor } from '../fs/atomic.js';
+import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
+import { missingIdentity } from './decode.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
-import { detectFormat, gunzipProgress, integrityProgress, isContentError, type CheckProgress } from './verify.js';
+import {
+  armoredMessage,
+  decryptInto,
+  detectFormat,
+  gunzipProgress,
+  integrityProgress,
+  isContentError,
+  notGzipInsideMessage,
+  type CheckProgress,
+} from './verify.js';
 
 export interface RestoreOptions {
   /** Replace an existing target (it is moved aside, not deleted). @default false */
@@ -41,8 +53,14 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Integrity check of the restored file before it goes into place. @default 'full' */
   mode?: IntegrityMode;
-  /** Called during the long steps: `gunzip` and `integrity_check`. */
+  /** Called during the long steps: `gunzip` (or `decrypt`) and `integrity_check`. */
   onProgress?: (progress: CheckProgress) => void;
+  /**
+   * The age identity file (a path, as `--age-identity` takes; read only when the backup is
+   * encrypted) or identities already loaded (loadAgeIdentities). An encrypted backup without it is
+   * ECONFIG before anything is written.
+   */
+  ageIdentity?: AgeIdentityOption;
   /**
    * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
    * module. Unused since decompression runs on Node's zlib (no worker of ours); kept so that
@@ -68,6 +86,8 @@ export interface RestoreResult {
   /** Size of the restored database. */
   bytes: number;
   checksum: 'ok' | 'absent';
+  /** The backup was age-encrypted (decrypted with the identity given). */
+  encrypted: boolean;
   /** Files moved out of the way (the previous database and its -wal/-journal, or stale ones). */
   movedAside: string[];
   /**
@@ -99,41 +119,56 @@ export async function restore(backupPath: string, targetPath: string, options: R
   const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath), options.dbName !== undefined ? { dbName: options.dbName } : {});
 
   const { format, size: backupSize } = await detectFormat(backupFile);
-  if (format !== 'gzip' && format !== 'sqlite') {
-    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[api] restore: "${backupFile}" is neither a gzip file nor a SQLite database`, {
+  if (format === 'age-armored') throw new BackupError(ErrorCode.DECRYPT, armoredMessage(backupFile), { path: backupFile });
+  if (format !== 'gzip' && format !== 'sqlite' && format !== 'age') {
+    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[api] restore: "${backupFile}" is neither a gzip file, an age file nor a SQLite database`, {
       path: backupFile,
     });
   }
-  // A gzip backup is hashed by its gunzip on the way through: its sidecar is compared with that hash
-  // (one read of the file, not two). A database file is hashed here.
-  const sidecar = format === 'gzip' ? await sidecarOf(backupFile) : undefined;
-  const checksum = format === 'gzip' ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, signal ? { signal } : {});
+  // Before anything is written: an encrypted backup cannot be restored without its identity.
+  const identities = format === 'age' ? await resolveAgeIdentity(options.ageIdentity) : undefined;
+  if (format === 'age' && identities === undefined) throw missingIdentity(backupFile);
+  const decoded = format !== 'sqlite';
+  // A gzip or encrypted backup is hashed by its decoder on the way through: its sidecar is compared
+  // with that hash (one read of the file, not two). A database file is hashed here.
+  const sidecar = decoded ? await sidecarOf(backupFile) : undefined;
+  const checksum = decoded ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, signal ? { signal } : {});
 
   const tmp = tempPathFor(target);
   const engine = options.engine ?? new WasmEngine();
   let tmpExists = false;
   try {
     // Both writers remove their own partial output on failure; from then on tmp is ours to remove.
-    if (format === 'gzip') {
+    if (decoded) {
       // The integrity check waits for the engine's worker and wasm: start them while decompressing.
       engine.warmUp?.().catch(() => {});
-      let summary;
+      let fileSha256: string;
       try {
-        summary = await gunzipFile(backupFile, tmp, {
-          mode: 0o600,
-          durable: false, // fsynced below, while the integrity check runs
-          ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
-          ...(signal ? { signal } : {}),
-          ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
-        });
+        if (format === 'age') {
+          // A key that does not fit fails before a byte is written; altered data fails at its chunk,
+          // and the partial temp file is removed by decodeBackupFile.
+          fileSha256 = (await decryptInto(backupFile, tmp, identities!, backupSize, options)).sha256;
+        } else {
+          const summary = await gunzipFile(backupFile, tmp, {
+            mode: 0o600,
+            durable: false, // fsynced below, while the integrity check runs
+            ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
+            ...(signal ? { signal } : {}),
+            ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
+          });
+          fileSha256 = summary.compressedSha256;
+        }
       } catch (e) {
-        // A damaged file that does not match its sidecar is a checksum failure (the gunzip stopped
+        // A damaged file that does not match its sidecar is a checksum failure (the decoder stopped
         // early, so the whole file is hashed to tell).
         if (sidecar && isContentError(e)) compareSidecar(backupFile, sidecar, await sha256File(backupFile, signal ? { signal } : {}));
+        if (format === 'age' && isBackupError(e, ErrorCode.GZIP_NOT_GZIP)) {
+          throw new BackupError(ErrorCode.GZIP_NOT_GZIP, notGzipInsideMessage(backupFile), { path: backupFile, cause: e });
+        }
         throw e;
       }
       tmpExists = true;
-      if (sidecar) compareSidecar(backupFile, sidecar, summary.compressedSha256);
+      if (sidecar) compareSidecar(backupFile, sidecar, fileSha256);
     } else {
       await copyFile(backupFile, tmp, signal);
       tmpExists = true;
@@ -158,7 +193,7 @@ export async function restore(backupPath: string, targetPath: string, options: R
     throwIfAborted(signal, `[api] restore to "${target}"`);
     const placed = await placeAtTarget(tmp, target, options.force ?? false, options.keepBeforeRestore);
     tmpExists = false;
-    return { ...placed, backup: backupFile, ...(chosenBy ? { chosenBy } : {}), checksum };
+    return { ...placed, backup: backupFile, ...(chosenBy ? { chosenBy } : {}), checksum, encrypted: format === 'age' };
   } finally {
     if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
     if (!options.engine) await engine.close().catch(() => {});
@@ -176,7 +211,7 @@ export async function installCheckedDatabase(
   checked: string,
   targetPath: string,
   options: { force?: boolean; signal?: AbortSignal; keepBeforeRestore?: number } = {},
-): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy'>> {
+): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy' | 'encrypted'>> {
   const target = resolve(targetPath);
   checkKeep(options.keepBeforeRestore);
   await checkTarget(target, options.force ?? false);
@@ -237,7 +272,7 @@ async function placeAtTarget(
   target: string,
   force: boolean,
   keepBeforeRestore: number | undefined,
-): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy'>> {
+): Promise<Omit<RestoreResult, 'checksum' | 'backup' | 'chosenBy' | 'encrypted'>> {
   const bytes = (await lstat(tmp)).size;
   const replaced = await lstatOrUndefined(target);
   if (!force && replaced) {

@@ -3,15 +3,25 @@
  * one that catches a cron job that silently stopped running. It reads the directory (the same
  * listing and "latest" rule as `list`, `restore` and `pull`), hashes the newest backup against its
  * `.sha256` sidecar, and compares the time in its name with `maxAgeMs`. It writes nothing.
+ *
+ * An encrypted backup (age) is reported as such. Given an identity, status also checks that it opens
+ * the newest encrypted backup: only the age header is read (a key rotated on the backup side without
+ * the restore side hearing of it shows here, the night it happens, not on the day of a restore); the
+ * content is verify's job.
  */
+import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BackupError, ErrorCode } from '../errors.js';
+import { decryptChunks } from '../crypto/age-stream.js';
+import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
+import type { AgeIdentities } from '../crypto/age-identity.js';
+import { BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
 import { LocalTransport } from '../transport/local.js';
 import type { Config } from './config.js';
 import { humanDuration } from './duration.js';
 import { sanitizeDbName, type BackupLayout } from './naming.js';
 import { checkSidecar } from './sidecar.js';
 import { latestOf, listStore } from './store/listing.js';
+import { detectFormat } from './verify.js';
 
 export interface StatusOptions {
   /** The newest backup must be younger than this (milliseconds), or the status is not ok. */
@@ -24,6 +34,11 @@ export interface StatusOptions {
   signal?: AbortSignal;
   /** The time ages are counted from, in ms since the epoch (tests, replayed checks). @default Date.now() */
   now?: number;
+  /**
+   * An age identity file (path) or loaded identities: when the newest backup is encrypted, check that
+   * one of its keys opens it (its header only). Not read for an unencrypted backup.
+   */
+  ageIdentity?: AgeIdentityOption;
 }
 
 export interface StatusBackup {
@@ -44,11 +59,18 @@ export interface StatusBackup {
    * which never wrote one), `mismatch` when the hash differs or the sidecar is malformed.
    */
   checksum: 'ok' | 'absent' | 'mismatch';
+  /** The backup is age-encrypted (its name, `.age`, or its header). */
+  encrypted: boolean;
+  /**
+   * Only for an encrypted backup when an identity was given: whether one of its keys opens the
+   * backup's age header (a `decrypt` problem when not). The content is not read: verify checks it.
+   */
+  decryptable?: boolean;
 }
 
 /** Why a status is not ok. */
 export interface StatusProblem {
-  kind: 'no-backup' | 'too-old' | 'checksum';
+  kind: 'no-backup' | 'too-old' | 'checksum' | 'decrypt';
   message: string;
 }
 
@@ -111,6 +133,14 @@ export async function status(target: string | Config, options: StatusOptions = {
     problems.push({ kind: 'checksum', message: e.message });
   }
   if (checksum === 'absent' && entry.layout === 'ours') warnings.push(`"${path}" has no .sha256 sidecar: its content cannot be checked`);
+  const encrypted = entry.encrypted || (await detectFormat(path)).format === 'age';
+  let decryptable: boolean | undefined;
+  const identities = encrypted ? await resolveAgeIdentity(options.ageIdentity) : undefined;
+  if (identities) {
+    const problem = await headerProblem(path, identities);
+    decryptable = problem === undefined;
+    if (problem !== undefined) problems.push({ kind: 'decrypt', message: problem });
+  }
   const ageMs = (options.now ?? Date.now()) - entry.time.getTime();
   if (ageMs < 0) warnings.push(`"${entry.name}" is dated ${humanDuration(-ageMs)} in the future: check this machine's clock`);
   if (options.maxAgeMs !== undefined && ageMs > options.maxAgeMs) {
@@ -129,7 +159,47 @@ export async function status(target: string | Config, options: StatusOptions = {
     layout: entry.layout,
     chosenBy: entry.isLatest ? 'latest.txt' : 'listing',
     checksum,
+    encrypted,
+    ...(decryptable !== undefined ? { decryptable } : {}),
   });
+}
+
+/** The age header of a backup fits in this many bytes, for any sensible number of recipients. */
+const HEADER_READ = 64 * 1024;
+
+/**
+ * Why `identities` cannot open the encrypted backup at `path` (EDECRYPT's message), or undefined
+ * when one of its keys unwraps the file key (age checks the header's MAC with it too). Reads the
+ * first HEADER_READ bytes only.
+ */
+async function headerProblem(path: string, identities: AgeIdentities): Promise<string | undefined> {
+  let head: Uint8Array;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = new Uint8Array(HEADER_READ);
+      const { bytesRead } = await fh.read(buf, 0, HEADER_READ, 0);
+      head = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  } catch (e) {
+    throw fsError('[api] status:', 'read', path, e);
+  }
+  try {
+    // Resolves once the header is read and a key fits; the payload is never pulled.
+    await decryptChunks(
+      (async function* () {
+        yield head;
+      })(),
+      identities,
+      path,
+    );
+    return undefined;
+  } catch (e) {
+    if (isBackupError(e, ErrorCode.DECRYPT)) return e.message;
+    throw e;
+  }
 }
 
 function where(target: string | Config, options: StatusOptions): { dir: string; dbName?: string } {

@@ -322,6 +322,8 @@ const verifyCommand: Command = {
     const config = await optionalConfig(values, out);
     let file = args[0]!;
     const mode = integrityMode(values, config);
+    const identities = await backupIdentities(values, config, out);
+    const ageIdentity = identities ? { ageIdentity: identities } : {};
     let r;
     const db = str(values, 'db');
     if (isRemoteStoreUrl(file)) {
@@ -331,25 +333,32 @@ const verifyCommand: Command = {
       const storeUrl = name ? file.replace(/\/+$/, '').slice(0, -(last.length + 1)) : file;
       const transport = await openStoreArg(storeUrl, values, config);
       try {
-        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
+        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ...ageIdentity, ...(db !== undefined ? { dbName: db } : {}) });
       } finally {
         await transport.close();
       }
       file = r.location;
     } else {
-      r = await verify(file, { mode, signal, onProgress: out.progress, ...(db !== undefined ? { dbName: db } : {}) });
+      r = await verify(file, { mode, signal, onProgress: out.progress, ...ageIdentity, ...(db !== undefined ? { dbName: db } : {}) });
     }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
     if (r.chosenBy) file = r.path;
     const lines = [
       ...chosenLine(r.chosenBy, r.path),
-      ...(r.ok ? [`ok: ${file} (${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`] : [`NOT OK: ${file}`, ...r.messages.map((m) => `  ${m}`)]),
+      ...(!r.ok
+        ? [`NOT OK: ${file}`, ...r.messages.map((m) => `  ${m}`)]
+        : r.contentChecked
+          ? [`ok: ${file} (${r.encrypted ? 'age-encrypted, ' : ''}${r.compressed ? 'gzip, ' : ''}${r.pageCount} pages${checksum})`]
+          : [`ok: ${file} (age-encrypted${checksum}); content NOT checked: ${CONTENT_NOT_CHECKED}`]),
     ];
     out.result('verify', r.ok, r, lines);
     return r.ok ? 0 : 1;
   },
 };
+
+/** What verify of an encrypted backup without an identity could not do, and how to make it. */
+const CONTENT_NOT_CHECKED = `it is encrypted and no age identity was given to decrypt it; pass --age-identity <file> (or set ${AGE_IDENTITY_ENV}) to check the database inside`;
 
 const restoreCommand: Command = {
   options: { ...CONFIG_OPTION, force: { type: 'boolean' }, quick: { type: 'boolean' }, 'keep-before-restore': { type: 'string' }, db: { type: 'string' } },
@@ -359,8 +368,10 @@ const restoreCommand: Command = {
     const keep = str(values, 'keep-before-restore');
     if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`restore: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'restore');
     const db = str(values, 'db');
+    const identities = await backupIdentities(values, config, out);
     const r = await restore(args[0]!, args[1]!, {
       force: values.force === true,
+      ...(identities ? { ageIdentity: identities } : {}),
       ...(db !== undefined ? { dbName: db } : {}),
       mode: integrityMode(values, config),
       signal,
@@ -371,7 +382,7 @@ const restoreCommand: Command = {
     for (const w of r.warnings) out.warn(w);
     out.result('restore', true, r, [
       ...chosenLine(r.chosenBy, r.backup),
-      `restored ${r.chosenBy ? r.backup : args[0]} -> ${r.target} (${mib(r.bytes)}, integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`,
+      `restored ${r.chosenBy ? r.backup : args[0]} -> ${r.target} (${mib(r.bytes)}, ${r.encrypted ? 'decrypted, ' : ''}integrity ok${r.checksum === 'ok' ? ', sha256 ok' : ''})`,
       ...r.movedAside.map((p) => `  kept the previous file as ${p}`),
       ...r.removed.map((p) => `  removed ${p.includes(BEFORE_RESTORE_MARKER) ? 'older copy' : 'stale'} ${p}`),
     ]);
@@ -649,11 +660,17 @@ const statusCommand: Command = {
     const maxAge = str(values, 'max-age');
     const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
     const db = str(values, 'db');
-    const options = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    const base = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    // The identity (if any) checks that the newest backup, when encrypted, can be opened with it.
+    const withIdentity = async (config: Config | undefined) => {
+      const identities = await backupIdentities(values, config, out);
+      return { ...base, ...(identities ? { ageIdentity: identities } : {}) };
+    };
     // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default;
     // a many-entry config: every entry's newest backup in its dest_path, not ok when any entry is not.
     if (args[0] === undefined) {
       const config = await requiredConfig(values, out);
+      const options = await withIdentity(config);
       const entries = configEntries(config, db);
       if (entries) {
         let ok = true;
@@ -666,7 +683,7 @@ const statusCommand: Command = {
       }
       return reportStatus(await status(config, options), out, {}) ? 0 : 1;
     }
-    return reportStatus(await status(resolve(args[0]), options), out, {}) ? 0 : 1;
+    return reportStatus(await status(resolve(args[0]), await withIdentity(undefined)), out, {}) ? 0 : 1;
   },
 };
 
@@ -679,6 +696,10 @@ function reportStatus(r: StatusResult, out: Output, about: Partial<ReturnType<ty
     const sidecar = n.checksum === 'ok' ? 'sha256 matches its sidecar' : n.checksum === 'absent' ? 'no sidecar' : 'sha256 does NOT match its sidecar';
     lines.push(`newest: ${n.path} (${n.chosenBy === 'latest.txt' ? 'named by latest.txt' : 'newest name; no usable latest.txt'})`);
     lines.push(`  taken ${n.time.toISOString()}, ${n.age} ago; ${mib(n.size)}; ${sidecar}`);
+    if (n.encrypted) {
+      const opens = n.decryptable === undefined ? 'no identity given to check it opens' : n.decryptable ? 'the age identity opens it' : 'the age identity does NOT open it';
+      lines.push(`  encrypted (age); ${opens}`);
+    }
     lines.push(`  ${r.count} backup(s) in ${r.dir}`);
     if (r.maxAgeMs !== undefined && !r.problems.some((p) => p.kind === 'too-old')) lines.push(`  within --max-age ${humanDuration(r.maxAgeMs)}`);
   }
@@ -687,7 +708,7 @@ function reportStatus(r: StatusResult, out: Output, about: Partial<ReturnType<ty
   for (const w of r.warnings) out.note(`note: ${w}`);
   // On stderr too, so that `--quiet` (cron mails only what is printed) still says what is wrong.
   for (const p of r.problems) {
-    const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : ErrorCode.BACKUP_NOT_FOUND;
+    const code = p.kind === 'checksum' ? ErrorCode.CHECKSUM : p.kind === 'decrypt' ? ErrorCode.DECRYPT : ErrorCode.BACKUP_NOT_FOUND;
     out.error('status', new BackupError(code, `${about.entry !== undefined ? `${about.entry} ` : ''}${p.message}`, { path: n?.path ?? r.dir }), { json: false });
   }
   return r.ok;

@@ -95,30 +95,37 @@ The passphrase of an encrypted private key comes from SQLITE_BACKUP_KEY_PASSPHRA
 (SSH_AUTH_SOCK) is used when there is no key file.
 `,
   verify: `usage: sqlite-backup verify <file|dir|url> [--db <name>] [--quick] [--config <file>] [--endpoint <url>]
-                         [--region <r>]
+                         [--region <r>] [--age-identity <file>]
 
-Checks a backup (.db.gz, any gzip, or .db): its .sha256 sidecar when there is one, the gzip CRC-32 and
-length, and PRAGMA integrity_check. Exit 1 when it is damaged. A backup directory, or a store URL
-(s3://bucket/prefix, sftp://user@host/path), checks the backup latest.txt names there (without a
-latest.txt: the newest backup by name); <url>/<backup name> that backup.
+Checks a backup (.db.gz, any gzip, .db, or age-encrypted .db.gz.age): its .sha256 sidecar when there
+is one, the gzip CRC-32 and length, and PRAGMA integrity_check. Exit 1 when it is damaged. A backup
+directory, or a store URL (s3://bucket/prefix, sftp://user@host/path), checks the backup latest.txt
+names there (without a latest.txt: the newest backup by name); <url>/<backup name> that backup.
+An encrypted backup is decrypted with --age-identity. Without an identity only its sidecar can be
+checked: exit 0 when it matches, with "content NOT checked" ("contentChecked": false in --json);
+exit 1 when there is no sidecar either (nothing could be checked).
 
   --db <name>            a directory or store: the newest backup of this database (needed when it
                          holds several, e.g. a restinpieces-backup dest_path: --db app-app.db)
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" (and a store url's options) from this config
   --app-config <db>      the config from a restinpieces database (see "backup --help")
-  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
+  --age-identity <file>  the age identity file that decrypts an encrypted backup (and --app-config):
+                         AGE-SECRET-KEY-1... lines, every key is tried; default
+                         $SQLITE_BACKUP_AGE_IDENTITY, else [pull] age_identity of --config
   --endpoint <url>       S3: the service's endpoint (else the [[push]]/[pull] entry with this url in
                          --config, else AWS); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
                          AWS_PROFILE or ~/.aws
   --region <region>      S3 region (default us-east-1)
 `,
   restore: `usage: sqlite-backup restore <backup|dir> <target> [--db <name>] [--force [--keep-before-restore <n>]]
-                         [--quick] [--config <file>]
+                         [--quick] [--config <file>] [--age-identity <file>]
 
 Checks a backup and decompresses it into <target> (a file path, not a directory) through a temp file
 and a rename. Given a backup directory, restores the backup its latest.txt names (without a
 latest.txt: the newest backup by name). Stop the application that uses the database first.
+An encrypted backup (.db.gz.age) needs --age-identity (exit 2 without it, before anything is
+written); a key that does not fit, or altered data, is exit 1 with <target> untouched.
 
   --db <name>            a directory: the newest backup of this database (needed when it holds
                          several, e.g. a restinpieces-backup dest_path: --db app-app.db)
@@ -129,7 +136,9 @@ latest.txt: the newest backup by name). Stop the application that uses the datab
   --quick                PRAGMA quick_check instead of integrity_check
   -c, --config <file>    take verify = "full" | "quick" from this config
   --app-config <db>      the config from a restinpieces database (see "backup --help")
-  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
+  --age-identity <file>  the age identity file that decrypts an encrypted backup (and --app-config):
+                         AGE-SECRET-KEY-1... lines, every key is tried; default
+                         $SQLITE_BACKUP_AGE_IDENTITY, else [pull] age_identity of --config
 `,
   list: `usage: sqlite-backup list [dir|url] [--db <name>] [--config <file>] [--endpoint <url>] [--region <r>]
 
@@ -150,6 +159,7 @@ in its dest_path, one result per entry (--db: only that entry).
   --region <region>      S3 region (default us-east-1)
 `,
   status: `usage: sqlite-backup status [dir] [--max-age <duration>] [--db <name>] [--config <file>]
+                         [--age-identity <file>]
 
 Reports the newest backup in <dir> (default: backup_dir of the config, else its [pull] local_dir):
 the one latest.txt names (else the newest by name), when it was taken and how long ago, and whether it
@@ -158,14 +168,18 @@ the sidecar does not match, or with --max-age when the newest backup is older: r
 or a second timer to catch a backup job that silently stopped. With a many-entry config
 ([vacuum.<label>] / [online.<label>]) and no <dir>: each entry's newest backup in its dest_path, one
 result per entry; exit 1 when any entry has none, a mismatch, or (--max-age) is older. An entry's
-frequency is not a limit by itself: give --max-age.
+frequency is not a limit by itself: give --max-age. An encrypted newest backup is shown as such; with
+an age identity, exit 1 (EDECRYPT) when none of its keys opens it (only the age header is read:
+"verify" checks the content).
 
   --max-age <duration>   the newest backup must be younger than this ("26h", "2d", "90m")
   --db <name>            only the backups of this database name (with a config: its source_path's)
   -c, --config <file>    config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE};
                          read only without <dir>)
   --app-config <db>      the config from a restinpieces database (see "backup --help")
-  --age-identity <file>  its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
+  --age-identity <file>  the age identity file that must open the newest backup when it is encrypted
+                         (and decrypts --app-config); default $SQLITE_BACKUP_AGE_IDENTITY, else
+                         [pull] age_identity of the config
 `,
   prune: `usage: sqlite-backup prune [dir|url] [--dry-run] [--db <name>] [--keep-last N] [--keep-hourly N]
        [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--config <file>]
