@@ -49,8 +49,9 @@ export type BackupPhase =
   | 'lock'
   | 'snapshot'
   | 'verify'
+  /** gzip (then age, when encrypted) of the snapshot into the backup file. */
   | 'compress'
-  /** The .gz is complete under its final name (not yet published). */
+  /** The .gz (.gz.age) is complete under its final name (not yet published). */
   | 'compressed'
   | 'sidecar'
   /** latest.txt names the new backup. */
