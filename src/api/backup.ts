@@ -338,10 +338,14 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     }
   } finally {
     removeDatabaseFiles(snapshotPath);
-    // Never masks the run's own error or keeps the lock: what stays is removed by the next run.
-    if (workDir !== undefined) await removeWorkDir(workDir).catch(() => {});
-    if (!options.engine) await engine.close();
-    await lock.release();
+    try {
+      if (!options.engine) await engine.close();
+    } finally {
+      // After the engine stopped (nothing creates files in it any more). Never masks the run's own
+      // error or keeps the lock: what stays is removed by the next run.
+      if (workDir !== undefined) await removeWorkDir(workDir).catch(() => {});
+      await lock.release();
+    }
   }
 }
 
