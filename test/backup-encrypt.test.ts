@@ -22,6 +22,7 @@ import { ErrorCode, isBackupError } from '../src/errors.js';
 import { corruptBtreePage, createLarge, createWithCli, nativeDump } from './helpers/databases.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { sshdSkipReason, startSshd, type Sshd } from './helpers/sshd.js';
+import { withTmpfs } from './helpers/mounts.js';
 import { tempDir } from './helpers/tmp.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -313,5 +314,44 @@ describe('push with [encryption] to SFTP (OpenSSH)', { skip: sshdSkipReason(), c
     assert.deepEqual(readFileSync(join(remote, last.name)), readFileSync(last.path));
     judge(join(remote, last.name), key.path, join(d, 'app.db'));
     assert.deepEqual(workDirs(), []);
+  });
+});
+
+describe('encrypted backup on a full disk', () => {
+  const engine = new WasmEngine();
+  after(() => engine.close());
+
+  it('$TMPDIR too small for the snapshot, then backup_dir too small for the .age: EIO "disk full" naming the file, nothing left in either', async (t) => {
+    if (!peers(t)) return;
+    const d = fresh();
+    createLarge(join(d, 'app.db'), 2);
+    const size = statSync(join(d, 'app.db')).size;
+    const key = makeKey(d);
+    const cfg = await loadConfig(config(d, `[encryption]\nage_recipients = ["${key.recipient}"]\n`));
+    const diskFull = (e: unknown, where: string): true => {
+      assert.ok(isBackupError(e, ErrorCode.IO), String(e));
+      assert.equal(e.errno, 'ENOSPC', e.message);
+      assert.match(e.message, /disk full/);
+      assert.ok(e.path?.startsWith(`${where}/`), `${e.path} is not in ${where}`);
+      return true;
+    };
+    const smallTmp = join(d, 'small-tmp');
+    await withTmpfs(t, smallTmp, `size=${Math.ceil(size / 2 / 4096) * 4096},mode=0700`, async () => {
+      process.env.TMPDIR = smallTmp;
+      try {
+        await assert.rejects(backup(cfg, { engine }), (e: unknown) => diskFull(e, smallTmp));
+        assert.deepEqual(readdirSync(smallTmp), [], 'the work directory is removed');
+        assert.deepEqual(readdirSync(join(d, 'backups')), []);
+      } finally {
+        process.env.TMPDIR = tmpRoot;
+      }
+    });
+    const smallDir = join(d, 'small-dir');
+    await withTmpfs(t, smallDir, `size=${Math.ceil(size / 2 / 4096) * 4096},mode=0700`, async () => {
+      const dir = join(smallDir, 'backups');
+      await assert.rejects(backup({ ...cfg, backupDir: dir }, { engine }), (e: unknown) => diskFull(e, dir));
+      assert.deepEqual(readdirSync(dir), [], 'no temp file, no lock');
+      assert.deepEqual(workDirs(), []);
+    });
   });
 });
