@@ -4,14 +4,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const [repo, db, runsArg = '3'] = process.argv.slice(2);
 const key = join(mkdtempSync(join(tmpdir(), 'encm-key-')), 'key.txt');
 execFileSync('age-keygen', ['-o', key], { stdio: 'ignore' });
 const recipient = execFileSync('age-keygen', ['-y', key], { encoding: 'utf8' }).trim();
 const child = `
-const { backup, parseConfig } = await import(${JSON.stringify(join(repo, 'dist/src/index.js'))});
+const { backup, parseConfig } = await import(${JSON.stringify(resolve(repo, 'dist/src/index.js'))});
 const [db, dir, recipient] = process.argv.slice(1);
 const config = { ...parseConfig(recipient ? '[encryption]\\nage_recipients = ["' + recipient + '"]\\n' : ''), sourcePath: db, backupDir: dir };
 const t0 = performance.now();
