@@ -341,3 +341,77 @@ describe('Go durations', () => {
     assert.deepEqual([0, 10, 15_000, 30_000, 90_000, 3_600_000, 0.01].map(formatDuration), ['0s', '10ms', '15s', '30s', '1m30s', '1h0m0s', '10us']);
   });
 });
+
+describe('[encryption]', () => {
+  const root = tempDir();
+  /** A real key pair from age-keygen. */
+  function keyPair(name: string): { recipient: string; secret: string } {
+    const path = join(root, name);
+    run('age-keygen', ['-o', path]);
+    return { recipient: run('age-keygen', ['-y', path]).stdout.trim(), secret: /AGE-SECRET-KEY-1\w+/.exec(readFileSync(path, 'utf8'))![0] };
+  }
+  const SSH_LINE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host';
+  const PQ = `age1pq1${'q'.repeat(60)}`;
+
+  it('age_recipients and age_recipients_file (age -R format, relative to the config) load', (t) => {
+    if (!requirePeer(t, 'age-keygen')) return;
+    const [a, b] = [keyPair('a.txt'), keyPair('b.txt')];
+    assert.deepEqual(parse(`[encryption]\nage_recipients = ["${a.recipient}", "${b.recipient}"]\n`).encryption, { recipients: [a.recipient, b.recipient] });
+    const dir = join(root, 'conf');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'recipients.txt'), `# backups\n${a.recipient}\n\n${b.recipient}\n`);
+    const c = parseConfig('[encryption]\nage_recipients_file = "recipients.txt"\n', { baseDir: dir });
+    assert.deepEqual(c.encryption, { recipients: [a.recipient, b.recipient], recipientsFile: join(dir, 'recipients.txt') });
+  });
+
+  it('ssh-* and age1pq1 recipients are refused naming the item or the line', (t) => {
+    if (!requirePeer(t, 'age-keygen')) return;
+    const a = keyPair('c.txt');
+    oneProblem(`[encryption]\nage_recipients = ["${a.recipient}", "${SSH_LINE}"]\n`, 'encryption.age_recipients', /^item 2: ssh-\* recipients are not supported/);
+    oneProblem(`[encryption]\nage_recipients = ["${PQ}"]\n`, 'encryption.age_recipients', /^item 1: post-quantum "age1pq1\.\.\." recipients are not supported: age 1\.1 cannot decrypt/);
+    const file = join(root, 'mixed.txt');
+    writeFileSync(file, `# ok\n${a.recipient}\n${SSH_LINE}\n\n${PQ}\n`);
+    const p = oneProblem(`[encryption]\nage_recipients_file = "${file}"\n`, 'encryption.age_recipients_file', /line 3: ssh-\*.*; line 5: post-quantum/);
+    assert.equal(p.line, 2);
+  });
+
+  it('a secret key pasted anywhere is refused and never shown', (t) => {
+    if (!requirePeer(t, 'age-keygen')) return;
+    const { secret } = keyPair('d.txt');
+    const file = join(root, 'secret-in-file.txt');
+    writeFileSync(file, `${secret}\n`);
+    for (const [text, key, re] of [
+      [`[encryption]\nage_recipients = ["${secret}"]\n`, 'encryption.age_recipients', /item 1: this is a secret key/],
+      [`[encryption]\nage_recipients = "${secret}"\n`, 'encryption.age_recipients', /holds an age secret key/],
+      [`[encryption]\nage_recipients_file = "${secret}"\n`, 'encryption.age_recipients_file', /holds an age secret key/],
+      [`[encryption]\nage_recipients_file = "${file}"\n`, 'encryption.age_recipients_file', /line 1: this is a secret key/],
+      [`source_path = "${secret}"\n`, 'source_path', /holds an age secret key/],
+    ] as const) {
+      const problems = problemsOf(text);
+      assert.equal(problems[0]!.key, key, text.replace(secret, '<secret>'));
+      assert.match(problems[0]!.message, re);
+      assert.throws(() => parse(text), (e: unknown) => {
+        const shown = `${(e as Error).message} ${JSON.stringify(e)}`;
+        assert.doesNotMatch(shown, /AGE-SECRET-KEY-1/i);
+        assert.ok(!shown.includes(secret.slice(20)), 'no part of the key');
+        return true;
+      });
+    }
+  });
+
+  it('both keys, a missing file, no key, an unknown key (with a hint) are refused', (t) => {
+    if (!requirePeer(t, 'age-keygen')) return;
+    const a = keyPair('e.txt');
+    oneProblem(`[encryption]\nage_recipients = ["${a.recipient}"]\nage_recipients_file = "r.txt"\n`, 'encryption', /give age_recipients or age_recipients_file, not both/);
+    oneProblem('[encryption]\nage_recipients_file = "nope.txt"\n', 'encryption.age_recipients_file', /"\/etc\/app\/nope\.txt" does not exist/);
+    oneProblem('[encryption]\n', 'encryption', /needs age_recipients = \["age1\.\.\."\] or age_recipients_file.*age-keygen -o key\.txt/);
+    oneProblem('[encryption]\nage_recipients = []\n', 'encryption.age_recipients', /at least one recipient/);
+    const typo = problemsOf(`[encryption]\nage_recipient = ["${a.recipient}"]\n`);
+    assert.deepEqual(typo[0], { key: 'encryption.age_recipient', message: 'unknown key (did you mean "encryption.age_recipients"?)', line: 2 });
+    const identity = problemsOf(`[encryption]\nage_recipients = ["${a.recipient}"]\nage_identity = "key.txt"\n`);
+    assert.equal(identity.length, 1);
+    assert.match(identity[0]!.message, /\[encryption\] holds only public keys.*--age-identity/);
+    oneProblem(`[encryption]\nage_recipients = ["${a.recipient}"]\ncolour = "x"\n`, 'encryption.colour', /unknown key in \[encryption\] \(it holds age_recipients or age_recipients_file\)/);
+    oneProblem('encryption = "age1"\n', 'encryption', /expected a table/);
+  });
+});

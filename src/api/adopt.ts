@@ -5,9 +5,15 @@
  * picked by a listing fallback. The backup job (before pruning) and a local prune settle each one:
  * a file that gunzips and passes the integrity check is adopted (its sidecar is written, it counts
  * from then on); one that does not is removed. Never touched: the file latest.txt names, Go-layout
- * backups (they never had sidecars), other databases' files (with `dbName`), and encrypted backups:
- * without the identity (the backup job has only the recipients) their content cannot be checked,
- * and a file that cannot be told good or bad is neither vouched for nor deleted.
+ * backups (they never had sidecars), other databases' files (with `dbName`).
+ *
+ * Encrypted orphans (`.db.gz.age` without sidecar) are also left alone: checking their content needs
+ * an age identity, which the backup job never has (it holds only the public recipients). Deleting
+ * one unchecked could throw away the only copy of a good backup, and adopting one unchecked would
+ * publish a file nobody verified; so it stays unverified: it takes no keep_* slot and is never
+ * removed by count (prune lists it under `unverified`). The window that leaves one is a kill between
+ * the rename of the `.age` and the write of its sidecar; `verify <file> --age-identity` checks it,
+ * and removing it by hand is safe (nothing names it).
  */
 import { join } from 'node:path';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
@@ -60,7 +66,8 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
   if (listing.latestProblem) return result;
   const byDb = new Map<string, string[]>();
   for (const e of listing.backups) {
-    if (!isUnpublished(e, options.latestName) || e.dbName === undefined) continue;
+    // Encrypted: cannot be checked without an identity (see the module comment).
+    if (!isUnpublished(e, options.latestName) || e.dbName === undefined || e.encrypted) continue;
     byDb.set(e.dbName, [...(byDb.get(e.dbName) ?? []), e.name]);
   }
   if (byDb.size === 0) return result;

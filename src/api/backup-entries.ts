@@ -35,7 +35,7 @@ export interface BackupEntriesOptions extends Omit<BackupOptions, 'layout'> {
 }
 
 /** The single-database config one entry runs with (dest_path is its backup_dir). */
-export function entryBackupConfig(entry: BackupEntryConfig): BackupConfig {
+export function entryBackupConfig(entry: BackupEntryConfig, encryption?: Config['encryption']): BackupConfig {
   const { pull: _pull, ...defaults } = CONFIG_DEFAULTS;
   return {
     ...defaults,
@@ -53,6 +53,8 @@ export function entryBackupConfig(entry: BackupEntryConfig): BackupConfig {
     keepWeekly: entry.keepWeekly,
     keepMonthly: entry.keepMonthly,
     keepYearly: entry.keepYearly,
+    // [encryption] is the file's: it applies to every entry.
+    ...(encryption ? { encryption } : {}),
   };
 }
 
@@ -87,7 +89,7 @@ export async function backupEntries(config: Config, options: BackupEntriesOption
         outcome = { ...base, status: 'not-due', ...(due.newest !== undefined ? { newest: due.newest } : {}), ...(due.dueAt ? { dueAt: due.dueAt } : {}) };
       } else {
         onStart?.(entry);
-        const result = await backup(entryBackupConfig(entry), { ...backupOptions, layout: { kind: 'rib', dbName: entry.dbName, compressed: entry.compression } });
+        const result = await backup(entryBackupConfig(entry, config.encryption), { ...backupOptions, layout: { kind: 'rib', dbName: entry.dbName, compressed: entry.compression } });
         outcome = { ...base, status: 'published', result };
       }
     } catch (e) {

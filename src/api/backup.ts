@@ -13,6 +13,12 @@
  * With `layout` (backup-entries.ts, the restinpieces-backup shape) the same pipeline writes upstream's
  * names: the .gz as `<label>-<basename>-<time>.bck.gz`, or, uncompressed, the checked snapshot itself
  * as `...Z.db` with a `latest-<label>-<basename>` hard link; a sidecar as always, no latest.txt.
+ *
+ * With encryption ([encryption], or the `encryption` option), the backup is gzip then age
+ * (encode.ts), published as `<name>.db.gz.age` (`.bck.gz.age`); its sidecar hashes the encrypted
+ * file. Nothing plaintext ever stands in backup_dir: the live copy and the snapshot are made in a
+ * private 0700 work directory outside it (workdir.ts), removed on every exit path, and a killed
+ * run's is removed by the next run of the same database.
  */
 import { randomBytes } from 'node:crypto';
 import { link, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -32,6 +38,9 @@ import { sweepTemps } from './store/sweep.js';
 import { LocalTransport } from '../transport/local.js';
 import { backupFileName, parseBackupName, ribBackupFileName, ribLatestLinkName, sanitizeDbName, SIDECAR_SUFFIX } from './naming.js';
 import { sha256File } from './sidecar.js';
+import { gzipEncryptFile } from './encode.js';
+import { makeWorkDir, removeStaleWorkDirs, removeWorkDir, workDirPrefix } from './workdir.js';
+import { recipientProblem } from '../crypto/age-recipients.js';
 import { writeStoreSidecar } from './store/sidecar.js';
 import { adoptUnverified } from './adopt.js';
 import { prune, retentionOf } from './retention.js';
@@ -40,8 +49,9 @@ export type BackupPhase =
   | 'lock'
   | 'snapshot'
   | 'verify'
+  /** gzip (then age, when encrypted) of the snapshot into the backup file. */
   | 'compress'
-  /** The .gz is complete under its final name (not yet published). */
+  /** The .gz (.gz.age) is complete under its final name (not yet published). */
   | 'compressed'
   | 'sidecar'
   /** latest.txt names the new backup. */
@@ -82,6 +92,11 @@ export interface BackupOptions {
    * (several databases share such a directory). `dbName` is ribDbName's `<label>-<basename>`.
    */
   layout?: RibLayout;
+  /**
+   * Encrypt the backup with age to these recipients (X25519 public keys, `age1...`), replacing the
+   * config's [encryption]. @default the config's [encryption], if any
+   */
+  encryption?: { recipients: string[] };
 }
 
 export interface RibLayout {
@@ -102,6 +117,10 @@ export interface BackupResult {
   gzBytes: number;
   /** false for a plain `.db` snapshot (restinpieces-backup layout with compression = false). */
   compressed: boolean;
+  /** gzip then age (`.db.gz.age`); `gzBytes` and `sha256` are then those of the encrypted file. */
+  encrypted: boolean;
+  /** Encrypted: to how many recipients (any one of their identities decrypts it). */
+  recipients?: number;
   /** Plain snapshots: the `latest-<label>-<basename>` hard link now naming this one. */
   latestLink?: string;
   /** sha256 of the published file, as written to the sidecar. */
@@ -142,6 +161,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const layout = options.layout;
   const dbName = layout ? layout.dbName : sanitizeDbName(config.sourcePath);
   const compressed = layout?.compressed ?? true;
+  const recipients = encryptionRecipients(config, options, compressed);
   throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
   // Before anything is created: a missing source must not leave an empty backup directory behind.
   readDatabaseHeader(config.sourcePath, 'api');
@@ -150,11 +170,19 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   progress({ phase: 'lock' });
   const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
   const engine = options.engine ?? new WasmEngine();
-  const snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  let workDir: string | undefined;
+  let snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
   try {
     await sweepTemps(new LocalTransport(dir), dbName, {
       alsoBases: [`${dbName}.snapshot`, `${dbName}${LOCK_SUFFIX}`, ...(layout ? [ribLatestLinkName(dbName)] : [])],
     });
+    if (recipients) {
+      // Under the lock: every work directory of this database is a dead run's.
+      const prefix = await workDirPrefix(dir, dbName);
+      await removeStaleWorkDirs(prefix);
+      workDir = await makeWorkDir(prefix);
+      snapshotPath = join(workDir, `${dbName}.snapshot.db`);
+    }
 
     progress({ phase: 'snapshot' });
     const ts = Date.now();
@@ -200,9 +228,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
       onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
     };
     const { name, summary } = !layout
-      ? await compressToFreeName(snapshotPath, dir, dbName, startedAt, config.strategy, gzipOptions)
+      ? await compressToFreeName(snapshotPath, dir, dbName, startedAt, config.strategy, gzipOptions, recipients)
       : compressed
-        ? await gzipToRibName(snapshotPath, dir, dbName, startedAt, gzipOptions)
+        ? await gzipToRibName(snapshotPath, dir, dbName, startedAt, gzipOptions, recipients)
         : await placePlainSnapshot(snapshotPath, dir, dbName, startedAt, signal);
     const path = join(dir, name);
     progress({ phase: 'compressed' });
@@ -285,6 +313,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
         dbBytes: snap.bytes,
         gzBytes: summary.compressedBytes,
         compressed,
+        encrypted: recipients !== undefined,
+        ...(recipients ? { recipients: recipients.length } : {}),
         ...(latestLink !== undefined ? { latestLink } : {}),
         sha256: summary.compressedSha256,
         integrity: config.verify,
@@ -308,9 +338,38 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     }
   } finally {
     removeDatabaseFiles(snapshotPath);
-    if (!options.engine) await engine.close();
-    await lock.release();
+    try {
+      if (!options.engine) await engine.close();
+    } finally {
+      // After the engine stopped (nothing creates files in it any more). Never masks the run's own
+      // error or keeps the lock: what stays is removed by the next run.
+      if (workDir !== undefined) await removeWorkDir(workDir).catch(() => {});
+      await lock.release();
+    }
   }
+}
+
+/**
+ * The recipients to encrypt to (the option's, else the config's), or undefined for a plain backup.
+ * Refused before anything is written: a recipient that is not an X25519 `age1...` key, and a plain
+ * (uncompressed) snapshot, which has no encrypted form.
+ */
+function encryptionRecipients(config: Config, options: BackupOptions, compressed: boolean): string[] | undefined {
+  const recipients = (options.encryption ?? config.encryption)?.recipients;
+  if (recipients === undefined) return undefined;
+  if (recipients.length === 0) throw new BackupError(ErrorCode.CONFIG, '[api] encryption needs at least one recipient ("age1...", from "age-keygen -y key.txt")');
+  recipients.forEach((r, i) => {
+    const problem = typeof r === 'string' ? recipientProblem(r) : 'not a string';
+    // The value itself is never echoed: a pasted secret key must not reach a log.
+    if (problem !== undefined) throw new BackupError(ErrorCode.CONFIG, `[api] encryption recipient ${i + 1}: ${problem}`);
+  });
+  if (!compressed) {
+    throw new BackupError(
+      ErrorCode.CONFIG,
+      '[api] a plain (compression = false) snapshot cannot be encrypted: nothing plaintext may be published; use compression with encryption',
+    );
+  }
+  return recipients.map((r) => r.trim().toLowerCase());
 }
 
 /**
@@ -326,7 +385,8 @@ async function compressToFreeName(
   at: Date,
   strategy: string,
   gzipOptions: Parameters<typeof gzipFile>[2],
-): Promise<{ name: string; summary: Awaited<ReturnType<typeof gzipFile>> }> {
+  recipients: string[] | undefined,
+): Promise<{ name: string; summary: { compressedBytes: number; compressedSha256: string } }> {
   let counter = 1;
   const files = await readdir(dir).catch((e: unknown) => {
     throw fsError('[api]', 'list', dir, e);
@@ -337,11 +397,11 @@ async function compressToFreeName(
     if (parsed?.dbName === dbName && parsed.time.getTime() === at.getTime()) counter = Math.max(counter, parsed.counter + 1);
   }
   for (;; counter++) {
-    const name = backupFileName(dbName, at, strategy, counter);
+    const name = backupFileName(dbName, at, strategy, counter, { encrypted: recipients !== undefined });
     const path = join(dir, name);
     if (pathExists(path) || pathExists(`${path}${SIDECAR_SUFFIX}`)) continue;
     try {
-      return { name, summary: await gzipFile(snapshot, path, gzipOptions) };
+      return { name, summary: await compressFile(snapshot, path, gzipOptions, recipients) };
     } catch (e) {
       if (e instanceof BackupError && e.code === ErrorCode.DEST_EXISTS && counter < 10_000) continue;
       throw e;
@@ -356,10 +416,26 @@ async function gzipToRibName(
   dbName: string,
   at: Date,
   gzipOptions: Parameters<typeof gzipFile>[2],
+  recipients: string[] | undefined,
 ): Promise<{ name: string; summary: { compressedBytes: number; compressedSha256: string } }> {
-  const name = ribBackupFileName(dbName, at, true);
+  const name = ribBackupFileName(dbName, at, true, { encrypted: recipients !== undefined });
   refuseTaken(dir, name);
-  return { name, summary: await gzipFile(snapshot, join(dir, name), gzipOptions) };
+  return { name, summary: await compressFile(snapshot, join(dir, name), gzipOptions, recipients) };
+}
+
+/**
+ * The snapshot as the backup file `dest`: gzip (gzipFile, unchanged), or with recipients gzip then
+ * age (encode.ts). Size and hash are of the file as written.
+ */
+async function compressFile(
+  snapshot: string,
+  dest: string,
+  gzipOptions: Parameters<typeof gzipFile>[2],
+  recipients: string[] | undefined,
+): Promise<{ compressedBytes: number; compressedSha256: string }> {
+  if (recipients === undefined) return gzipFile(snapshot, dest, gzipOptions);
+  const { fileBytes, fileSha256 } = await gzipEncryptFile(snapshot, dest, recipients, gzipOptions);
+  return { compressedBytes: fileBytes, compressedSha256: fileSha256 };
 }
 
 /**

@@ -145,6 +145,10 @@ const SFTP_ONLY_KEYS = ['private_key_path', 'known_hosts', 'host_key_sha256'];
 
 type Table = Record<string, unknown>;
 
+const AGE_SECRET_KEY = /AGE-SECRET-KEY-1/i;
+const AGE_SECRET_MESSAGE =
+  'holds an age secret key (not shown here): a config takes public keys ("age-keygen -y key.txt" prints one) and the path of an identity file, never the key itself';
+
 function isTable(v: unknown): v is Table {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof TomlDate);
 }
@@ -211,6 +215,9 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
       if (prefix === '' && (name === 'pull' || name === 'push' || name === 'encryption')) continue;
       const spec = specs.get(name);
       if (SECRET_KEYS.includes(name)) note(key, SECRET_MESSAGE);
+      // Before anything could echo the value (`got "..."`, a file name that does not exist): an age
+      // secret key pasted into any string key must never reach a message or a log.
+      else if (typeof value === 'string' && AGE_SECRET_KEY.test(value)) note(key, AGE_SECRET_MESSAGE);
       else if (spec === undefined) note(key, unknownKeyMessage(key));
       else {
         try {
@@ -445,6 +452,14 @@ function unknownKeyMessage(key: string): string {
     const name = key.slice(push[0].length);
     const near = [...PUSH_KEY_SPECS.keys()].find((k) => distance(name.replace(/[-_]/g, ''), k.replace(/[-_]/g, '')) <= Math.max(1, Math.floor(k.length / 4)));
     return near !== undefined ? `unknown key (did you mean "${push[0]}${near}"?)` : 'unknown key in [[push]]';
+  }
+  if (key.startsWith('encryption.')) {
+    const name = key.slice('encryption.'.length);
+    if (/identity|secret|private/i.test(name)) {
+      return 'unknown key: [encryption] holds only public keys (age_recipients or age_recipients_file); the identity that decrypts is given to verify/restore/pull (--age-identity, or [pull] age_identity)';
+    }
+    const near = [...ENCRYPTION_KEY_SPECS.keys()].find((k) => distance(name.replace(/[-_]/g, ''), k.replace(/[-_]/g, '')) <= Math.max(1, Math.floor(k.length / 4)));
+    return near !== undefined ? `unknown key (did you mean "encryption.${near}"?)` : 'unknown key in [encryption] (it holds age_recipients or age_recipients_file)';
   }
   const inPull = key.startsWith('pull.');
   const name = inPull ? key.slice(5) : key;

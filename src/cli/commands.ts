@@ -166,7 +166,9 @@ const init: Command = {
 function backupLines(r: BackupResult): string[] {
   const lines = [
     `published ${r.path}`,
-    r.compressed
+    r.encrypted
+      ? `  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip, encrypted (age, ${r.recipients} recipient${r.recipients === 1 ? '' : 's'}) ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`
+      : r.compressed
       ? `  ${r.strategy} snapshot ${mib(r.dbBytes)} -> gzip ${mib(r.gzBytes)}, ${r.integrity} integrity check ok, sha256 ${r.sha256}`
       : `  ${r.strategy} snapshot ${mib(r.dbBytes)}, uncompressed, ${r.integrity} integrity check ok, sha256 ${r.sha256}`,
   ];

@@ -53,6 +53,9 @@ online backup API), PRAGMA integrity_check, gzip with a sha256 sidecar, latest.t
 Then, for each [[push]] table of the config, the same backup is published at that destination
 (s3://bucket/prefix or sftp://user@host/path) with its sidecar, latest.txt and retention there. A
 failed destination keeps the local backup, lets the others run, and makes the exit code 1 (EPUSH).
+With an [encryption] table (age_recipients = ["age1..."] or age_recipients_file), the backup is gzip
+then age, published as <name>.db.gz.age (the sidecar hashes the encrypted file); the snapshot is made
+in a private 0700 directory under $TMPDIR, never in backup_dir. Only public keys go in the config.
 With <db> <dir> and no config: backs up <db> into <dir> with every default (vacuum, gzip, full
 integrity check, keep_last 30).
 
