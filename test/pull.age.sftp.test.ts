@@ -111,6 +111,10 @@ describe('pull of age-encrypted backups over SFTP (real sshd, real age CLI)', { 
     assert.equal(again.encrypted?.identity, key);
     assert.equal(nativeDump(join(c.dir, 'again.db'), c.dir), nativeDump(join(root, 'app.db'), c.dir));
     assert.deepEqual(listing(c.local), [NAME_1, `${NAME_1}.sha256`, 'latest.txt'], 'no scratch database left');
+    // The same with a key that does not fit: EDECRYPT, no database at the target.
+    await assert.rejects(pull(c.config, { engine, ageIdentity: wrongKey, restoreTo: join(c.dir, 'wrong.db') }), (e: unknown) => isBackupError(e, ErrorCode.DECRYPT));
+    assert.deepEqual(listing(c.dir).filter((f) => f.startsWith('wrong.db')), []);
+    assert.deepEqual(listing(c.local), [NAME_1, `${NAME_1}.sha256`, 'latest.txt']);
   });
 
   it('no identity: ECONFIG (exit 2) saying how to give one, before local_dir is made or a byte is downloaded', async (t) => {
