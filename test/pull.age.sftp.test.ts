@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type BackupError, type Config, type PullPhase } from '../src/index.js';
+import { loadAgeIdentities, parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type BackupError, type Config, type PullPhase } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { createLarge, createWithCli, nativeDump } from './helpers/databases.js';
@@ -251,8 +251,12 @@ describe('pull of age-encrypted backups over SFTP (real sshd, real age CLI)', { 
     assert.equal(cliPull(['--config', over.file, '--age-identity', wrongKey]).status, 1);
     assert.equal(cliPull(['--config', over.file], { SQLITE_BACKUP_AGE_IDENTITY: wrongKey }).status, 1);
     assert.deepEqual(listing(over.local), []);
-    // A library caller passes the config's path, or identities it loaded.
+    // A library caller: the config's age_identity, or identities it loaded (over the config's).
     assert.equal((await pull(over.config, { engine })).status, 'pulled');
+    const loaded = client(r.name, `age_identity = ${JSON.stringify(wrongKey)}`);
+    const r2 = await pull(loaded.config, { engine, ageIdentity: await loadAgeIdentities(key) });
+    assert.equal(r2.status, 'pulled');
+    assert.equal(r2.encrypted?.identity, key);
   });
 
   it('an identity file that cannot be used is ECONFIG before connecting', async (t) => {
