@@ -115,6 +115,10 @@ describe('pull of age-encrypted backups over SFTP (real sshd, real age CLI)', { 
     await assert.rejects(pull(c.config, { engine, ageIdentity: wrongKey, restoreTo: join(c.dir, 'wrong.db') }), (e: unknown) => isBackupError(e, ErrorCode.DECRYPT));
     assert.deepEqual(listing(c.dir).filter((f) => f.startsWith('wrong.db')), []);
     assert.deepEqual(listing(c.local), [NAME_1, `${NAME_1}.sha256`, 'latest.txt']);
+    // A local copy changed since it was pulled no longer matches its .sha256: refused before decrypting.
+    flip(c.local, NAME_1, 0.5);
+    await assert.rejects(pull(c.config, { engine, ageIdentity: key, restoreTo: join(c.dir, 'changed.db') }), (e: unknown) => isBackupError(e, ErrorCode.CHECKSUM));
+    assert.deepEqual(listing(c.dir).filter((f) => f.startsWith('changed.db')), []);
   });
 
   it('no identity: ECONFIG (exit 2) saying how to give one, before local_dir is made or a byte is downloaded', async (t) => {
