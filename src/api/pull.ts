@@ -15,7 +15,7 @@
  * that checked scratch database (never a second decryption). Pulling one needs an identity
  * (`ageIdentity`, else `[pull] age_identity`): without it, ECONFIG before anything is downloaded. A key
  * that does not fit is EDECRYPT as soon as the header is read: nothing is published or restored, the
- * download stops there and its `.part` is kept (see the catch below for why); altered ciphertext is
+ * download stops there and its `.part` is removed (see the catch below); altered ciphertext is
  * EDECRYPT from age's authentication, after the sha256 check (a damaged transfer is ECHECKSUM).
  *
  * restinpieces-backup (2026) directories hold several databases, `.bck.gz` and plain `.db` snapshots,
@@ -51,7 +51,7 @@ import { openPullTransport, type PullTransportOptions } from './pull-transport.j
 import { namedDatabases } from './listing.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune, retentionOf } from './retention.js';
-import { readSidecar } from './sidecar.js';
+import { readSidecar, sha256File } from './sidecar.js';
 import { isWrongIdentity, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
@@ -400,13 +400,17 @@ async function restoreEncrypted(
     try {
       summary = await decodeBackupFile(path, scratch, { encrypted: true, compressed: true }, { identities: o.identities, signal: o.signal });
     } catch (e) {
+      // As restore does: a file that fails to decode is first compared with its sidecar, so a copy
+      // changed since it was pulled is reported as that (ECHECKSUM), not as tampering or damage.
+      if ((isBackupError(e, ErrorCode.DECRYPT) && !isWrongIdentity(e)) || isContentError(e)) {
+        const actual = await sha256File(path, o.signal ? { signal: o.signal } : {});
+        if (actual !== sha256) throw changedSincePulled(path, actual, sha256);
+      }
       if (isBackupError(e, ErrorCode.DECRYPT)) throw new BackupError(ErrorCode.DECRYPT, `[pull] restore of ${e.message.replace(/^\[crypto\] /, '')}; nothing was restored`, { path, cause: e });
       if (isContentError(e)) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${e.message}); nothing was restored`, { path, cause: e });
       throw e;
     }
-    if (summary.fileSha256 !== sha256) {
-      throw new BackupError(ErrorCode.CHECKSUM, `[pull] "${path}" has sha256 ${summary.fileSha256}, but its .sha256 says ${sha256}: it was changed since it was pulled; nothing was restored`, { path });
-    }
+    if (summary.fileSha256 !== sha256) throw changedSincePulled(path, summary.fileSha256, sha256);
     const check = await o.engine.integrityCheck(scratch, { mode: o.config.verify, ...(o.signal ? { signal: o.signal } : {}) });
     if (!check.ok) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${check.messages.slice(0, 3).join('; ')}); nothing was restored`, { path });
     const r = await installCheckedDatabase(scratch, target, { force: true, keepBeforeRestore: o.keepBeforeRestore, ...(o.signal ? { signal: o.signal } : {}) });
@@ -414,6 +418,14 @@ async function restoreEncrypted(
   } finally {
     await rm(scratch, { force: true });
   }
+}
+
+function changedSincePulled(path: string, actual: string, expected: string): BackupError {
+  return new BackupError(
+    ErrorCode.CHECKSUM,
+    `[pull] "${path}" has sha256 ${actual}, but its .sha256 says ${expected}: it was changed since it was pulled; nothing was restored`,
+    { path },
+  );
 }
 
 function failedVerification(name: string, location: string, messages: string[], part: string): BackupError {
