@@ -1,34 +1,54 @@
 /**
- * Decompresses a pulled backup (or copies a plain snapshot) while it downloads, into a private scratch database next to the part
- * file, so the integrity check can start as soon as the last byte arrives (before, the download and
- * the gunzip ran one after the other: about a quarter of a 150 MB pull was spent waiting).
+ * Decodes a pulled backup while it downloads (decrypt an age backup, gunzip, or copy a plain
+ * snapshot), into a private scratch database next to the part file, so the integrity check can
+ * start as soon as the last byte arrives (before, the download and the gunzip ran one after the
+ * other: about a quarter of a 150 MB pull was spent waiting).
  *
- * The scratch file is only ever read by our own integrity check and removed afterwards: it is not
- * fsynced, and a crash leaves it to the next pull's clean-up (removeLeftovers in pull.ts).
+ * The scratch file is only ever read by our own integrity check (then, with a restore, moved into
+ * place) and removed afterwards: it is not fsynced, and a crash leaves it to the next pull's
+ * clean-up (removeLeftovers in pull.ts). An encrypted backup is decrypted only here, once: the file
+ * published in local_dir stays encrypted, as the server has it.
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { gunzipStream, type GzipSummary } from '../compress/index.js';
-import { fsError, type BackupError } from '../errors.js';
+import type { AgeIdentities } from '../crypto/age-identity.js';
+import { AGE_MAGIC, isAgeHeader } from '../crypto/age-stream.js';
+import { BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
+import { decodeBackup, type BackupEncoding, type DecodeSummary } from './decode.js';
 import { isContentError } from './verify.js';
 
 /** Suffix of the scratch database of `<name>.part`. */
 export const SCRATCH_SUFFIX = '.part.db';
 
-/** `summary` is the gzip stream's; a plain snapshot has none. */
-export type UnpackOutcome = { ok: true; summary?: GzipSummary } | { ok: false; error: BackupError };
+export type UnpackOutcome = { ok: true; encrypted: boolean; summary: DecodeSummary } | { ok: false; encrypted: boolean; error: BackupError };
+
+export interface UnpackOptions {
+  signal?: AbortSignal | undefined;
+  /** A plain SQLite snapshot (restinpieces-backup's `.db`): copied as it is. */
+  plain?: boolean;
+  /** The name says age (`.age`). Without it the first bytes still decide: see unpackTo. */
+  encrypted?: boolean;
+  /** Decrypt an encrypted backup with these; without them an encrypted backup is ECONFIG. */
+  identities?: AgeIdentities | undefined;
+  /** How the caller tells the user to give an identity, for the ECONFIG message. */
+  missingIdentity?: (name: string) => BackupError;
+}
 
 /**
- * Gunzips `bytes` into `dbPath` (created 0600, replaced if it exists). Damaged content (bad CRC,
- * truncated, not gzip) is an outcome, not a throw: the caller reports it after it knows whether the
- * transfer itself was sound. Operational failures (disk full, abort) throw.
+ * Decodes `bytes` into `dbPath` (created 0600, replaced if it exists).
+ *
+ * Damaged content is an outcome, not a throw: a bad gzip (CRC, truncated, not gzip), and an age file
+ * that fails authentication or is not age at all (EDECRYPT): the caller reports it only after it
+ * knows whether the transfer itself was sound (the sha256 against the server's sidecar), so a byte
+ * flipped in transit is not reported as a tampered backup. Throws, stopping the download at once:
+ * operational failures (disk full, abort), an encrypted backup without identities (ECONFIG), and a
+ * key that does not fit (EDECRYPT, found in the header: the file is fine, our key is not, and
+ * downloading the rest cannot change that).
+ *
+ * The encoding is the name's, except that a file whose first bytes are an age header is decrypted
+ * whatever its name says (a backup renamed on the server): its bytes decide, as they do for verify.
  */
-export async function unpackTo(
-  bytes: AsyncIterable<Uint8Array>,
-  dbPath: string,
-  name: string,
-  options: { signal?: AbortSignal | undefined; workerUrl?: URL | string | undefined; plain?: boolean } = {},
-): Promise<UnpackOutcome> {
-  const { signal, workerUrl } = options;
+export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string, name: string, options: UnpackOptions = {}): Promise<UnpackOutcome> {
+  const { signal } = options;
   await rm(dbPath, { force: true });
   let fh: FileHandle;
   try {
@@ -36,11 +56,15 @@ export async function unpackTo(
   } catch (e) {
     throw scratchError('create', dbPath, e);
   }
+  let encrypted = options.encrypted ?? false;
   try {
-    // A plain snapshot (restinpieces-backup's `.db`) is the database itself: copied as it arrives.
-    const stream = options.plain ? undefined : gunzipStream(bytes, { name, ...(signal ? { signal } : {}), ...(workerUrl !== undefined ? { workerUrl } : {}) });
+    const { head, all } = await peek(bytes, AGE_MAGIC.length);
+    encrypted ||= isAgeHeader(head);
+    if (encrypted && options.identities === undefined) throw (options.missingIdentity ?? defaultMissingIdentity)(name);
+    const encoding: BackupEncoding = { encrypted, compressed: encrypted || !options.plain };
+    const decoded = decodeBackup(all, encoding, { identities: options.identities, name, signal });
     let position = 0;
-    for await (const chunk of stream ?? bytes) {
+    for await (const chunk of decoded) {
       for (let done = 0; done < chunk.length; ) {
         try {
           done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
@@ -50,13 +74,55 @@ export async function unpackTo(
       }
       position += chunk.length;
     }
-    return stream ? { ok: true, summary: await stream.summary } : { ok: true };
+    return { ok: true, encrypted, summary: await decoded.summary };
   } catch (e) {
-    if (isContentError(e)) return { ok: false, error: e };
+    if (isBackupError(e, ErrorCode.DECRYPT) && !isWrongIdentity(e)) return { ok: false, encrypted, error: e };
+    if (isContentError(e)) return { ok: false, encrypted, error: e };
     throw e;
   } finally {
     await fh.close().catch(() => {});
   }
+}
+
+/**
+ * An EDECRYPT that says no key of ours opens the file's header (age-encryption's "no identity
+ * matched"), as opposed to a file that is damaged, altered or not age at all.
+ */
+export function isWrongIdentity(e: unknown): boolean {
+  if (!isBackupError(e, ErrorCode.DECRYPT)) return false;
+  const cause = (e as BackupError).cause;
+  return /no identity matched/i.test(cause instanceof Error ? cause.message : String(cause));
+}
+
+/**
+ * The first `n` bytes of `bytes` (fewer when it is shorter), and all of its bytes again, the ones
+ * looked at included. Reads only as many chunks as needed (one, nearly always).
+ */
+async function peek(bytes: AsyncIterable<Uint8Array>, n: number): Promise<{ head: Uint8Array; all: AsyncIterable<Uint8Array> }> {
+  const it = bytes[Symbol.asyncIterator]();
+  const seen: Uint8Array[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    seen.push(r.value);
+    length += r.value.length;
+  }
+  const head = Buffer.concat(seen).subarray(0, n);
+  async function* all(): AsyncGenerator<Uint8Array> {
+    yield* seen;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { head, all: all() };
+}
+
+function defaultMissingIdentity(name: string): BackupError {
+  return new BackupError(ErrorCode.CONFIG, `[pull] "${name}" is encrypted (age): give the identity file that decrypts it`, { path: name });
 }
 
 function scratchError(op: string, path: string, e: unknown): BackupError {

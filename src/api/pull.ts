@@ -9,6 +9,15 @@
  * trust a transfer: ssh2-sftp-client users report corrupted fastGet downloads), the gzip CRC-32 and
  * length of every member, and PRAGMA integrity_check.
  *
+ * An age-encrypted backup (`<name>.db.gz.age`, `.bck.gz.age`) is published exactly as the server has it
+ * (encrypted, under its remote name, with the server's sidecar hash of the encrypted bytes): it is
+ * decrypted only to check it, on the way into the private scratch database, and a restore promotes
+ * that checked scratch database (never a second decryption). Pulling one needs an identity
+ * (`ageIdentity`, else `[pull] age_identity`): without it, ECONFIG before anything is downloaded. A key
+ * that does not fit is EDECRYPT as soon as the header is read: nothing is published or restored, the
+ * download stops there and its `.part` is removed (see the catch below); altered ciphertext is
+ * EDECRYPT from age's authentication, after the sha256 check (a damaged transfer is ECHECKSUM).
+ *
  * restinpieces-backup (2026) directories hold several databases, `.bck.gz` and plain `.db` snapshots,
  * and a `latest-<label>-<basename>` hard link, but no latest.txt: the newest snapshot by the name's
  * timestamp wins, of the database `[pull] db` names when there are several. A plain `.db` is
@@ -18,7 +27,8 @@
  * with their sidecar but without latest.txt, as upstream keeps its directories: several pulls (one
  * per `db`) may share one local_dir.
  */
-import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { AGE_MAGIC, isAgeHeader } from '../crypto/age-stream.js';
 import { join } from 'node:path';
 import { WasmEngine, type Engine } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
@@ -31,6 +41,8 @@ import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
 import { isPlainBackup, LATEST_FILE, parseBackupName, RIB_LATEST_PREFIX, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
+import { loadAgeIdentities, type AgeIdentities } from '../crypto/age-identity.js';
+import { decodeBackupFile } from './decode.js';
 import { publishBackup } from './store/publish.js';
 import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
@@ -39,8 +51,8 @@ import { openPullTransport, type PullTransportOptions } from './pull-transport.j
 import { namedDatabases } from './listing.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune, retentionOf } from './retention.js';
-import { readSidecar } from './sidecar.js';
-import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
+import { readSidecar, sha256File } from './sidecar.js';
+import { isWrongIdentity, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
 export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
@@ -87,6 +99,14 @@ export interface PullOptions {
    * existing callers still type-check. @default next to the compress module
    */
   compressWorkerUrl?: URL | string;
+  /**
+   * What decrypts an age-encrypted backup so that it can be checked (and restored): the path of an
+   * identity file (age-keygen format; every key in it is tried), or identities already loaded with
+   * loadAgeIdentities. Overrides `pull.age_identity`. Without either, pulling an encrypted backup is
+   * ECONFIG (nothing is downloaded). The environment variable SQLITE_BACKUP_AGE_IDENTITY is the
+   * CLI's: the library does not read it. A path is read (and checked) before connecting.
+   */
+  ageIdentity?: string | AgeIdentities;
 }
 
 export interface PullResult {
@@ -99,6 +119,11 @@ export interface PullResult {
   bytes: number;
   /** The backup is a plain SQLite snapshot (a restinpieces-backup `.db`), not gzip. */
   plain?: boolean;
+  /**
+   * The backup is age-encrypted: `path` holds it encrypted, as published on the server; it was
+   * decrypted (with the identity file `identity`) only to check it, and to restore it.
+   */
+  encrypted?: { identity: string };
   sha256: string;
   /** Whether the remote side had a .sha256 sidecar that the download was checked against. */
   remoteChecksum: 'ok' | 'absent';
@@ -124,11 +149,17 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   let lock: Lock | undefined;
   try {
     throwIfAborted(signal, '[pull]');
+    // Before connecting: an identity file that cannot be used is a config error whatever is pulled.
+    const identities = await pullIdentities(config.pull.ageIdentity, options);
     progress({ phase: 'connect' });
     transport ??= await openPullTransport(config.pull, signal, transportOptions(options));
     progress({ phase: 'find' });
     const remote = await findLatest(transport, config.pull.db, signal);
     const plain = isPlain(remote.name);
+    const location = transport.location;
+    const missingIdentity = (name: string): BackupError => missingIdentityError(name, location);
+    // Before local_dir is made and before a byte is downloaded: this pull could not check it.
+    if (parseBackupName(remote.name)?.encrypted && !identities) throw missingIdentity(remote.name);
     // Only now, connected to a server whose host key was accepted: a refused first contact leaves
     // no local_dir behind (a fresh service user fixes known_hosts and runs again).
     await ensurePrivateDir(localDir, '[pull] local_dir');
@@ -146,9 +177,20 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     if (have) {
       // Nothing new. A restore target that does not exist yet still gets the database.
       const restoredTo = restoreTo && !(await stat(restoreTo).catch(() => undefined)) ? restoreTo : undefined;
+      const encrypted = parseBackupName(remote.name)?.encrypted || (await startsWithAgeHeader(path));
       if (restoredTo) {
         progress({ phase: 'restore' });
-        const r = await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
+        const r = encrypted
+          ? await restoreEncrypted(path, restoredTo, have, join(localDir, `${remote.name}${SCRATCH_SUFFIX}`), {
+              engine,
+              config,
+              identities: identities ?? (() => {
+                throw missingIdentity(remote.name);
+              })(),
+              keepBeforeRestore: options.keepBeforeRestore ?? config.pull.keepBeforeRestore,
+              signal,
+            })
+          : await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
         restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
       progress({ phase: 'done' });
@@ -160,6 +202,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         path,
         bytes: remote.size,
         ...(plain ? { plain } : {}),
+        ...(encrypted && identities ? { encrypted: { identity: identities.path } } : {}),
         sha256: have,
         remoteChecksum: remoteSidecar ? 'ok' : 'absent',
         resumedFrom: 0,
@@ -187,7 +230,13 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         // Decompressed (or, for a plain snapshot, copied) on the way, so the integrity check can start
         // when the last byte arrives.
         consume: async (bytes) => {
-          unpacked = await unpackTo(bytes, scratch, remote.name, { signal, workerUrl: options.compressWorkerUrl, plain });
+          unpacked = await unpackTo(bytes, scratch, remote.name, {
+            signal,
+            plain,
+            encrypted: parseBackupName(remote.name)?.encrypted ?? false,
+            identities,
+            missingIdentity,
+          });
         },
       });
       part = download.partPath;
@@ -207,7 +256,11 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
           { path: part },
         );
       }
-      if (!unpacked!.ok) throw failedVerification(remote.name, transport.location, [unpacked!.error.message], part);
+      if (!unpacked!.ok) {
+        const { error } = unpacked!;
+        if (error.code === ErrorCode.DECRYPT) throw decryptFailure(error, remote.name, location, part);
+        throw failedVerification(remote.name, transport.location, [error.message], part);
+      }
       // The decompression's dead buffers must not stay while the check needs its memory (memory.ts).
       releaseGarbage();
       const check = await engine
@@ -224,7 +277,12 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     } catch (e) {
       await rm(scratch, { force: true });
       // A download that fails a check is never kept or resumed; an interrupted one is resumed.
-      if (isBackupError(e, ErrorCode.CHECKSUM) || isBackupError(e, ErrorCode.INTEGRITY)) await removePart(part);
+      // A key that does not fit (EDECRYPT) or an encrypted file without an identity (ECONFIG, from
+      // its bytes when its name did not say age) stops the download at the age header, so its part
+      // holds only the first chunks: removed too, as nothing worth resuming. Never under a final
+      // name either way: `.part` is no backup name and only a fully checked part is renamed.
+      if (REJECTED_DOWNLOAD.some((code) => isBackupError(e, code))) await removePart(part);
+      if (isWrongIdentity(e)) throw decryptFailure(e as BackupError, remote.name, location, part);
       throw e;
     }
 
@@ -265,6 +323,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       path,
       bytes: remote.size,
       ...(plain ? { plain } : {}),
+      ...(unpacked?.encrypted && identities ? { encrypted: { identity: identities.path } } : {}),
       sha256,
       remoteChecksum: remoteSidecar ? 'ok' : 'absent',
       resumedFrom,
@@ -278,6 +337,95 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     if (!options.engine) await engine.close();
     await lock?.release();
   }
+}
+
+/** Errors after which a `.part` is removed, not kept for the next pull to resume. */
+const REJECTED_DOWNLOAD = [ErrorCode.CHECKSUM, ErrorCode.INTEGRITY, ErrorCode.DECRYPT, ErrorCode.CONFIG];
+
+/** The identities the options or `[pull] age_identity` give, loaded; undefined when neither does. */
+async function pullIdentities(configPath: string | undefined, options: PullOptions): Promise<AgeIdentities | undefined> {
+  const given = options.ageIdentity ?? configPath;
+  if (given === undefined || typeof given !== 'string') return given;
+  return loadAgeIdentities(given, options.warn ? { warn: options.warn } : {});
+}
+
+function missingIdentityError(name: string, location: string): BackupError {
+  return new BackupError(
+    ErrorCode.CONFIG,
+    `[pull] "${name}" on ${location} is encrypted (age) and no identity was given to check it: give the ` +
+      'identity file that decrypts it (age-keygen format) with --age-identity <file>, ' +
+      '$SQLITE_BACKUP_AGE_IDENTITY, or age_identity = "<file>" in [pull] (library: the ageIdentity option); nothing was published',
+    { path: name },
+  );
+}
+
+/**
+ * EDECRYPT in pull's words. `e` is the crypto layer's (it names the identity file, never a key):
+ * its reason is kept, after where the backup came from.
+ */
+function decryptFailure(e: BackupError, name: string, location: string, part: string): BackupError {
+  const reason = e.message.replace(/^\[crypto\] [^:]*: /, '');
+  return new BackupError(ErrorCode.DECRYPT, `[pull] "${name}" from ${location}: ${reason}; nothing was published`, { path: part, cause: e });
+}
+
+/** Whether the file at `path` starts with an age header (a published backup whose name does not say so). */
+async function startsWithAgeHeader(path: string): Promise<boolean> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    const head = Buffer.alloc(AGE_MAGIC.length);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return isAgeHeader(head.subarray(0, bytesRead));
+  } catch {
+    return false; // the restore that follows reports a file it cannot read
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/**
+ * The up-to-date case's restore of an encrypted local copy: decrypted once into `scratch` (its hash
+ * checked against our sidecar, `sha256`), integrity-checked, and put in place as a pull's restore does.
+ */
+async function restoreEncrypted(
+  path: string,
+  target: string,
+  sha256: string,
+  scratch: string,
+  o: { engine: Engine; config: Config & { pull: object }; identities: AgeIdentities; keepBeforeRestore: number; signal: AbortSignal | undefined },
+): Promise<{ movedAside: string[]; removed: string[]; warnings: string[] }> {
+  await rm(scratch, { force: true });
+  try {
+    let summary;
+    try {
+      summary = await decodeBackupFile(path, scratch, { encrypted: true, compressed: true }, { identities: o.identities, signal: o.signal });
+    } catch (e) {
+      // As restore does: a file that fails to decode is first compared with its sidecar, so a copy
+      // changed since it was pulled is reported as that (ECHECKSUM), not as tampering or damage.
+      if ((isBackupError(e, ErrorCode.DECRYPT) && !isWrongIdentity(e)) || isContentError(e)) {
+        const actual = await sha256File(path, o.signal ? { signal: o.signal } : {});
+        if (actual !== sha256) throw changedSincePulled(path, actual, sha256);
+      }
+      if (isBackupError(e, ErrorCode.DECRYPT)) throw new BackupError(ErrorCode.DECRYPT, `[pull] restore of ${e.message.replace(/^\[crypto\] /, '')}; nothing was restored`, { path, cause: e });
+      if (isContentError(e)) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${e.message}); nothing was restored`, { path, cause: e });
+      throw e;
+    }
+    if (summary.fileSha256 !== sha256) throw changedSincePulled(path, summary.fileSha256, sha256);
+    const check = await o.engine.integrityCheck(scratch, { mode: o.config.verify, ...(o.signal ? { signal: o.signal } : {}) });
+    if (!check.ok) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${check.messages.slice(0, 3).join('; ')}); nothing was restored`, { path });
+    const r = await installCheckedDatabase(scratch, target, { force: true, keepBeforeRestore: o.keepBeforeRestore, ...(o.signal ? { signal: o.signal } : {}) });
+    return { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
+
+function changedSincePulled(path: string, actual: string, expected: string): BackupError {
+  return new BackupError(
+    ErrorCode.CHECKSUM,
+    `[pull] "${path}" has sha256 ${actual}, but its .sha256 says ${expected}: it was changed since it was pulled; nothing was restored`,
+    { path },
+  );
 }
 
 function failedVerification(name: string, location: string, messages: string[], part: string): BackupError {

@@ -290,7 +290,9 @@ const pullCommand: Command = {
     const keep = str(values, 'keep-before-restore');
     if (keep !== undefined && !/^\d+$/.test(keep)) throw new UsageError(`pull: --keep-before-restore expects a whole number >= 0, got "${keep}"`, 'pull');
     const insecure = values['insecure-skip-host-key-check'] === true;
+    const ageIdentity = await backupIdentities(values, config, out);
     const r = await pull(config, {
+      ...(ageIdentity ? { ageIdentity } : {}),
       signal,
       onProgress: out.progress,
       ...(restoreTo ? { restoreTo: resolve(restoreTo) } : {}),
@@ -305,7 +307,8 @@ const pullCommand: Command = {
     else {
       const sidecar = r.remoteChecksum === 'ok' ? "sha256 matches the server's sidecar" : 'no sidecar on the server';
       const resumed = r.resumedFrom > 0 ? `, resumed at ${mib(r.resumedFrom)}` : '';
-      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, ${r.plain ? 'plain snapshot' : 'gzip ok'}, integrity_check ok`);
+      const content = r.plain ? 'plain snapshot' : r.encrypted ? `age decrypted with ${r.encrypted.identity} (kept encrypted), gzip ok` : 'gzip ok';
+      lines.push(`pulled ${r.path} (${mib(r.bytes)}${resumed}): ${sidecar}, ${content}, integrity_check ok`);
     }
     if (r.restoredTo) lines.push(`restored it to ${r.restoredTo}`);
     for (const p of r.restore?.movedAside ?? []) lines.push(`  kept the previous file as ${p}`);

@@ -78,16 +78,22 @@ entry; a failed entry lets the others run and makes the exit code 1.
                          at most 5m), so many hosts on one schedule do not start in the same second
 `,
   pull: `usage: sqlite-backup pull [--config <file>] [--restore-to <db> [--keep-before-restore <n>]]
-                         [--insecure-skip-host-key-check]
+                         [--age-identity <file>] [--insecure-skip-host-key-check]
 
 Fetches the newest backup from the [pull] server over SFTP, checks the host key, the sha256, the gzip
 CRC and PRAGMA integrity_check, and only then publishes it in local_dir. Exit 0 also when the newest
 backup was already there. A remote directory with several databases (restinpieces-backup's
 dest_path) needs db = "<label>-<basename>" in [pull]; plain .db snapshots are pulled as they are.
+An age-encrypted backup (.db.gz.age, .bck.gz.age) is stored as published (still encrypted, with the
+server's .sha256) and decrypted only to check it and to restore it: it needs an identity (exit 2,
+ECONFIG, before downloading, without one); a key that does not fit, or altered ciphertext, is exit 1
+(EDECRYPT) with nothing published or restored.
 
   -c, --config <file>                config file (default $SQLITE_BACKUP_CONFIG, else ./${DEFAULT_CONFIG_FILE})
   --app-config <db>                  the config from a restinpieces database (see "backup --help")
-  --age-identity <file>              its age identity file (default $SQLITE_BACKUP_AGE_IDENTITY)
+  --age-identity <file>              the age identity file (age-keygen format) that decrypts encrypted
+                                     backups, and an --app-config (default
+                                     $SQLITE_BACKUP_AGE_IDENTITY, else age_identity of [pull])
   --restore-to <db>                  then restore the pulled backup to <db> (the previous file is kept
                                      as <db>.before-restore-<time>)
   --keep-before-restore <n>          keep the newest <n> such copies, older ones are deleted

@@ -41,6 +41,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   'pull.local_dir': '"./pulled"',
   'pull.db': '"app-app.db"',
   'pull.restore_to': '"./replica.db"',
+  'pull.age_identity': '"./age-key.txt"',
 };
 
 /**
