@@ -76,7 +76,9 @@ export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string,
     }
     return { ok: true, encrypted, summary: await decoded.summary };
   } catch (e) {
-    if (isBackupError(e, ErrorCode.DECRYPT) && !isWrongIdentity(e)) return { ok: false, encrypted, error: e };
+    // A key that does not fit is no verdict on the file: it throws at once (the download stops at
+    // the header). Damaged or altered content is an outcome, reported after the transfer's sha256.
+    if (isWrongIdentity(e)) throw e;
     if (isContentError(e)) return { ok: false, encrypted, error: e };
     throw e;
   } finally {

@@ -42,7 +42,6 @@ import { readLatest } from './manifest.js';
 import { isPlainBackup, LATEST_FILE, parseBackupName, RIB_LATEST_PREFIX, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
 import { loadAgeIdentities, type AgeIdentities } from '../crypto/age-identity.js';
-import { decodeBackupFile } from './decode.js';
 import { publishBackup } from './store/publish.js';
 import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
@@ -51,7 +50,7 @@ import { openPullTransport, type PullTransportOptions } from './pull-transport.j
 import { namedDatabases } from './listing.js';
 import { installCheckedDatabase, restore } from './restore.js';
 import { prune, retentionOf } from './retention.js';
-import { readSidecar, sha256File } from './sidecar.js';
+import { readSidecar } from './sidecar.js';
 import { isWrongIdentity, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
 
@@ -180,17 +179,14 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       const encrypted = parseBackupName(remote.name)?.encrypted || (await startsWithAgeHeader(path));
       if (restoredTo) {
         progress({ phase: 'restore' });
-        const r = encrypted
-          ? await restoreEncrypted(path, restoredTo, have, join(localDir, `${remote.name}${SCRATCH_SUFFIX}`), {
-              engine,
-              config,
-              identities: identities ?? (() => {
-                throw missingIdentity(remote.name);
-              })(),
-              keepBeforeRestore: options.keepBeforeRestore ?? config.pull.keepBeforeRestore,
-              signal,
-            })
-          : await restore(path, restoredTo, { engine, mode: config.verify, ...(signal ? { signal } : {}), ...compressOption(options) });
+        // restore() decrypts an encrypted copy once, compares it with its sidecar and checks it.
+        const r = await restore(path, restoredTo, {
+          engine,
+          mode: config.verify,
+          ...(signal ? { signal } : {}),
+          ...compressOption(options),
+          ...(encrypted ? { ageIdentity: identities ?? raise(missingIdentity(remote.name)) } : {}),
+        });
         restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
       progress({ phase: 'done' });
@@ -383,49 +379,8 @@ async function startsWithAgeHeader(path: string): Promise<boolean> {
   }
 }
 
-/**
- * The up-to-date case's restore of an encrypted local copy: decrypted once into `scratch` (its hash
- * checked against our sidecar, `sha256`), integrity-checked, and put in place as a pull's restore does.
- */
-async function restoreEncrypted(
-  path: string,
-  target: string,
-  sha256: string,
-  scratch: string,
-  o: { engine: Engine; config: Config & { pull: object }; identities: AgeIdentities; keepBeforeRestore: number; signal: AbortSignal | undefined },
-): Promise<{ movedAside: string[]; removed: string[]; warnings: string[] }> {
-  await rm(scratch, { force: true });
-  try {
-    let summary;
-    try {
-      summary = await decodeBackupFile(path, scratch, { encrypted: true, compressed: true }, { identities: o.identities, signal: o.signal });
-    } catch (e) {
-      // As restore does: a file that fails to decode is first compared with its sidecar, so a copy
-      // changed since it was pulled is reported as that (ECHECKSUM), not as tampering or damage.
-      if ((isBackupError(e, ErrorCode.DECRYPT) && !isWrongIdentity(e)) || isContentError(e)) {
-        const actual = await sha256File(path, o.signal ? { signal: o.signal } : {});
-        if (actual !== sha256) throw changedSincePulled(path, actual, sha256);
-      }
-      if (isBackupError(e, ErrorCode.DECRYPT)) throw new BackupError(ErrorCode.DECRYPT, `[pull] restore of ${e.message.replace(/^\[crypto\] /, '')}; nothing was restored`, { path, cause: e });
-      if (isContentError(e)) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${e.message}); nothing was restored`, { path, cause: e });
-      throw e;
-    }
-    if (summary.fileSha256 !== sha256) throw changedSincePulled(path, summary.fileSha256, sha256);
-    const check = await o.engine.integrityCheck(scratch, { mode: o.config.verify, ...(o.signal ? { signal: o.signal } : {}) });
-    if (!check.ok) throw new BackupError(ErrorCode.INTEGRITY, `[pull] "${path}" failed verification (${check.messages.slice(0, 3).join('; ')}); nothing was restored`, { path });
-    const r = await installCheckedDatabase(scratch, target, { force: true, keepBeforeRestore: o.keepBeforeRestore, ...(o.signal ? { signal: o.signal } : {}) });
-    return { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
-  } finally {
-    await rm(scratch, { force: true });
-  }
-}
-
-function changedSincePulled(path: string, actual: string, expected: string): BackupError {
-  return new BackupError(
-    ErrorCode.CHECKSUM,
-    `[pull] "${path}" has sha256 ${actual}, but its .sha256 says ${expected}: it was changed since it was pulled; nothing was restored`,
-    { path },
-  );
+function raise(e: Error): never {
+  throw e;
 }
 
 function failedVerification(name: string, location: string, messages: string[], part: string): BackupError {
