@@ -58,6 +58,13 @@ const PUSH_INTRO = `# Push every new backup to other places too: one [[${TEMPLAT
 # Retention there: keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly and keep_yearly in
 # the table; each one not written takes the value above.`;
 
+const ENCRYPTION_INTRO = `# Encrypt every backup with age (published as <name>.db.gz.age): make a key pair with
+# "age-keygen -o age-key.txt", keep age-key.txt somewhere safe and NOT only on this machine (losing it
+# loses every backup: the public keys below cannot decrypt), then add a table
+# [${TEMPLATE_SCOPE}.encryption] holding its public key ("age-keygen -y age-key.txt"), e.g.
+#     age_recipients = ["age1..."]
+# (or age_recipients_file = "<file>", in age's -R format). See "Encrypted backups" in the README.`;
+
 /** Keys written as live settings; everything else is commented out. */
 const SET_KEYS = new Set(['source_path', 'backup_dir']);
 
@@ -84,7 +91,7 @@ export function configTemplate(): string {
   for (const spec of pull) out.push(...entry(spec, spec.key.slice('pull.'.length)), '');
   out.push(PULL_URL_INTRO, '');
   for (const spec of pullUrl) out.push(...entry(spec, spec.key.slice('pull.'.length)), '');
-  out.push(PUSH_INTRO, '');
+  out.push(PUSH_INTRO, '', ENCRYPTION_INTRO, '');
   return `${out.join('\n').trimEnd()}\n`;
 }
 
