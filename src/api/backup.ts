@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
 import { fsyncDir, removeDatabaseFiles, pathExists } from '../fs/sync.js';
-import { readDatabaseHeader } from '../engine/database-file.js';
+import { fileSizeOrZero, readDatabaseHeader } from '../engine/database-file.js';
+import { requireFreeSpace, withSlack, type FreeSpaceProbe } from '../fs/free-space.js';
 import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, fsyncFile, TEMP_MARKER } from '../fs/atomic.js';
@@ -82,6 +83,8 @@ export interface BackupOptions {
    * (several databases share such a directory). `dbName` is ribDbName's `<label>-<basename>`.
    */
   layout?: RibLayout;
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface RibLayout {
@@ -144,7 +147,20 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const compressed = layout?.compressed ?? true;
   throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
   // Before anything is created: a missing source must not leave an empty backup directory behind.
-  readDatabaseHeader(config.sourcePath, 'api');
+  const sourceBytes = readDatabaseHeader(config.sourcePath, 'api').size + fileSizeOrZero(`${config.sourcePath}-wal`);
+  // At the peak backup_dir holds two copies of the database (the validated private copy and the
+  // snapshot made from it; then the snapshot and the .gz, at most its size): refuse up front, not
+  // after minutes of work. A new directory is checked before it is created.
+  const checkSpace = (): Promise<void> =>
+    requireFreeSpace(
+      '[api]',
+      dir,
+      withSlack(2 * sourceBytes),
+      `a backup of "${config.sourcePath}" (twice its size with the -wal)`,
+      options.freeSpace,
+    );
+  const dirExisted = pathExists(dir);
+  if (!dirExisted) await checkSpace();
 
   await ensurePrivateDir(dir, '[api] backup directory');
   progress({ phase: 'lock' });
@@ -155,6 +171,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     await sweepTemps(new LocalTransport(dir), dbName, {
       alsoBases: [`${dbName}.snapshot`, `${dbName}${LOCK_SUFFIX}`, ...(layout ? [ribLatestLinkName(dbName)] : [])],
     });
+    // After the sweep: a killed run's leftovers no longer take the space.
+    if (dirExisted) await checkSpace();
 
     progress({ phase: 'snapshot' });
     const ts = Date.now();

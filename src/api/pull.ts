@@ -42,6 +42,8 @@ import { prune, retentionOf } from './retention.js';
 import { readSidecar } from './sidecar.js';
 import { SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
+import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
+import { compressedLowerBound } from './restore-space.js';
 
 export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
 
@@ -87,6 +89,8 @@ export interface PullOptions {
    * existing callers still type-check. @default next to the compress module
    */
   compressWorkerUrl?: URL | string;
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface PullResult {
@@ -168,6 +172,16 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       };
     }
 
+    // local_dir takes the rest of the download and, beside it, the database decoded from it: refused
+    // up front when even the least that can take does not fit (restore-space.ts).
+    const partBytes = (await stat(part).catch(() => undefined))?.size ?? 0;
+    await requireFreeSpace(
+      '[pull]',
+      localDir,
+      Math.max(0, remote.size - partBytes) + (plain ? remote.size : compressedLowerBound(remote.size)),
+      `"${remote.name}" with the database in it`,
+      options.freeSpace,
+    );
     // The integrity check waits for the engine's worker and wasm: start them while downloading.
     engine.warmUp?.().catch(() => {});
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });

@@ -27,6 +27,8 @@ import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { fsyncFile, tempPathFor } from '../fs/atomic.js';
+import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
+import { decodedSizeAtLeast } from './restore-space.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
 import { detectFormat, gunzipProgress, integrityProgress, isContentError, type CheckProgress } from './verify.js';
@@ -56,6 +58,8 @@ export interface RestoreOptions {
    * copy of the database as it was before a series of trial restores. @default Infinity
    */
   keepBeforeRestore?: number;
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface RestoreResult {
@@ -108,6 +112,15 @@ export async function restore(backupPath: string, targetPath: string, options: R
   // (one read of the file, not two). A database file is hashed here.
   const sidecar = format === 'gzip' ? await sidecarOf(backupFile) : undefined;
   const checksum = format === 'gzip' ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, signal ? { signal } : {});
+  // The decoded database goes next to the target before the old one is moved aside (a rename: no
+  // room needed). Refused up front when even the least it can take does not fit (restore-space.ts).
+  await requireFreeSpace(
+    '[api] restore:',
+    dirname(target),
+    await decodedSizeAtLeast(backupFile, format, backupSize),
+    `the database in "${backupFile}"`,
+    options.freeSpace,
+  );
 
   const tmp = tempPathFor(target);
   const engine = options.engine ?? new WasmEngine();
