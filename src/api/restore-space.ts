@@ -20,8 +20,8 @@ export function compressedLowerBound(compressedBytes: number): number {
   return Math.max(0, Math.floor(compressedBytes * 0.999) - 64 * 1024);
 }
 
-/** The least the database in `path` (`format` as detectFormat found it, `size` its size) takes once decoded. */
-export async function decodedSizeAtLeast(path: string, format: 'gzip' | 'sqlite' | 'other', size: number): Promise<number> {
+/** The least the database in `path` (`format` as detectFormat found it: `sqlite`, `gzip`, any other is an encrypted or unknown container; `size` its size) takes once decoded. */
+export async function decodedSizeAtLeast(path: string, format: string, size: number): Promise<number> {
   if (format === 'sqlite') return size;
   const bound = compressedLowerBound(size);
   if (format !== 'gzip' || size < 18) return bound;
