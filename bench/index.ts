@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: engine (ours vs native sqlite3) and, when bench/compress.js is there, compression.
  *
- *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption] [--runs N]
+ *   node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption|huge] [--runs N]
  *                            [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR] [--large-mb N]
  *
  * The job, pull (our backup), verify and restore also run once on a --large-mb database (default 1024,
  * generated once into .bench/, a few minutes) for their peak RSS, which must not grow with the size;
  * --no-large skips that.
+ * --huge (sizes 0.15, 1 and 9 GB) or --huge-gb LIST (e.g. 1,9) adds peak RSS per phase of backup, verify,
+ * restore and pull at each size (bench/huge.ts; databases cached in $SQLITE_BACKUP_BENCH_CACHE or
+ * ~/.cache/sqlite-backup-bench); --only huge runs just that.
  * --readme rewrites README.md's benchmark table from this run; --readme-from FILE from a saved --json run.
  * --matrix runs the engine bench for every readAheadBytes x cacheSizeKiB combination we tune over.
  * Never part of `npm test`.
@@ -25,6 +28,7 @@ import { fmtMB, fmtMs, fmtPhases, fmtRatio, formatTable, load1 } from './util.js
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderMarkdown, updateReadme, type BenchOutput } from './summary.js';
+import { benchHuge, HUGE_DEFAULT_GB, hugeTable } from './huge.js';
 
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
@@ -35,13 +39,19 @@ const LARGE_MB = 1024;
 /** Peak RSS budget of the process running our engine (DESIGN.md). */
 const RSS_BUDGET_BYTES = 150 * 1048576;
 
+const fmtPhasePeaks = (phases: { phase: string; peakRssBytes: number }[]): string =>
+  phases.map((p) => `${p.phase} ${fmtMB(p.peakRssBytes)}`).join(' | ');
+
 function usage(): never {
   console.error(
-    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption] [--runs N]\n' +
+    'usage: node dist/bench/index.js [--size MB] [--json] [--only engine|compress|job|pull|check|push|encryption|huge] [--runs N]\n' +
       '                                [--read-ahead BYTES] [--cache KIB] [--matrix] [--cpu-prof DIR]\n' +
       '                                [--readme] [--readme-from bench.json] [--no-large] [--large-mb N]\n' +
       '  --large-mb N   size of the large database on which job, pull, verify and restore run once more\n' +
-      `                 for their peak RSS (default ${LARGE_MB}; generated once into .bench/); --no-large skips it`,
+      `                 for their peak RSS (default ${LARGE_MB}; generated once into .bench/); --no-large skips it\n` +
+      `  --huge         peak RSS per phase of backup, verify, restore and pull at ${HUGE_DEFAULT_GB.join(', ')} GB\n` +
+      '  --huge-gb LIST the same at these sizes (GB, comma-separated); databases cached in\n' +
+      '                 $SQLITE_BACKUP_BENCH_CACHE or ~/.cache/sqlite-backup-bench; --only huge runs only this',
   );
   process.exit(2);
 }
@@ -167,6 +177,8 @@ async function main(): Promise<void> {
         'no-large': { type: 'boolean', default: false },
         'large-mb': { type: 'string', default: String(LARGE_MB) },
         'readme-from': { type: 'string' },
+        huge: { type: 'boolean', default: false },
+        'huge-gb': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -186,7 +198,9 @@ async function main(): Promise<void> {
   const runs = Number(args.runs);
   const largeMB = Number(args['large-mb']);
   if (!(sizeMB > 0) || !Number.isInteger(runs) || runs < 1 || !(largeMB > 0)) usage();
-  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'check', 'push', 'encryption'].includes(args.only)) usage();
+  if (args.only !== undefined && !['engine', 'compress', 'job', 'pull', 'check', 'push', 'encryption', 'huge'].includes(args.only)) usage();
+  const hugeGb = args['huge-gb'] !== undefined ? args['huge-gb'].split(',').map(Number) : args.huge || args.only === 'huge' ? HUGE_DEFAULT_GB : [];
+  if (hugeGb.some((gb) => !(gb > 0))) usage();
   // The large rows run when the large database is larger than the main one.
   const large = !args['no-large'] && sizeMB < largeMB;
   const json = args.json;
@@ -194,6 +208,13 @@ async function main(): Promise<void> {
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
   const output: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}`, sizeMB, loadAtStart: load1() };
   const notes: string[] = [];
+
+  if (args.only === 'huge') {
+    const rows = await benchHuge(hugeGb, log);
+    if (json) console.log(JSON.stringify({ ...output, huge: rows, loadAtEnd: load1() }, null, 2));
+    else console.log(hugeTable(rows));
+    return;
+  }
 
   const db = await ensureBenchDatabase({ sizeMB, log });
 
@@ -254,7 +275,9 @@ async function main(): Promise<void> {
               fmtRatio(r.sizeRatio),
             ],
           ]) +
-          '\nnative = sqlite3 VACUUM INTO && sqlite3 PRAGMA integrity_check && gzip -6 && sha256sum, one after another\n',
+          '\nnative = sqlite3 VACUUM INTO && sqlite3 PRAGMA integrity_check && gzip -6 && sha256sum, one after another\n' +
+          `our peak RSS per phase (highest of the runs, sampled every 100 ms): ${fmtPhasePeaks(r.phasePeakRss)}\n` +
+          (output.jobLarge ? `the same at ${largeMB} MB: ${fmtPhasePeaks((output.jobLarge as typeof r).phasePeakRss)}\n` : ''),
       );
     }
   }
@@ -309,6 +332,12 @@ async function main(): Promise<void> {
     const r = await benchEncryption(db, { runs, log });
     output.encryption = r;
     if (!json) console.log(encryptionTable(r));
+  }
+
+  if (hugeGb.length) {
+    const rows = await benchHuge(hugeGb, log);
+    output.huge = rows;
+    if (!json) console.log(hugeTable(rows));
   }
 
   output.loadAtEnd = load1();

@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { backup, parseConfig } from '../src/index.js';
 import { compareRuns, type Comparison } from './util.js';
+import { backupPhase, PhaseSampler } from './phase-rss.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 export const JOB_TARGET = 1.0;
@@ -28,6 +29,8 @@ export interface ChildReport {
   maxRssBytes: number;
   eldP99Ms: number;
   eldMaxMs: number;
+  /** Peak sampled RSS per phase (phase-rss.ts: copy, snapshot, check, compress, publish). */
+  phases?: { phase: string; peakRssBytes: number }[];
 }
 
 export interface JobBenchResult extends Comparison {
@@ -39,13 +42,20 @@ export interface JobBenchResult extends Comparison {
   nativeGzBytes: number;
   /** Our .gz size / gzip -6's. */
   sizeRatio: number;
+  /** Per phase, the highest peak of the runs. */
+  phasePeakRss: { phase: string; peakRssBytes: number }[];
 }
 
 async function childMain(source: string, backupDir: string, extraToml: string): Promise<void> {
   const eld = monitorEventLoopDelay({ resolution: 10 });
   const t0 = performance.now();
   eld.enable();
-  const r = await backup(parseConfig(`source_path = ${JSON.stringify(source)}\nbackup_dir = ${JSON.stringify(backupDir)}\nkeep_last = 0\n${extraToml}`));
+  const sampler = new PhaseSampler();
+  let current = 'start';
+  const r = await backup(parseConfig(`source_path = ${JSON.stringify(source)}\nbackup_dir = ${JSON.stringify(backupDir)}\nkeep_last = 0\n${extraToml}`), {
+    onProgress: (p) => sampler.enter((current = backupPhase(p.phase, p.bytesDone, current))),
+  });
+  const phases = sampler.stop().map(({ phase, peakRssBytes }) => ({ phase, peakRssBytes }));
   eld.disable();
   const report: ChildReport = {
     name: r.name,
@@ -55,6 +65,7 @@ async function childMain(source: string, backupDir: string, extraToml: string): 
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     eldP99Ms: eld.percentile(99) / 1e6,
     eldMaxMs: eld.max / 1e6,
+    phases,
   };
   console.log(JSON.stringify(report));
 }
@@ -111,10 +122,18 @@ export async function benchJob(db: string, opts: { runs: number; log: (s: string
       gzBytes: ours[0]!.gzBytes,
       nativeGzBytes: native[0]!.gzBytes,
       sizeRatio: ours[0]!.gzBytes / native[0]!.gzBytes,
+      phasePeakRss: phasePeaks(ours),
     };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The highest peak of each phase over the runs, in the order the phases came. */
+export function phasePeaks(runs: ChildReport[]): { phase: string; peakRssBytes: number }[] {
+  const peaks = new Map<string, number>();
+  for (const r of runs) for (const p of r.phases ?? []) peaks.set(p.phase, Math.max(peaks.get(p.phase) ?? 0, p.peakRssBytes));
+  return [...peaks].map(([phase, peakRssBytes]) => ({ phase, peakRssBytes }));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--child') {

@@ -22,11 +22,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { link, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { CHUNK_SIZE, gzipFile, type Level } from '../compress/index.js';
 import { snapshotLive, WasmEngine, type Engine, type LiveCopyOptions } from '../engine/index.js';
 import { fsyncDir, removeDatabaseFiles, pathExists } from '../fs/sync.js';
-import { readDatabaseHeader } from '../engine/database-file.js';
+import { fileSizeOrZero, readDatabaseHeader } from '../engine/database-file.js';
+import { requireFreeSpace, withSlack, type FreeSpaceProbe } from '../fs/free-space.js';
 import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, fsyncFile, TEMP_MARKER } from '../fs/atomic.js';
@@ -97,6 +100,8 @@ export interface BackupOptions {
    * config's [encryption]. @default the config's [encryption], if any
    */
   encryption?: { recipients: string[] };
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface RibLayout {
@@ -164,7 +169,38 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const recipients = encryptionRecipients(config, options, compressed);
   throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
   // Before anything is created: a missing source must not leave an empty backup directory behind.
-  readDatabaseHeader(config.sourcePath, 'api');
+  const sourceBytes = readDatabaseHeader(config.sourcePath, 'api').size + fileSizeOrZero(`${config.sourcePath}-wal`);
+  // At the peak backup_dir holds two copies of the database (the validated private copy and the
+  // snapshot made from it; then the snapshot and the .gz, at most its size): refuse up front, not
+  // after minutes of work. A new directory is checked before it is created. Encrypted, the two
+  // plaintext copies go to the private work directory under $TMPDIR and only the .age (at most the
+  // database's size) to backup_dir; both on one file system need all three.
+  const checkSpace = async (): Promise<void> => {
+    const what = `a backup of "${config.sourcePath}"`;
+    if (!recipients) {
+      await requireFreeSpace('[api]', dir, withSlack(2 * sourceBytes), `${what} (twice its size with the -wal)`, options.freeSpace);
+      return;
+    }
+    const shared = sameFileSystem(dir, tmpdir());
+    await requireFreeSpace(
+      '[api]',
+      dir,
+      withSlack((shared ? 3 : 1) * sourceBytes),
+      shared ? `${what}, encrypted (three times its size with the -wal: its work directory in $TMPDIR is on this file system)` : `${what}, encrypted (its size with the -wal)`,
+      options.freeSpace,
+    );
+    if (!shared) {
+      await requireFreeSpace(
+        '[api]',
+        tmpdir(),
+        withSlack(2 * sourceBytes),
+        `the private work directory of ${what}, encrypted (twice its size with the -wal; set TMPDIR to a larger file system)`,
+        options.freeSpace,
+      );
+    }
+  };
+  const dirExisted = pathExists(dir);
+  if (!dirExisted) await checkSpace();
 
   await ensurePrivateDir(dir, '[api] backup directory');
   progress({ phase: 'lock' });
@@ -183,6 +219,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
       workDir = await makeWorkDir(prefix);
       snapshotPath = join(workDir, `${dbName}.snapshot.db`);
     }
+    // After the sweep: a killed run's leftovers no longer take the space.
+    if (dirExisted) await checkSpace();
 
     progress({ phase: 'snapshot' });
     const ts = Date.now();
@@ -465,6 +503,21 @@ async function placePlainSnapshot(
     throw fsError('[api]', 'publish', path, e);
   }
   return { name, summary: { compressedBytes: size, compressedSha256: sha256 } };
+}
+
+/** Whether two paths (or their nearest existing ancestors) are on one file system. */
+function sameFileSystem(a: string, b: string): boolean {
+  const device = (p: string): number | undefined => {
+    for (let d = resolve(p); ; d = dirname(d)) {
+      try {
+        return statSync(d).dev;
+      } catch {
+        if (dirname(d) === d) return undefined;
+      }
+    }
+  };
+  const da = device(a);
+  return da !== undefined && da === device(b);
 }
 
 /** Upstream names have whole seconds and no counter: a name already there is another run's, never replaced. */

@@ -53,6 +53,8 @@ import { prune, retentionOf } from './retention.js';
 import { readSidecar } from './sidecar.js';
 import { isWrongIdentity, SCRATCH_SUFFIX, unpackTo, type UnpackOutcome } from './pull-unpack.js';
 import { isContentError } from './verify.js';
+import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
+import { compressedLowerBound } from './restore-space.js';
 
 export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
 
@@ -106,6 +108,8 @@ export interface PullOptions {
    * CLI's: the library does not read it. A path is read (and checked) before connecting.
    */
   ageIdentity?: string | AgeIdentities;
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface PullResult {
@@ -207,6 +211,16 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       };
     }
 
+    // local_dir takes the rest of the download and, beside it, the database decoded from it: refused
+    // up front when even the least that can take does not fit (restore-space.ts).
+    const partBytes = (await stat(part).catch(() => undefined))?.size ?? 0;
+    await requireFreeSpace(
+      '[pull]',
+      localDir,
+      Math.max(0, remote.size - partBytes) + (plain ? remote.size : compressedLowerBound(remote.size)),
+      `"${remote.name}" with the database in it`,
+      options.freeSpace,
+    );
     // The integrity check waits for the engine's worker and wasm: start them while downloading.
     engine.warmUp?.().catch(() => {});
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });

@@ -30,6 +30,8 @@ import { releaseGarbage } from '../memory.js';
 import { fsyncFile, tempPathFor } from '../fs/atomic.js';
 import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
 import { missingIdentity } from './decode.js';
+import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
+import { decodedSizeAtLeast } from './restore-space.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
 import {
@@ -74,6 +76,8 @@ export interface RestoreOptions {
    * copy of the database as it was before a series of trial restores. @default Infinity
    */
   keepBeforeRestore?: number;
+  /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
+  freeSpace?: FreeSpaceProbe;
 }
 
 export interface RestoreResult {
@@ -133,6 +137,15 @@ export async function restore(backupPath: string, targetPath: string, options: R
   // with that hash (one read of the file, not two). A database file is hashed here.
   const sidecar = decoded ? await sidecarOf(backupFile) : undefined;
   const checksum = decoded ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, signal ? { signal } : {});
+  // The decoded database goes next to the target before the old one is moved aside (a rename: no
+  // room needed). Refused up front when even the least it can take does not fit (restore-space.ts).
+  await requireFreeSpace(
+    '[api] restore:',
+    dirname(target),
+    await decodedSizeAtLeast(backupFile, format, backupSize),
+    `the database in "${backupFile}"`,
+    options.freeSpace,
+  );
 
   const tmp = tempPathFor(target);
   const engine = options.engine ?? new WasmEngine();

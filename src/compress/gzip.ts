@@ -21,6 +21,7 @@ import { WINDOW, deflateChunk, type DeflateChunkResult, type Level } from './def
 import { FINAL_EMPTY_BLOCK, gzipHeader, gzipTrailer } from './gzip-format.js';
 import { crc32Combine } from './crc32.js';
 import { CompressPool, DEFAULT_WORKERS } from './pool.js';
+import { releaseYoungGarbage } from '../memory.js';
 import {
   checkAborted,
   rechunk,
@@ -37,6 +38,15 @@ export const CHUNK_SIZE = 1024 * 1024;
 export const DEFAULT_LEVEL: Level = 6;
 /** Chunks queued per worker: one being compressed, one waiting, so a worker never idles. */
 const IN_FLIGHT_PER_WORKER = 2;
+/**
+ * Input between two minor collections on the calling thread. Every chunk leaves a dead output
+ * Buffer there (the compressed bytes, once written); V8 frees their memory only when it collects the
+ * small wrappers, late: 29-35 MiB of them were resident while a 150 MB backup compressed, 16-18 MiB
+ * with a minor GC every 8 MiB (backup peak RSS 117-127 MB instead of 126-141 MB in most runs), at
+ * ~0.5 ms per collection: about 0.6 s over 9 GB. Only with workers: on the calling thread
+ * (workers: 0) the deflate itself allocates, and its caller chose that mode for small inputs.
+ */
+const MINOR_GC_EVERY_BYTES = 8 * 1024 * 1024;
 
 export interface GzipOptions {
   /** Compression level 0 (store) to 9 (smallest). Level 6 is gzip's default. @default 6 */
@@ -130,6 +140,7 @@ async function* run(
       const length = chunk.length;
       hashIn.update(chunk);
       bytesIn += length;
+      if (pool && bytesIn % MINOR_GC_EVERY_BYTES === 0) releaseYoungGarbage();
       const tail = chunk.slice(Math.max(0, length - WINDOW));
       const result = compress(chunk, dictionary);
       result.catch(() => {}); // awaited in order below; this only stops an "unhandled rejection"
