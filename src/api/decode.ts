@@ -10,6 +10,7 @@ import { gunzipStream } from '../compress/index.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { decryptChunks } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError } from '../errors.js';
+import { readFileChunks, writeChunks } from '../fs/chunks.js';
 
 /** How a backup file is encoded, from its first bytes (detectFormat) or its name. */
 export interface BackupEncoding {
@@ -104,7 +105,7 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
  * fsynced: the caller fsyncs it when it keeps it. On failure `dest` is removed.
  */
 export async function decodeBackupFile(src: string, dest: string, encoding: BackupEncoding, options: Omit<DecodeOptions, 'name'>): Promise<DecodeSummary> {
-  const decoded = decodeBackup(readFile(src, options.signal), encoding, { ...options, name: src });
+  const decoded = decodeBackup(readFileChunks(src, READ_SIZE, { signal: options.signal }), encoding, { ...options, name: src });
   let out: FileHandle;
   try {
     out = await open(dest, 'wx', 0o600);
@@ -113,17 +114,7 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
   }
   let ok = false;
   try {
-    let position = 0;
-    for await (const chunk of decoded) {
-      for (let done = 0; done < chunk.length; ) {
-        try {
-          done += (await out.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
-        } catch (e) {
-          throw fsError('[api]', 'write', dest, e);
-        }
-      }
-      position += chunk.length;
-    }
+    await writeChunks(out, decoded, dest);
     const summary = await decoded.summary;
     ok = true;
     return summary;
@@ -133,34 +124,9 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
   }
 }
 
+/** Compressed or encrypted input is read in pieces of this size. */
 const READ_SIZE = 256 * 1024;
 
-async function* readFile(path: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw fsError('[api]', 'open', path, e);
-  }
-  try {
-    for (;;) {
-      if (signal?.aborted) throw new BackupError(ErrorCode.ABORTED, `[api] reading "${path}" aborted`, { path, cause: signal.reason });
-      const buf = new Uint8Array(READ_SIZE);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await fh.read(buf, 0, READ_SIZE, null));
-      } catch (e) {
-        throw fsError('[api]', 'read', path, e);
-      }
-      if (bytesRead === 0) return;
-      yield bytesRead === READ_SIZE ? buf : buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await fh.close().catch(() => {});
-  }
-}
-
-/** ECONFIG: `name` is encrypted and no identity was given; says how to give one. */
 export function missingIdentity(name: string): BackupError {
   return new BackupError(
     ErrorCode.CONFIG,

@@ -8,11 +8,11 @@
  * gzipFile (compress/files.ts), byte for byte as before.
  */
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import { CHUNK_SIZE, gzipStream, type GzipOptions } from '../compress/index.js';
 import { encryptChunks } from '../crypto/age-stream.js';
-import { BackupError, ErrorCode, fsError } from '../errors.js';
+import { BackupError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { readFileChunks } from '../fs/chunks.js';
 import { pathExists } from '../fs/sync.js';
 
 export interface EncryptedFileSummary {
@@ -37,49 +37,18 @@ export async function gzipEncryptFile(
   options: EncryptToFileOptions = {},
 ): Promise<EncryptedFileSummary> {
   if (pathExists(dest)) throw new BackupError(ErrorCode.DEST_EXISTS, `[api] "${dest}" already exists: not replaced`, { path: dest });
-  let input: FileHandle;
-  try {
-    input = await open(src, 'r');
-  } catch (e) {
-    throw fsError('[api]', 'open', src, e);
-  }
-  try {
-    const compressed = gzipStream(readFile(input, src), { ...options, name: src });
-    const encrypted = encryptChunks(compressed, recipients);
-    const hash = createHash('sha256');
-    let fileBytes = 0;
-    async function* hashed(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of encrypted) {
-        hash.update(chunk);
-        fileBytes += chunk.length;
-        yield chunk;
-      }
+  const compressed = gzipStream(readFileChunks(src, CHUNK_SIZE, { signal: options.signal }), { ...options, name: src });
+  const encrypted = encryptChunks(compressed, recipients);
+  const hash = createHash('sha256');
+  let fileBytes = 0;
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of encrypted) {
+      hash.update(chunk);
+      fileBytes += chunk.length;
+      yield chunk;
     }
-    await writeFileAtomic(dest, hashed(), { ...(options.signal ? { signal: options.signal } : {}) });
-    const { uncompressedBytes } = await compressed.summary;
-    return { fileBytes, fileSha256: hash.digest('hex'), dbBytes: uncompressedBytes };
-  } finally {
-    await input.close().catch(() => {});
   }
-}
-
-/** The file in CHUNK_SIZE pieces, each in its own buffer (gzip's unit of parallel work). */
-async function* readFile(fh: FileHandle, path: string): AsyncGenerator<Uint8Array> {
-  for (;;) {
-    const buf = new Uint8Array(CHUNK_SIZE);
-    let fill = 0;
-    while (fill < CHUNK_SIZE) {
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await fh.read(buf, fill, CHUNK_SIZE - fill, null));
-      } catch (e) {
-        throw fsError('[api]', 'read', path, e);
-      }
-      if (bytesRead === 0) break;
-      fill += bytesRead;
-    }
-    if (fill === 0) return;
-    yield fill === CHUNK_SIZE ? buf : buf.subarray(0, fill);
-    if (fill < CHUNK_SIZE) return;
-  }
+  await writeFileAtomic(dest, hashed(), { ...(options.signal ? { signal: options.signal } : {}) });
+  const { uncompressedBytes } = await compressed.summary;
+  return { fileBytes, fileSha256: hash.digest('hex'), dbBytes: uncompressedBytes };
 }

@@ -10,6 +10,7 @@
  * published in local_dir stays encrypted, as the server has it.
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
+import { writeChunks } from '../fs/chunks.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { AGE_MAGIC, isAgeHeader } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
@@ -63,17 +64,7 @@ export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string,
     if (encrypted && options.identities === undefined) throw (options.missingIdentity ?? defaultMissingIdentity)(name);
     const encoding: BackupEncoding = { encrypted, compressed: encrypted || !options.plain };
     const decoded = decodeBackup(all, encoding, { identities: options.identities, name, signal });
-    let position = 0;
-    for await (const chunk of decoded) {
-      for (let done = 0; done < chunk.length; ) {
-        try {
-          done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
-        } catch (e) {
-          throw scratchError('write', dbPath, e);
-        }
-      }
-      position += chunk.length;
-    }
+    await writeChunks(fh, decoded, dbPath, { layer: '[pull]', what: 'write of the scratch database' });
     return { ok: true, encrypted, summary: await decoded.summary };
   } catch (e) {
     // A key that does not fit is no verdict on the file: it throws at once (the download stops at
