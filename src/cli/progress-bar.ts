@@ -4,6 +4,7 @@
  * writes nothing at all, so logs keep only the plain progress lines the commands print themselves.
  * Colour follows https://no-color.org: off when NO_COLOR is set to anything but the empty string.
  */
+import { formatSize, sizeUnit } from '../units.js';
 
 export type ProgressUnit = 'bytes' | 'pages';
 
@@ -68,28 +69,7 @@ export function formatEta(seconds: number): string | undefined {
   return `${Math.floor(s / 3600)}h${pad2(Math.floor((s % 3600) / 60))}m`;
 }
 
-const SIZE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
-
-/** The unit a size is shown in: bytes below 1 KiB, else the largest binary unit with a value >= 1. */
-function sizeUnit(bytes: number): { divisor: number; suffix: string } {
-  if (!(bytes >= 1024)) return { divisor: 1, suffix: 'bytes' };
-  let divisor = 1024;
-  let i = 0;
-  while (bytes >= divisor * 1024 && i < SIZE_UNITS.length - 1) {
-    divisor *= 1024;
-    i++;
-  }
-  return { divisor, suffix: SIZE_UNITS[i]! };
-}
-
-/**
- * `512 bytes`, `12.3 KiB`, `4.0 MiB`, `1.2 GiB`: the one style of sizes in the CLI's human output
- * (binary units, one decimal), in results, progress lines and the bar alike.
- */
-export function formatSize(bytes: number): string {
-  const { divisor, suffix } = sizeUnit(bytes);
-  return divisor === 1 ? `${bytes} ${suffix}` : `${(bytes / divisor).toFixed(1)} ${suffix}`;
-}
+export { formatSize };
 
 /** `3.2 MiB/s` or `450 pages/s`; undefined when unknown. */
 export function formatRate(perSecond: number, unit: ProgressUnit): string | undefined {

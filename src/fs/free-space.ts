@@ -9,7 +9,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { formatSize } from '../cli/progress-bar.js';
+import { formatSize } from '../units.js';
 import { BackupError, ErrorCode } from '../errors.js';
 import { pathExists } from './sync.js';
 
