@@ -219,10 +219,12 @@ describe('S3Transport against Ceph RGW', { skip: cephSkipReason(), timeout: 600_
       for (const u of (await keysUnder(prefixOf(t))).uploads) await admin.send(new AbortMultipartUploadCommand({ Bucket: bucket, ...u }));
     });
 
-    it('a 128 MiB stream: memory stays bounded (not the file size); upload and download throughput', async (t) => {
+    it('a 192 MiB stream: memory stays bounded (under half the file size); upload and download throughput', async (t) => {
       const tr = transport();
       const block = randomBytes(MiB);
-      const total = 128;
+      // Large enough that dead buffers the GC has not collected yet (up to ~65 MiB seen in CI at 128 MiB)
+      // stay well apart from a transport that holds the file: the bound is half the file.
+      const total = 192;
       const h = createHash('sha256');
       let peak = 0;
       const base = process.memoryUsage().arrayBuffers;
@@ -247,7 +249,7 @@ describe('S3Transport against Ceph RGW', { skip: cephSkipReason(), timeout: 600_
       const dl = performance.now() - started;
       assert.equal(down.digest('hex'), h.digest('hex'));
       t.diagnostic(`${total} MiB: upload ${(total / (up / 1000)).toFixed(0)} MiB/s, download ${(total / (dl / 1000)).toFixed(0)} MiB/s, peak extra buffers ${(peak / MiB).toFixed(0)} MiB`);
-      assert.ok(peak < 64 * MiB, `peak buffer memory ${(peak / MiB).toFixed(0)} MiB for a ${total} MiB file`);
+      assert.ok(peak < (total / 2) * MiB, `peak buffer memory ${(peak / MiB).toFixed(0)} MiB for a ${total} MiB file`);
     });
 
     it("credentials from the SDK's chain (environment) in a child process: works, and nothing reaches stderr (no NodeVersionSupportWarning)", () => {
