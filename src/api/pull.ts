@@ -41,7 +41,8 @@ import { acquireLock, type Lock } from './lock.js';
 import { readLatest } from './manifest.js';
 import { isPlainBackup, LATEST_FILE, parseBackupName, RIB_LATEST_PREFIX, SIDECAR_SUFFIX } from './naming.js';
 import { latestOf, listStore } from './store/listing.js';
-import { loadAgeIdentities, type AgeIdentities } from '../crypto/age-identity.js';
+import type { AgeIdentities } from '../crypto/age-identity.js';
+import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
 import { publishBackup } from './store/publish.js';
 import { readStoreSidecar, writeStoreSidecar } from './store/sidecar.js';
 import { LocalTransport } from '../transport/local.js';
@@ -107,7 +108,7 @@ export interface PullOptions {
    * ECONFIG (nothing is downloaded). The environment variable SQLITE_BACKUP_AGE_IDENTITY is the
    * CLI's: the library does not read it. A path is read (and checked) before connecting.
    */
-  ageIdentity?: string | AgeIdentities;
+  ageIdentity?: AgeIdentityOption;
   /** @internal Free bytes on the file system of a directory (tests inject a full disk). @default statfs */
   freeSpace?: FreeSpaceProbe;
 }
@@ -354,9 +355,7 @@ const REJECTED_DOWNLOAD = [ErrorCode.CHECKSUM, ErrorCode.INTEGRITY, ErrorCode.DE
 
 /** The identities the options or `[pull] age_identity` give, loaded; undefined when neither does. */
 async function pullIdentities(configPath: string | undefined, options: PullOptions): Promise<AgeIdentities | undefined> {
-  const given = options.ageIdentity ?? configPath;
-  if (given === undefined || typeof given !== 'string') return given;
-  return loadAgeIdentities(given, options.warn ? { warn: options.warn } : {});
+  return resolveAgeIdentity(options.ageIdentity ?? configPath, options.warn ? { warn: options.warn } : {});
 }
 
 function missingIdentityError(name: string, location: string): BackupError {
