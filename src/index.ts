@@ -34,8 +34,8 @@ export {
   type PullConfig,
   type PullSettings,
   type PushSettings,
-} from './api/config.js';
-export { loadAppConfig, backupSectionOfApplication, APP_CONFIG_BACKUP_SCOPE, APP_CONFIG_APPLICATION_SCOPE, type AppConfigOptions, type AppConfigSource } from './api/app-config.js';
+} from './config/config.js';
+export { loadAppConfig, backupSectionOfApplication, APP_CONFIG_BACKUP_SCOPE, APP_CONFIG_APPLICATION_SCOPE, type AppConfigOptions, type AppConfigSource } from './config/app-config.js';
 export { loadAgeIdentities, ageDecrypt, ageIdentityPath, AGE_IDENTITY_ENV, type AgeIdentities, type LoadAgeIdentitiesOptions } from './crypto/age-identity.js';
 export type { AgeIdentityOption } from './crypto/identity-option.js';
 export { pushBackup, pushToStore, PushError, type PushOutcome, type PushFailure, type PushFailureKind, type PushedBackup, type PushOptions } from './api/push.js';
@@ -49,7 +49,7 @@ export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } fro
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';
 export { listBackups, pickLatest, type BackupEntry, type ChosenBy, type ListOptions } from './api/listing.js';
 export { status, type StatusOptions, type StatusResult, type StatusBackup, type StatusProblem } from './api/status.js';
-export { humanDuration } from './api/duration.js';
+export { humanDuration } from './config/duration.js';
 export {
   prune,
   planPrune,
@@ -79,8 +79,8 @@ export {
   AGE_SUFFIX,
   type ParsedBackupName,
   type BackupLayout,
-} from './api/naming.js';
-export { readLatest, writeLatest } from './api/manifest.js';
+} from './format/naming.js';
+export { readLatest, writeLatest } from './format/manifest.js';
 export {
   sha256File,
   readSidecar,
@@ -90,11 +90,11 @@ export {
   sidecarPathFor,
   type Sidecar,
   type CheckSidecarOptions,
-} from './api/sidecar.js';
+} from './format/sidecar.js';
 export { detectFormat, type BackupFormat } from './api/verify.js';
-export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOptions } from './api/lock.js';
+export { acquireLock, lockPathFor, type Lock, type LockInfo, type AcquireLockOptions } from './format/lock.js';
 export { pull, type PullOptions, type PullProgress, type PullPhase, type PullResult } from './api/pull.js';
-export { LocalTransport } from './transport/local.js';
+export { LocalTransport } from './transport/local/local.js';
 export type { Transport, RemoteFile, ReadOptions, WriteOptions, WriteResult, WriteSource } from './transport/types.js';
 export { S3Transport } from './transport/s3/s3.js';
 export type { S3TransportOptions } from './transport/s3/s3-options.js';
@@ -105,7 +105,7 @@ export {
   type HostKeyCheck,
   type HostKeyFailure,
   type PresentedKey,
-} from './transport/host-key.js';
+} from './transport/sftp/host-key.js';
 export {
   parseKnownHosts,
   loadKnownHosts,
@@ -113,5 +113,5 @@ export {
   fingerprintSha256,
   hostKeyAlgorithmsFor,
   type KnownHostsEntry,
-} from './transport/known-hosts.js';
-export { SftpTransport, type SftpTransportOptions } from './transport/sftp.js';
+} from './transport/sftp/known-hosts.js';
+export { SftpTransport, type SftpTransportOptions } from './transport/sftp/sftp.js';

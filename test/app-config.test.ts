@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'smol-toml';
-import { backupSectionOfApplication, loadAppConfig } from '../src/api/app-config.js';
+import { backupSectionOfApplication, loadAppConfig } from '../src/config/app-config.js';
 import { loadAgeIdentities } from '../src/crypto/age-identity.js';
 import { WasmEngine } from '../src/engine/index.js';
 import { isBackupError } from '../src/errors.js';

@@ -11,8 +11,8 @@ import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, s
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { backup, type BackupPhase } from '../src/api/backup.js';
-import { parseConfig } from '../src/api/config.js';
-import { readLatest } from '../src/api/manifest.js';
+import { parseConfig } from '../src/config/config.js';
+import { readLatest } from '../src/format/manifest.js';
 import { verify } from '../src/api/verify.js';
 import { WasmEngine } from '../src/engine/index.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';

@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { isBackupError } from '../src/errors.js';
 import { backupEntries } from '../src/api/backup-entries.js';
-import { parseConfig, requireBackupConfig } from '../src/api/config.js';
+import { parseConfig, requireBackupConfig } from '../src/config/config.js';
 import { createWithCli, nativeCheck, nativeDump } from './helpers/databases.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { startCli } from './helpers/cli-daemon.js';

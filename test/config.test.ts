@@ -17,8 +17,8 @@ import {
   requireBackupConfig,
   requirePullConfig,
   type ConfigProblem,
-} from '../src/api/config.js';
-import { formatDuration, parseDuration } from '../src/api/duration.js';
+} from '../src/config/config.js';
+import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 
-const demo = fileURLToPath(new URL('../src/cli/demo.js', import.meta.url));
+const demo = fileURLToPath(new URL('../scripts/demo/demo.js', import.meta.url));
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 describe('npm start demo', () => {

@@ -16,7 +16,7 @@ import { restore } from '../src/api/restore.js';
 import { status } from '../src/api/status.js';
 import { detectFormat, verify } from '../src/api/verify.js';
 import { verifyInStore } from '../src/api/verify-store.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { loadAgeIdentities } from '../src/crypto/age-identity.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';
 import { createWithCli, nativeDump } from './helpers/databases.js';

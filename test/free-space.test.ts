@@ -13,13 +13,13 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { backup, type BackupPhase } from '../src/api/backup.js';
-import { parseConfig } from '../src/api/config.js';
+import { parseConfig } from '../src/config/config.js';
 import { pull } from '../src/api/pull.js';
 import { restore } from '../src/api/restore.js';
 import { WasmEngine } from '../src/engine/index.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';
 import { withSlack } from '../src/fs/free-space.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { createLarge, fingerprint } from './helpers/databases.js';
 import { withTmpfs } from './helpers/mounts.js';
 import { requirePeer, run } from './helpers/peers.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CONFIG_DEFAULTS, CONFIG_KEYS, loadConfig, requireBackupConfig, requirePullConfig } from '../src/api/config.js';
+import { CONFIG_DEFAULTS, CONFIG_KEYS, loadConfig, requireBackupConfig, requirePullConfig } from '../src/config/config.js';
 import { configTemplate, PULL_URL_KEYS, TEMPLATE_SCOPE, writeConfigTemplate } from '../src/cli/init-template.js';
 import { BackupError, ErrorCode } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';

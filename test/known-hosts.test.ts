@@ -19,8 +19,8 @@ import {
   parseKnownHosts,
   parseKnownHostsWithSkips,
   type KnownHostsEntry,
-} from '../src/transport/known-hosts.js';
-import { createHostKeyCheck, normalizeFingerprint } from '../src/transport/host-key.js';
+} from '../src/transport/sftp/known-hosts.js';
+import { createHostKeyCheck, normalizeFingerprint } from '../src/transport/sftp/host-key.js';
 import { requirePeer, run } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 

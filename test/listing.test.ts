@@ -7,11 +7,11 @@ import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isBackupError } from '../src/errors.js';
-import { readLatest, writeLatest } from '../src/api/manifest.js';
+import { readLatest, writeLatest } from '../src/format/manifest.js';
 import { listBackups, pickLatest } from '../src/api/listing.js';
-import { backupFileName, LATEST_FILE, SIDECAR_SUFFIX } from '../src/api/naming.js';
+import { backupFileName, LATEST_FILE, SIDECAR_SUFFIX } from '../src/format/naming.js';
 import { listStore } from '../src/api/store/listing.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = tempDir();

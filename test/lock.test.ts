@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, lockPathFor } from '../src/api/lock.js';
+import { acquireLock, lockPathFor } from '../src/format/lock.js';
 import { isBackupError, ErrorCode } from '../src/errors.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -20,7 +20,7 @@ import {
   ribLatestLinkName,
   sanitizeDbName,
   SIDECAR_SUFFIX,
-} from '../src/api/naming.js';
+} from '../src/format/naming.js';
 import { python, requirePeer } from './helpers/peers.js';
 
 const T = new Date(Date.UTC(2026, 10, 25, 19, 30, 12, 345));

@@ -12,8 +12,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFi
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backup } from '../src/api/backup.js';
-import { loadConfig } from '../src/api/config.js';
-import { backupFileName, parseBackupName, SIDECAR_SUFFIX } from '../src/api/naming.js';
+import { loadConfig } from '../src/config/config.js';
+import { backupFileName, parseBackupName, SIDECAR_SUFFIX } from '../src/format/naming.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';
 

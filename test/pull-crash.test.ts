@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { backup, parseConfig, pull, WasmEngine } from '../src/index.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { createWithCli } from './helpers/databases.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';

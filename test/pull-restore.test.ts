@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backup, parseConfig, pull, WasmEngine } from '../src/index.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, sqlite3 } from './helpers/peers.js';
 import { createWithCli } from './helpers/databases.js';

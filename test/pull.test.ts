@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backup, parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { createWithCli, nativeDump } from './helpers/databases.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { backup } from '../src/api/backup.js';
-import { parseConfig } from '../src/api/config.js';
+import { parseConfig } from '../src/config/config.js';
 import { restore } from '../src/api/restore.js';
 import { verify } from '../src/api/verify.js';
 import { WasmEngine } from '../src/engine/index.js';

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { restore } from '../src/api/restore.js';
-import { sha256File, writeSidecar } from '../src/api/sidecar.js';
+import { sha256File, writeSidecar } from '../src/format/sidecar.js';
 import { gzipFile } from '../src/compress/index.js';
 import { WasmEngine } from '../src/engine/index.js';
 import { ErrorCode, isBackupError } from '../src/errors.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isBackupError } from '../src/errors.js';
 import type { BackupEntry } from '../src/api/listing.js';
-import { backupFileName, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from '../src/api/naming.js';
+import { backupFileName, LATEST_FILE, parseBackupName, SIDECAR_SUFFIX } from '../src/format/naming.js';
 import {
   DEFAULT_RETENTION,
   describeRetention,

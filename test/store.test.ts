@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { backupFileName } from '../src/api/naming.js';
+import { backupFileName } from '../src/format/naming.js';
 import { findLatest, listStore } from '../src/api/store/listing.js';
 import { publishBackup } from '../src/api/store/publish.js';
 import { pruneStore } from '../src/api/store/prune.js';
 import { sweepTemps } from '../src/api/store/sweep.js';
 import { isBackupError } from '../src/errors.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = tempDir();

@@ -1,7 +1,7 @@
 /** LocalTransport through the shared Transport contract (the twin of the SFTP transport). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { directoryFixture } from './helpers/fs-fixture.js';
 import { tempDir } from './helpers/tmp.js';
 import { testTransport } from './transport.shared.js';

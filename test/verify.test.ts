@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { checkSidecar, formatSidecar, readSidecar, sha256File, writeSidecar } from '../src/api/sidecar.js';
+import { checkSidecar, formatSidecar, readSidecar, sha256File, writeSidecar } from '../src/format/sidecar.js';
 import { verify } from '../src/api/verify.js';
 import { gzipFile } from '../src/compress/index.js';
 import { WasmEngine } from '../src/engine/index.js';

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { backup, parseConfig, pull, restore, verify, WasmEngine, isBackupError, ErrorCode, type BackupResult } from '../src/index.js';
-import { LocalTransport } from '../src/transport/local.js';
+import { LocalTransport } from '../src/transport/local/local.js';
 import { createLarge } from './helpers/databases.js';
 import { requirePeer } from './helpers/peers.js';
 import { tempDir } from './helpers/tmp.js';

@@ -18,11 +18,11 @@
 import { join } from 'node:path';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { ErrorCode, isBackupError, throwIfAborted } from '../errors.js';
-import { LocalTransport } from '../transport/local.js';
+import { LocalTransport } from '../transport/local/local.js';
 import type { Transport } from '../transport/types.js';
-import { acquireLock } from './lock.js';
-import { SIDECAR_SUFFIX } from './naming.js';
-import { sha256File } from './sidecar.js';
+import { acquireLock } from '../format/lock.js';
+import { SIDECAR_SUFFIX } from '../format/naming.js';
+import { sha256File } from '../format/sidecar.js';
 import { listStore } from './store/listing.js';
 import { isUnpublished } from './store/prune.js';
 import { writeStoreSidecar } from './store/sidecar.js';

@@ -7,7 +7,7 @@
  */
 import { asBackupError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
 import { backup, type BackupOptions, type BackupResult } from './backup.js';
-import { CONFIG_DEFAULTS, type BackupConfig, type BackupEntryConfig, type Config } from './config.js';
+import { CONFIG_DEFAULTS, type BackupConfig, type BackupEntryConfig, type Config } from '../config/config.js';
 import { listBackups } from './listing.js';
 
 export interface EntryOutcome {

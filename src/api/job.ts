@@ -6,7 +6,7 @@
  */
 import { backup, type BackupOptions, type BackupResult } from './backup.js';
 import { backupEntries, EntriesError, type EntryOutcome } from './backup-entries.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { BackupError, ErrorCode } from '../errors.js';
 
 /** The job type the Go original registers its handler under. */

@@ -5,8 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
-import { LATEST_FILE } from './naming.js';
-import { LocalTransport } from '../transport/local.js';
+import { LATEST_FILE } from '../format/naming.js';
+import { LocalTransport } from '../transport/local/local.js';
 import { latestOf, listStore, type StoreEntry } from './store/listing.js';
 
 export interface BackupEntry extends StoreEntry {

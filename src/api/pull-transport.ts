@@ -4,7 +4,7 @@
  * host keys checked, secrets only from the environment.
  */
 import type { Transport } from '../transport/types.js';
-import { CONFIG_DEFAULTS, type PullConfig, type PullSettings } from './config.js';
+import { CONFIG_DEFAULTS, type PullConfig, type PullSettings } from '../config/config.js';
 import { openSftp, openStore, PASSPHRASE_ENV, type StoreSpec } from './store/open.js';
 
 export { PASSPHRASE_ENV };

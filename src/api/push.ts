@@ -7,9 +7,9 @@
  * undo the local backup, and the other destinations still run.
  */
 import { BackupError, ErrorCode, isBackupError } from '../errors.js';
-import { LocalTransport } from '../transport/local.js';
+import { LocalTransport } from '../transport/local/local.js';
 import type { Transport } from '../transport/types.js';
-import type { PushSettings } from './config.js';
+import type { PushSettings } from '../config/config.js';
 import { retentionOf, type RetentionPolicy } from './retention.js';
 import { openStore, type StoreSpec } from './store/open.js';
 import { pruneStore } from './store/prune.js';

@@ -33,7 +33,7 @@ import { missingIdentity } from './decode.js';
 import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
 import { decodedSizeAtLeast } from './restore-space.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
-import { checkSidecar, compareSidecar, sha256File, sidecarOf } from './sidecar.js';
+import { checkSidecar, compareSidecar, sha256File, sidecarOf } from '../format/sidecar.js';
 import {
   armoredMessage,
   decryptInto,

@@ -7,11 +7,11 @@
  * decision out) so the policy can be tested and shown (dry run) without a file system; prune applies
  * it to a directory.
  */
-import { LocalTransport } from '../transport/local.js';
+import { LocalTransport } from '../transport/local/local.js';
 import { adoptUnverified } from './adopt.js';
 import type { BackupEntry } from './listing.js';
-import { compareBackups, type ParsedBackupName } from './naming.js';
-import { validatePolicy, type RetentionPolicy } from './retention-policy.js';
+import { compareBackups, type ParsedBackupName } from '../format/naming.js';
+import { validatePolicy, type RetentionPolicy } from '../config/retention-policy.js';
 import { pruneStore, type PruneOptions, type PruneResult } from './store/prune.js';
 
 export {
@@ -27,7 +27,7 @@ export {
   type RetentionPolicy,
   type RetentionScope,
   type WrittenRetention,
-} from './retention-policy.js';
+} from '../config/retention-policy.js';
 
 /** What planning needs of a backup: its parsed name, and whether latest.txt names it. */
 export type RetentionEntry = ParsedBackupName & { hasChecksum?: boolean; isLatest: boolean };

@@ -15,11 +15,11 @@ import { decryptChunks } from '../crypto/age-stream.js';
 import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
-import { LocalTransport } from '../transport/local.js';
-import type { Config } from './config.js';
-import { humanDuration } from './duration.js';
-import { sanitizeDbName, type BackupLayout } from './naming.js';
-import { checkSidecar } from './sidecar.js';
+import { LocalTransport } from '../transport/local/local.js';
+import type { Config } from '../config/config.js';
+import { humanDuration } from '../config/duration.js';
+import { sanitizeDbName, type BackupLayout } from '../format/naming.js';
+import { checkSidecar } from '../format/sidecar.js';
 import { latestOf, listStore } from './store/listing.js';
 import { detectFormat } from './verify.js';
 

@@ -24,7 +24,7 @@ import { BackupError, ErrorCode, isBackupError, throwIfAborted } from '../errors
 import { releaseGarbage } from '../memory.js';
 import { decodeBackupFile } from './decode.js';
 import { resolveBackupPath, type ChosenBy } from './listing.js';
-import { checkSidecar, compareSidecar, sha256File, sidecarOf, type Sidecar } from './sidecar.js';
+import { checkSidecar, compareSidecar, sha256File, sidecarOf, type Sidecar } from '../format/sidecar.js';
 
 /** `age`: a binary age file (gzip inside); `age-armored`: one written by `age -a`, which is not read. */
 export type BackupFormat = 'gzip' | 'sqlite' | 'age' | 'age-armored' | 'empty' | 'unknown';

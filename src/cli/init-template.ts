@@ -12,7 +12,7 @@
 import { open, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'smol-toml';
-import { CONFIG_KEYS, type KeySpec } from '../api/config-schema.js';
+import { CONFIG_KEYS, type KeySpec } from '../config/config-schema.js';
 import { BackupError, ErrorCode } from '../errors.js';
 
 /** The table the template writes the document under (one of config.ts's CONFIG_SCOPES). */

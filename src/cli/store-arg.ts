@@ -3,7 +3,7 @@
  * `sftp://user@host/path`. How to reach it comes from the config entry with the same URL (a
  * `[[push]]` destination or `[pull] url`), then from the `--endpoint` / `--region` flags.
  */
-import type { Config } from '../api/config.js';
+import type { Config } from '../config/config.js';
 import { pullStoreSpec } from '../api/pull-transport.js';
 import { storeSpecOf } from '../api/push.js';
 import { openStore, type StoreSpec } from '../api/store/open.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backup, parseConfig } from '../../src/index.js';
-import { writeSampleDatabase } from '../../src/cli/sample-database.js';
+import { writeSampleDatabase } from '../../scripts/demo/sample-database.js';
 import { sshdSkipReason, startSshd, type Sshd } from './sshd.js';
 import { cephSkipReason, startCephRgw, type CephRgw } from './ceph-rgw.js';
 

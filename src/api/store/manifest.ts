@@ -10,7 +10,7 @@
 import { BackupError, ErrorCode } from '../../errors.js';
 import { MAX_NAME_BYTES, plainFileNameProblem } from '../../transport/names.js';
 import type { Transport } from '../../transport/types.js';
-import { LATEST_FILE, parseBackupName } from '../naming.js';
+import { LATEST_FILE, parseBackupName } from '../../format/naming.js';
 import { whereIn } from './where.js';
 
 /** latest.txt is written through `<backup name>.latest.tmp-<random>` (local and SFTP stores). */

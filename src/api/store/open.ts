@@ -6,11 +6,11 @@
  * config; a local directory as it is.
  */
 import { BackupError, ErrorCode } from '../../errors.js';
-import { LocalTransport } from '../../transport/local.js';
+import { LocalTransport } from '../../transport/local/local.js';
 import { S3Transport } from '../../transport/s3/s3.js';
-import { createHostKeyCheck } from '../../transport/host-key.js';
-import { SftpTransport } from '../../transport/sftp.js';
-import { readKeyFile } from '../../transport/sftp-options.js';
+import { createHostKeyCheck } from '../../transport/sftp/host-key.js';
+import { SftpTransport } from '../../transport/sftp/sftp.js';
+import { readKeyFile } from '../../transport/sftp/sftp-options.js';
 import type { Transport } from '../../transport/types.js';
 import { parseStoreUrl } from './url.js';
 

@@ -10,7 +10,7 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
 import type { Transport } from '../../transport/types.js';
-import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
+import { parseBackupName, SIDECAR_SUFFIX } from '../../format/naming.js';
 import { planPrune, type RetentionPolicy } from '../retention.js';
 import { latestProblemOf, listStore, type StoreListing } from './listing.js';
 

@@ -7,7 +7,7 @@
  */
 import { BackupError, ErrorCode } from '../../errors.js';
 import type { Transport, WriteSource } from '../../transport/types.js';
-import { SIDECAR_SUFFIX } from '../naming.js';
+import { SIDECAR_SUFFIX } from '../../format/naming.js';
 import { writeLatest } from './manifest.js';
 import { writeStoreSidecar } from './sidecar.js';
 import { whereIn } from './where.js';

@@ -8,7 +8,7 @@
  */
 import { TEMP_MARKER } from '../../fs/atomic.js';
 import type { Transport } from '../../transport/types.js';
-import { parseBackupName, SIDECAR_SUFFIX } from '../naming.js';
+import { parseBackupName, SIDECAR_SUFFIX } from '../../format/naming.js';
 import { LATEST_TEMP_SUFFIX } from './manifest.js';
 
 export interface SweepOptions {

@@ -4,12 +4,12 @@
  */
 import { open, readdir, lstat, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError, BackupError, ErrorCode, fsError } from '../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs/atomic.js';
-import { fsyncDir } from '../fs/sync.js';
-import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from './types.js';
-import { checkTransportName } from './names.js';
-import { writeChunks } from './write-source.js';
+import { AbortError, BackupError, ErrorCode, fsError } from '../../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../../fs/atomic.js';
+import { fsyncDir } from '../../fs/sync.js';
+import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from '../types.js';
+import { checkTransportName } from '../names.js';
+import { writeChunks } from '../write-source.js';
 
 const READ_CHUNK = 1 << 20;
 

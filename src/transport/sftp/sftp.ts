@@ -6,14 +6,14 @@
  * key is always checked: `hostVerifier` is required.
  */
 import { posix } from 'node:path';
-import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../errors.js';
-import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from './types.js';
-import { checkTransportName, isPlainFileName } from './names.js';
+import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
+import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from '../types.js';
+import { checkTransportName, isPlainFileName } from '../names.js';
 import { pipelinedRead, raceAbort } from './sftp-read.js';
 import { SessionLostError, SftpSession, type RawStats } from './sftp-session.js';
 import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
 import { DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CONCURRENCY, makeRemoteDirs, uploadAtomically } from './sftp-write.js';
-import { writeChunks } from './write-source.js';
+import { writeChunks } from '../write-source.js';
 
 import {
   DEFAULT_CONNECT_RETRIES,

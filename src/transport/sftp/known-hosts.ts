@@ -17,7 +17,7 @@
  */
 import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode } from '../../errors.js';
 
 /** One usable known_hosts line. */
 export interface KnownHostsEntry {

@@ -2,7 +2,7 @@
  * ssh2 errors -> BackupErrors for the SFTP transport. Messages say what failed, where
  * (user@host:port and the remote path) and what was tried; never a passphrase or key material.
  */
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode } from '../../errors.js';
 import { ConnectAttemptError, SessionLostError, SFTP_STATUS } from './sftp-session.js';
 
 export interface Where {

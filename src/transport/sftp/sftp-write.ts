@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { AbortError, BackupError, ErrorCode } from '../errors.js';
-import { TEMP_MARKER } from '../fs/atomic.js';
+import { AbortError, BackupError, ErrorCode } from '../../errors.js';
+import { TEMP_MARKER } from '../../fs/atomic.js';
 import { abortPromise, raceIdle, type PipelineOptions } from './sftp-read.js';
 import { errorFor, isDiskFull, isNotFound, type Where } from './sftp-errors.js';
 import { SessionLostError, SFTP_STATUS, type RawStats, type RawStatvfs, type SftpSession } from './sftp-session.js';

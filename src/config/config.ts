@@ -32,7 +32,7 @@ import {
   PUSH_KEYS,
 } from './config-schema.js';
 import { resolveRetention, type WrittenRetention } from './retention-policy.js';
-import { ribDbName } from './naming.js';
+import { ribDbName } from '../format/naming.js';
 import { readRecipientsFile } from '../crypto/age-recipients.js';
 
 export { CONFIG_DEFAULTS, CONFIG_KEYS, ENCRYPTION_KEYS, ENTRY_KEYS, PUSH_KEYS } from './config-schema.js';

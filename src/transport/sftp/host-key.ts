@@ -20,7 +20,7 @@
  */
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode } from '../../errors.js';
 import {
   describeKey,
   fingerprintSha256,

@@ -6,13 +6,13 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { WasmEngine } from '../engine/index.js';
-import { backup } from '../api/backup.js';
-import { loadConfig } from '../api/config.js';
-import { listBackups, pickLatest } from '../api/listing.js';
-import { restore } from '../api/restore.js';
-import { verify } from '../api/verify.js';
-import { mib } from './output.js';
+import { WasmEngine } from '../../src/engine/index.js';
+import { backup } from '../../src/api/backup.js';
+import { loadConfig } from '../../src/config/config.js';
+import { listBackups, pickLatest } from '../../src/api/listing.js';
+import { restore } from '../../src/api/restore.js';
+import { verify } from '../../src/api/verify.js';
+import { mib } from '../../src/cli/output.js';
 import { writeSampleDatabase } from './sample-database.js';
 
 const MARKER = '.sqlite-backup-demo';

@@ -7,8 +7,8 @@
 import { TomlDate } from 'smol-toml';
 import { recipientProblem } from '../crypto/age-recipients.js';
 import { formatDuration, parseDuration } from './duration.js';
-import type { StoreSpec } from './store/open.js';
-import { parseStoreUrl } from './store/url.js';
+import type { StoreSpec } from '../api/store/open.js';
+import { parseStoreUrl } from '../api/store/url.js';
 
 export type Strategy = 'vacuum' | 'online';
 export type VerifyMode = 'full' | 'quick';

@@ -9,7 +9,7 @@
  * (0 at end of file).
  */
 
-import { AbortError, throwIfAborted } from '../errors.js';
+import { AbortError, throwIfAborted } from '../../errors.js';
 
 export type PositionedRead = (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
 

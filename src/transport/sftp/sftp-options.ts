@@ -2,7 +2,7 @@
  * Options of SftpTransport: defaults, validation, the `sftp://` location, and the private key file.
  */
 import { open } from 'node:fs/promises';
-import { BackupError, ErrorCode } from '../errors.js';
+import { BackupError, ErrorCode } from '../../errors.js';
 
 export const SFTP_KIND = 'sftp';
 export const DEFAULT_SFTP_PORT = 22;
