@@ -39,11 +39,11 @@ export { loadAppConfig, backupSectionOfApplication, APP_CONFIG_BACKUP_SCOPE, APP
 export { loadAgeIdentities, ageDecrypt, ageIdentityPath, AGE_IDENTITY_ENV, type AgeIdentities, type LoadAgeIdentitiesOptions } from './crypto/age-identity.js';
 export type { AgeIdentityOption } from './crypto/identity-option.js';
 export { pushBackup, pushToStore, PushError, type PushOutcome, type PushFailure, type PushFailureKind, type PushedBackup, type PushOptions } from './api/push.js';
-export { openStore, PASSPHRASE_ENV, type StoreSpec, type OpenStoreOptions } from './api/store/open.js';
-export { parseStoreUrl, type StoreUrl } from './api/store/url.js';
-export { listStore, findLatest, latestOf, type StoreEntry, type StoreListing, type ListStoreOptions } from './api/store/listing.js';
-export { pruneStore } from './api/store/prune.js';
-export { publishBackup, type PublishInput, type PublishOptions } from './api/store/publish.js';
+export { openStore, PASSPHRASE_ENV, type StoreSpec, type OpenStoreOptions } from './store/open.js';
+export { parseStoreUrl, type StoreUrl } from './store/url.js';
+export { listStore, findLatest, latestOf, type StoreEntry, type StoreListing, type ListStoreOptions } from './store/listing.js';
+export { pruneStore } from './store/prune.js';
+export { publishBackup, type PublishInput, type PublishOptions } from './store/publish.js';
 export { verifyInStore, type StoreVerifyResult } from './api/verify-store.js';
 export { verify, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';
 export { restore, BEFORE_RESTORE_MARKER, type RestoreOptions, type RestoreResult } from './api/restore.js';

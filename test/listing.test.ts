@@ -10,7 +10,7 @@ import { isBackupError } from '../src/errors.js';
 import { readLatest, writeLatest } from '../src/format/manifest.js';
 import { listBackups, pickLatest } from '../src/api/listing.js';
 import { backupFileName, LATEST_FILE, SIDECAR_SUFFIX } from '../src/format/naming.js';
-import { listStore } from '../src/api/store/listing.js';
+import { listStore } from '../src/store/listing.js';
 import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';
 

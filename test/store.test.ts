@@ -1,5 +1,5 @@
 /**
- * The backup store over a Transport (src/api/store), on a LocalTransport: the publish order and its
+ * The backup store over a Transport (src/store), on a LocalTransport: the publish order and its
  * clean-up, one reading of latest.txt for every reader, retention that never removes what latest.txt
  * names, and the sweep of temp files dead runs left (by age on remote stores).
  */
@@ -9,10 +9,10 @@ import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { backupFileName } from '../src/format/naming.js';
-import { findLatest, listStore } from '../src/api/store/listing.js';
-import { publishBackup } from '../src/api/store/publish.js';
-import { pruneStore } from '../src/api/store/prune.js';
-import { sweepTemps } from '../src/api/store/sweep.js';
+import { findLatest, listStore } from '../src/store/listing.js';
+import { publishBackup } from '../src/store/publish.js';
+import { pruneStore } from '../src/store/prune.js';
+import { sweepTemps } from '../src/store/sweep.js';
 import { isBackupError } from '../src/errors.js';
 import { LocalTransport } from '../src/transport/local/local.js';
 import { tempDir } from './helpers/tmp.js';

@@ -23,9 +23,9 @@ import type { Transport } from '../transport/types.js';
 import { acquireLock } from '../format/lock.js';
 import { SIDECAR_SUFFIX } from '../format/naming.js';
 import { sha256File } from '../format/sidecar.js';
-import { listStore } from './store/listing.js';
-import { isUnpublished } from './store/prune.js';
-import { writeStoreSidecar } from './store/sidecar.js';
+import { listStore } from '../store/listing.js';
+import { isUnpublished } from '../store/prune.js';
+import { writeStoreSidecar } from '../store/sidecar.js';
 import { verify } from './verify.js';
 
 export interface AdoptOptions {

@@ -33,18 +33,18 @@ import { requireFreeSpace, withSlack, type FreeSpaceProbe } from '../fs/free-spa
 import { AbortError, asBackupError, BackupError, ErrorCode, fsError, throwIfAborted } from '../errors.js';
 import { releaseGarbage } from '../memory.js';
 import { ensurePrivateDir, fsyncFile, TEMP_MARKER } from '../fs/atomic.js';
-import { requireBackupConfig, type Config } from '../config/config.js';
+import { requireBackupConfig, type Config, type Strategy, type VerifyMode } from '../config/config.js';
 import { acquireLock, LOCK_SUFFIX } from '../format/lock.js';
 import { describeFailure, pushBackup, PushError, type PushOutcome } from './push.js';
-import { publishBackup } from './store/publish.js';
-import { sweepTemps } from './store/sweep.js';
+import { publishBackup } from '../store/publish.js';
+import { sweepTemps } from '../store/sweep.js';
 import { LocalTransport } from '../transport/local/local.js';
 import { backupFileName, parseBackupName, ribBackupFileName, ribLatestLinkName, sanitizeDbName, SIDECAR_SUFFIX } from '../format/naming.js';
 import { sha256File } from '../format/sidecar.js';
 import { gzipEncryptFile } from './encode.js';
 import { makeWorkDir, removeStaleWorkDirs, removeWorkDir, workDirPrefix } from './workdir.js';
 import { recipientProblem } from '../crypto/age-recipients.js';
-import { writeStoreSidecar } from './store/sidecar.js';
+import { writeStoreSidecar } from '../store/sidecar.js';
 import { adoptUnverified } from './adopt.js';
 import { prune, retentionOf } from './retention.js';
 
@@ -116,7 +116,7 @@ export interface BackupResult {
   path: string;
   sidecarPath: string;
   dbName: string;
-  strategy: 'vacuum' | 'online';
+  strategy: Strategy;
   /** Size of the snapshot (uncompressed database) and of the published file (the .gz, or the .db when not compressed). */
   dbBytes: number;
   gzBytes: number;
@@ -130,7 +130,7 @@ export interface BackupResult {
   latestLink?: string;
   /** sha256 of the published file, as written to the sidecar. */
   sha256: string;
-  integrity: 'full' | 'quick';
+  integrity: VerifyMode;
   /** Live-copy attempts it took to get a consistent copy of the source. */
   copyAttempts: number;
   /** Backups removed by retention. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BackupError, ErrorCode } from '../errors.js';
 import { LATEST_FILE } from '../format/naming.js';
 import { LocalTransport } from '../transport/local/local.js';
-import { latestOf, listStore, type StoreEntry } from './store/listing.js';
+import { latestOf, listStore, type StoreEntry } from '../store/listing.js';
 
 export interface BackupEntry extends StoreEntry {
   /** `join(dir, name)`. */

@@ -5,7 +5,7 @@
  */
 import type { Transport } from '../transport/types.js';
 import { CONFIG_DEFAULTS, type PullConfig, type PullSettings } from '../config/config.js';
-import { openSftp, openStore, PASSPHRASE_ENV, type StoreSpec } from './store/open.js';
+import { openSftp, openStore, PASSPHRASE_ENV, type StoreSpec } from '../store/open.js';
 
 export { PASSPHRASE_ENV };
 

@@ -11,11 +11,11 @@ import { LocalTransport } from '../transport/local/local.js';
 import type { Transport } from '../transport/types.js';
 import type { PushSettings } from '../config/config.js';
 import { retentionOf, type RetentionPolicy } from './retention.js';
-import { openStore, type StoreSpec } from './store/open.js';
-import { pruneStore } from './store/prune.js';
-import { publishBackup } from './store/publish.js';
-import { sweepTemps } from './store/sweep.js';
-import { parseStoreUrl } from './store/url.js';
+import { openStore, type StoreSpec } from '../store/open.js';
+import { pruneStore } from '../store/prune.js';
+import { publishBackup } from '../store/publish.js';
+import { sweepTemps } from '../store/sweep.js';
+import { parseStoreUrl } from '../store/url.js';
 
 /** A remote temp file older than this is a dead push's (no lock spans machines; no upload takes this long). */
 export const REMOTE_TEMP_MAX_AGE_MS = 6 * 60 * 60 * 1000;

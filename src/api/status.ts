@@ -20,7 +20,7 @@ import type { Config } from '../config/config.js';
 import { humanDuration } from '../config/duration.js';
 import { sanitizeDbName, type BackupLayout } from '../format/naming.js';
 import { checkSidecar } from '../format/sidecar.js';
-import { latestOf, listStore } from './store/listing.js';
+import { latestOf, listStore } from '../store/listing.js';
 import { detectFormat } from './verify.js';
 
 export interface StatusOptions {

@@ -10,8 +10,8 @@ import { BackupError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import type { Transport } from '../transport/types.js';
 import { SIDECAR_SUFFIX } from '../format/naming.js';
-import { findLatest } from './store/listing.js';
-import { whereIn } from './store/where.js';
+import { findLatest } from '../store/listing.js';
+import { whereIn } from '../store/where.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 
 export interface StoreVerifyResult extends VerifyResult {

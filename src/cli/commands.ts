@@ -10,12 +10,12 @@ import type { ParseArgsConfig } from 'node:util';
 import { backup, type BackupResult } from '../api/backup.js';
 import { backupEntries, type EntryOutcome } from '../api/backup-entries.js';
 import { PushError, type PushOutcome } from '../api/push.js';
-import { latestProblemOf, listStore } from '../api/store/listing.js';
-import { linkedBackups, pruneStore } from '../api/store/prune.js';
+import { latestProblemOf, listStore } from '../store/listing.js';
+import { linkedBackups, pruneStore } from '../store/prune.js';
 import { parseBackupName, sanitizeDbName } from '../format/naming.js';
 import { verifyInStore } from '../api/verify-store.js';
 import { isRemoteStoreUrl, openStoreArg, STORE_OPTIONS } from './store-arg.js';
-import { CONFIG_DEFAULTS, loadConfig, parseConfig, type BackupEntryConfig, type Config } from '../config/config.js';
+import { CONFIG_DEFAULTS, loadConfig, parseConfig, type BackupEntryConfig, type Config, type VerifyMode } from '../config/config.js';
 import { loadAppConfig } from '../config/app-config.js';
 import { AGE_IDENTITY_ENV, ageIdentityPath, loadAgeIdentities, type AgeIdentities } from '../crypto/age-identity.js';
 import { humanDuration, parseDuration } from '../config/duration.js';
@@ -25,7 +25,6 @@ import { describeRetention, prune, resolveRetention, retentionOf, type FullReten
 import { verify } from '../api/verify.js';
 import { status, type StatusResult } from '../api/status.js';
 import { BackupError, ErrorCode, isBackupError } from '../errors.js';
-import type { IntegrityMode } from '../engine/index.js';
 import { LocalTransport } from '../transport/local/local.js';
 import { DEFAULT_CONFIG_FILE } from './help.js';
 import { writeConfigTemplate } from './init-template.js';
@@ -127,7 +126,7 @@ async function optionalConfig(values: Values, out?: Output): Promise<Config | un
   return path === undefined ? undefined : loadConfig(path);
 }
 
-function integrityMode(values: Values, config: Config | undefined): IntegrityMode {
+function integrityMode(values: Values, config: Config | undefined): VerifyMode {
   return values.quick ? 'quick' : (config?.verify ?? CONFIG_DEFAULTS.verify);
 }
 

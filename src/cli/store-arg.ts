@@ -6,8 +6,8 @@
 import type { Config } from '../config/config.js';
 import { pullStoreSpec } from '../api/pull-transport.js';
 import { storeSpecOf } from '../api/push.js';
-import { openStore, type StoreSpec } from '../api/store/open.js';
-import { isRemoteStoreUrl } from '../api/store/url.js';
+import { openStore, type StoreSpec } from '../store/open.js';
+import { isRemoteStoreUrl } from '../store/url.js';
 import type { Transport } from '../transport/types.js';
 import type { OptionSpec, Values } from './commands.js';
 

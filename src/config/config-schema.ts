@@ -7,11 +7,15 @@
 import { TomlDate } from 'smol-toml';
 import { recipientProblem } from '../crypto/age-recipients.js';
 import { formatDuration, parseDuration } from './duration.js';
-import type { StoreSpec } from '../api/store/open.js';
-import { parseStoreUrl } from '../api/store/url.js';
+import type { StoreSpec } from '../store/open.js';
+import { parseStoreUrl } from '../store/url.js';
 
-export type Strategy = 'vacuum' | 'online';
-export type VerifyMode = 'full' | 'quick';
+import type { IntegrityMode, SnapshotStrategy } from '../engine/types.js';
+
+/** How a snapshot is taken; the engine's union, named for the `strategy` key. */
+export type Strategy = SnapshotStrategy;
+/** How a backup is checked; the engine's union, named for the `verify` key. */
+export type VerifyMode = IntegrityMode;
 
 /** The [pull] table as parsed: types are checked, required keys are checked by requirePullConfig. */
 export interface PullSettings {

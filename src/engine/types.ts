@@ -12,7 +12,7 @@ export type IntegrityMode = 'full' | 'quick';
 
 /** Progress of a long engine operation. Totals are estimates; `done <= total` is not guaranteed. */
 export interface EngineProgress {
-  op: 'vacuum' | 'online' | 'integrity';
+  op: SnapshotStrategy | 'integrity';
   /** Bytes read from the database file(s) so far. */
   bytesRead: number;
   /** Size of the database (plus -wal) being read. */

@@ -3,10 +3,10 @@
  * over a LocalTransport.
  */
 import { LocalTransport } from '../transport/local/local.js';
-import * as store from '../api/store/manifest.js';
+import * as store from '../store/manifest.js';
 
 export { plainFileNameProblem, isPlainFileName } from '../transport/names.js';
-export { LATEST_TEMP_SUFFIX } from '../api/store/manifest.js';
+export { LATEST_TEMP_SUFFIX } from '../store/manifest.js';
 
 /**
  * The file name latest.txt in `dir` holds, or undefined when there is no latest.txt. One trailing

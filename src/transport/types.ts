@@ -2,7 +2,7 @@
  * Where backups live: one interface, three implementations - a local directory (local.ts), an SFTP
  * server (sftp.ts) and an S3-compatible bucket (s3/), all run through the same test suite
  * (test/transport.shared.ts), so the local one is a true twin of the remote ones. The backup store
- * (src/api/store) is written once against this interface: publishing, listing, latest.txt,
+ * (src/store) is written once against this interface: publishing, listing, latest.txt,
  * retention and the temp-file sweep are the same wherever the files are.
  *
  * Stream-based: a backup is never held whole in memory. Names are plain file names inside the

@@ -4,8 +4,8 @@
  * directory), `file:///path`, or a plain local path.
  */
 import { fileURLToPath } from 'node:url';
-import { BackupError, ErrorCode } from '../../errors.js';
-import { parseS3Url } from '../../transport/s3/s3-options.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import { parseS3Url } from '../transport/s3/s3-options.js';
 
 export type StoreUrl =
   | { kind: 's3'; url: string; bucket: string; prefix: string }

@@ -7,10 +7,10 @@
  * Its content is data from a server and is never trusted as a path: anything that is not a plain
  * file name is rejected, so a tampered manifest cannot make a reader open a file outside the store.
  */
-import { BackupError, ErrorCode } from '../../errors.js';
-import { MAX_NAME_BYTES, plainFileNameProblem } from '../../transport/names.js';
-import type { Transport } from '../../transport/types.js';
-import { LATEST_FILE, parseBackupName } from '../../format/naming.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import { MAX_NAME_BYTES, plainFileNameProblem } from '../transport/names.js';
+import type { Transport } from '../transport/types.js';
+import { LATEST_FILE, parseBackupName } from '../format/naming.js';
 import { whereIn } from './where.js';
 
 /** latest.txt is written through `<backup name>.latest.tmp-<random>` (local and SFTP stores). */

@@ -7,9 +7,9 @@
  * regular files (the transports skip symlinks and deeper entries), and order comes from the
  * timestamp in the name.
  */
-import { BackupError, ErrorCode, isBackupError } from '../../errors.js';
-import type { RemoteFile, Transport } from '../../transport/types.js';
-import { compareBackups, parseBackupName, parseRibLatestLink, SIDECAR_SUFFIX, type ParsedBackupName } from '../../format/naming.js';
+import { BackupError, ErrorCode, isBackupError } from '../errors.js';
+import type { RemoteFile, Transport } from '../transport/types.js';
+import { compareBackups, parseBackupName, parseRibLatestLink, SIDECAR_SUFFIX, type ParsedBackupName } from '../format/naming.js';
 import { readLatest } from './manifest.js';
 import { whereIn } from './where.js';
 

@@ -5,13 +5,13 @@
  * credentials from the standard AWS sources (environment, AWS_PROFILE, shared files), never from our
  * config; a local directory as it is.
  */
-import { BackupError, ErrorCode } from '../../errors.js';
-import { LocalTransport } from '../../transport/local/local.js';
-import { S3Transport } from '../../transport/s3/s3.js';
-import { createHostKeyCheck } from '../../transport/sftp/host-key.js';
-import { SftpTransport } from '../../transport/sftp/sftp.js';
-import { readKeyFile } from '../../transport/sftp/sftp-options.js';
-import type { Transport } from '../../transport/types.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import { LocalTransport } from '../transport/local/local.js';
+import { S3Transport } from '../transport/s3/s3.js';
+import { createHostKeyCheck } from '../transport/sftp/host-key.js';
+import { SftpTransport } from '../transport/sftp/sftp.js';
+import { readKeyFile } from '../transport/sftp/sftp-options.js';
+import type { Transport } from '../transport/types.js';
 import { parseStoreUrl } from './url.js';
 
 /** Environment variable holding the passphrase of a `private_key_path`, when the key has one. */

@@ -1,8 +1,8 @@
 /** `.sha256` sidecars in a store, read and written through its Transport (format: ../sidecar.ts). */
-import { BackupError, ErrorCode } from '../../errors.js';
-import type { Transport } from '../../transport/types.js';
-import { SIDECAR_SUFFIX } from '../../format/naming.js';
-import { formatSidecar, MAX_SIDECAR_BYTES, parseSidecar, type Sidecar } from '../../format/sidecar.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import type { Transport } from '../transport/types.js';
+import { SIDECAR_SUFFIX } from '../format/naming.js';
+import { formatSidecar, MAX_SIDECAR_BYTES, parseSidecar, type Sidecar } from '../format/sidecar.js';
 import { whereIn } from './where.js';
 
 /**

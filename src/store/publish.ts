@@ -5,9 +5,9 @@
  * state in force; the backup file and sidecar this call wrote are removed again (best effort - what
  * a killed process leaves is not named by latest.txt, and the next prune or sweep removes it).
  */
-import { BackupError, ErrorCode } from '../../errors.js';
-import type { Transport, WriteSource } from '../../transport/types.js';
-import { SIDECAR_SUFFIX } from '../../format/naming.js';
+import { BackupError, ErrorCode } from '../errors.js';
+import type { Transport, WriteSource } from '../transport/types.js';
+import { SIDECAR_SUFFIX } from '../format/naming.js';
 import { writeLatest } from './manifest.js';
 import { writeStoreSidecar } from './sidecar.js';
 import { whereIn } from './where.js';

@@ -6,9 +6,9 @@
  * upload takes that long). S3 writes leave no temp objects: an interrupted multipart upload is
  * invisible and aborted by the SDK, or by the bucket's AbortIncompleteMultipartUpload rule.
  */
-import { TEMP_MARKER } from '../../fs/atomic.js';
-import type { Transport } from '../../transport/types.js';
-import { parseBackupName, SIDECAR_SUFFIX } from '../../format/naming.js';
+import { TEMP_MARKER } from '../fs/atomic.js';
+import type { Transport } from '../transport/types.js';
+import { parseBackupName, SIDECAR_SUFFIX } from '../format/naming.js';
 import { LATEST_TEMP_SUFFIX } from './manifest.js';
 
 export interface SweepOptions {

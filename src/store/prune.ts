@@ -8,10 +8,11 @@
  */
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackupError, ErrorCode, throwIfAborted } from '../../errors.js';
-import type { Transport } from '../../transport/types.js';
-import { parseBackupName, SIDECAR_SUFFIX } from '../../format/naming.js';
-import { planPrune, type RetentionPolicy } from '../retention.js';
+import { BackupError, ErrorCode, throwIfAborted } from '../errors.js';
+import type { Transport } from '../transport/types.js';
+import { parseBackupName, SIDECAR_SUFFIX } from '../format/naming.js';
+import type { RetentionPolicy } from '../config/retention-policy.js';
+import { planPrune } from './retention-plan.js';
 import { latestProblemOf, listStore, type StoreListing } from './listing.js';
 
 export interface PruneOptions {
