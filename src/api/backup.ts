@@ -81,7 +81,7 @@ export interface BackupOptions {
   engine?: Engine;
   /** Tuning of the live copy (attempts, backoff). */
   liveCopy?: Omit<LiveCopyOptions, 'signal' | 'unsafeSkipValidation'>;
-  /** Clock, for tests. @default () => new Date() */
+  /** @internal Clock, for tests. @default () => new Date() */
   now?: () => Date;
   /**
    * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this

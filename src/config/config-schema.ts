@@ -34,7 +34,7 @@ export interface PullSettings {
   privateKeyPath?: string;
   /** Absolute. Defaults to ~/.ssh/known_hosts unless hostKeySha256 pins the key. */
   knownHosts?: string;
-  /** "SHA256:<43 base64 chars>", as `ssh-keygen -lf` prints it. */
+  /** `SHA256:<43 base64 chars>`, as `ssh-keygen -lf` prints it. */
   hostKeySha256?: string;
   /** Path on the server, used exactly as written. */
   remoteDir?: string;
@@ -278,6 +278,7 @@ export interface KeySpec {
   /** The default as it would be written in the file, or what happens without it. */
   default: string;
   description: string;
+  /** @internal Checks and converts the TOML value; the parser's, not part of the published type. */
   read: (v: Value) => unknown;
   /** Resolved against the config file's directory, with `~` expanded. */
   localPath?: boolean;

@@ -23,7 +23,8 @@ export interface RetentionPolicy {
 
 /** Every count of a policy, in the order messages show them. */
 export const RETENTION_FIELDS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
-export type RetentionField = (typeof RETENTION_FIELDS)[number];
+/** The name of one count of a policy. */
+export type RetentionField = keyof RetentionPolicy;
 
 /** A policy with every count present. */
 export type FullRetentionPolicy = Required<RetentionPolicy>;

@@ -137,7 +137,7 @@ export class WasmEngine implements Engine {
     await this.call('stats', {}, {});
   }
 
-  /** VFS counters and worker memory, for tests and the benchmark. */
+  /** @internal VFS counters and worker memory, for tests and the benchmark. */
   stats(): Promise<Record<string, number>> {
     return this.call('stats', {}, {}) as Promise<Record<string, number>>;
   }
