@@ -39,6 +39,11 @@ export interface BackupHandler {
  */
 export type ConfigSource = Config | string | (() => Config | string | Promise<Config | string>);
 
+/**
+ * The job handler of the Go original: `handle(job, { signal })` backs up the database(s) of `source`
+ * and resolves when the backup is published, or rejects with a BackupError. `options` apply to
+ * every run.
+ */
 export function createBackupHandler(source: ConfigSource, options: Omit<BackupOptions, 'signal'> = {}): BackupHandler {
   return {
     jobType: JOB_TYPE,

@@ -142,6 +142,12 @@ export interface PullResult {
   durationMs: number;
 }
 
+/**
+ * Pulls the newest backup of the `[pull]` source (an SFTP server or a store URL) into `local_dir`
+ * when it is not there yet: downloaded (resumably) under a temp name, checked against its sidecar,
+ * the gzip CRC and `PRAGMA integrity_check`, then published like a local backup, pruned, and
+ * restored to `restore_to` when set.
+ */
 export async function pull(configArg: Config, options: PullOptions = {}): Promise<PullResult> {
   const config = requirePullConfig(configArg);
   const { signal } = options;

@@ -287,6 +287,10 @@ export interface KeySpec {
 const dur = (ms: number) => JSON.stringify(formatDuration(ms));
 const D = CONFIG_DEFAULTS;
 
+/**
+ * Every key a config file may contain, in the README's order: its TOML name, the Config property it
+ * sets, its type, default and description. The README's key table is checked against it.
+ */
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'source_path', prop: 'sourcePath', type: 'path', default: 'required for backup', description: 'The SQLite database to back up.', read: text, localPath: true },
   { key: 'backup_dir', prop: 'backupDir', type: 'path', default: 'required for backup', description: 'Directory that receives the backups, their .sha256 files and latest.txt.', read: text, localPath: true },

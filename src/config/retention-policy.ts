@@ -70,7 +70,9 @@ function written(keys: WrittenRetention): WrittenRetention {
  *   a flag nor `inherited` there is no policy: undefined, and `prune` refuses rather than guess.
  */
 export function resolveRetention(scope: 'backup' | 'restinpieces', keys: WrittenRetention): FullRetentionPolicy;
+/** A `[[push]]` destination's policy: the keys it writes, the rest from `inherited` (the top level's). */
 export function resolveRetention(scope: 'push', keys: WrittenRetention, inherited: FullRetentionPolicy): FullRetentionPolicy;
+/** The `prune` command's policy: the flags given, the rest from `inherited`; undefined when there is neither. */
 export function resolveRetention(scope: 'prune', keys: WrittenRetention, inherited: FullRetentionPolicy | undefined): FullRetentionPolicy | undefined;
 export function resolveRetention(scope: RetentionScope, keys: WrittenRetention, inherited?: FullRetentionPolicy): FullRetentionPolicy | undefined {
   const set = written(keys);

@@ -62,6 +62,11 @@ interface Pending {
   dest?: string | undefined;
 }
 
+/**
+ * The Engine: SQLite compiled to WebAssembly, in a worker thread of its own (started on first use).
+ * It never writes the source database. Pass one to several operations (`engine` option) to reuse the
+ * worker; close() stops it.
+ */
 export class WasmEngine implements Engine {
   readonly name = 'wasm';
   private worker: Worker | undefined;
