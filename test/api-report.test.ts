@@ -72,6 +72,23 @@ describe('the API reports (etc/*.api.md)', { timeout: 600_000 }, () => {
     assert.deepEqual(compress.undocumented, []);
   });
 
+  it("the README's API section lists exactly the runtime exports of the root and of /compress", () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = /\n## API\n([\s\S]*?)\n## /.exec(readme)?.[1];
+    assert.ok(section, 'README has an "## API" section');
+    const [rootPart, compressPart] = section.split('\n`restinpieces-sqlite-backup/compress`');
+    assert.ok(compressPart, 'the section has a `restinpieces-sqlite-backup/compress` part');
+    // The names a bullet is about: the backticked identifiers before its first "`: ".
+    const listed = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('- `'))
+        .flatMap((l) => [...l.slice(0, l.indexOf('`: ') + 1).matchAll(/`([A-Za-z_]\w*)/g)].map((m) => m[1]!))
+        .sort();
+    assert.deepEqual(listed(rootPart!), runtimeExports(readFileSync(ROOT_REPORT, 'utf8')).names.sort());
+    assert.deepEqual(listed(compressPart), runtimeExports(readFileSync(COMPRESS_REPORT, 'utf8')).names.sort());
+  });
+
   it('test hooks (@internal) are not in the reports', () => {
     for (const file of [ROOT_REPORT, COMPRESS_REPORT]) {
       const report = readFileSync(file, 'utf8');
