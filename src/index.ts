@@ -16,7 +16,7 @@ export { PushError } from './api/push.js';
 export { EntriesError } from './api/backup-entries.js';
 
 // Operations
-export { backup, type BackupOptions, type BackupProgress, type BackupPhase, type BackupResult, type RibLayout } from './api/backup.js';
+export { backup, type BackupOptions, type BackupProgress, type BackupPhase, type BackupResult } from './api/backup.js';
 export { backupEntries, type EntryOutcome, type BackupEntriesOptions } from './api/backup-entries.js';
 export { pull, type PullOptions, type PullProgress, type PullPhase, type PullResult } from './api/pull.js';
 export { verify, type BackupFormat, type CheckProgress, type VerifyOptions, type VerifyResult } from './api/verify.js';

@@ -89,6 +89,7 @@ export interface BackupOptions {
    */
   compressWorkerUrl?: URL | string;
   /**
+   * @internal
    * Write restinpieces-backup names instead of ours (backup-entries.ts sets it per entry):
    * `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz`, or with `compressed: false` the checked snapshot itself as
    * `...Z.db` plus the hard link `latest-<dbName>`; .sha256 sidecars as always, no latest.txt

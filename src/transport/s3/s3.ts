@@ -38,9 +38,9 @@ interface Session {
 type Body = AsyncIterable<Uint8Array> & { destroy?(error?: Error): void };
 
 /**
- * A prefix of an S3 bucket (AWS S3, Ceph RGW, MinIO, R2...) as a Transport. Needs the optional peers
- * `@aws-sdk/client-s3` and `@aws-sdk/lib-storage`, loaded on first use (ECONFIG naming them when
- * missing); credentials come from the options or the standard AWS sources. close() ends the client.
+ * A prefix of an S3 bucket (AWS S3, Ceph RGW, MinIO, R2...) as a Transport. Needs the AWS SDK's S3
+ * client and lib-storage (optional peer dependencies), loaded on first use: ECONFIG naming them when
+ * missing. Credentials come from the options or the standard AWS sources. close() ends the client.
  */
 export class S3Transport implements Transport {
   readonly kind = S3_KIND;
