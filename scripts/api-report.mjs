@@ -62,7 +62,7 @@ for (const file of configs) {
         console.error(
           `${relative(REPO, committed)} is stale: the public API of this entry point changed.\n` +
             `If the change is intended, run \`npm run api\` and commit ${relative(REPO, committed)}.\n` +
-            (diff.stdout || diff.stderr),
+            (diff.stdout || `compare ${relative(REPO, committed)} with ${relative(REPO, built)}\n`),
         );
       }
     }

@@ -66,8 +66,10 @@ export const ErrorCode = {
   ENTRIES: 'EENTRIES',
 } as const;
 
+/** One of the values of ErrorCode: the type of `BackupError.code`. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What a BackupError concerns, besides its code and message. */
 export interface BackupErrorDetails {
   /** File the error concerns, if any. */
   path?: string;

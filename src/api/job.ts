@@ -19,10 +19,12 @@ export interface Job {
   payload?: unknown;
 }
 
+/** Options of `BackupHandler.handle`. */
 export interface HandleOptions {
   signal?: AbortSignal;
 }
 
+/** What createBackupHandler returns. */
 export interface BackupHandler {
   readonly jobType: typeof JOB_TYPE;
   /**

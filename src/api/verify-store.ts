@@ -14,6 +14,7 @@ import { findLatest } from '../store/listing.js';
 import { whereIn } from '../store/where.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 
+/** verify's result for a backup in a store, with its name and location there. */
 export interface StoreVerifyResult extends VerifyResult {
   /** The backup's name in the store. */
   name: string;

@@ -6,6 +6,7 @@
 import { BackupError, ErrorCode } from '../errors.js';
 import { CONFIG_DEFAULTS } from './config-schema.js';
 
+/** Which backups prune keeps: restic's `forget` policy. */
 export interface RetentionPolicy {
   /** Keep the newest N backups. 0 turns pruning off: everything is kept, whatever the other fields say. */
   keepLast: number;

@@ -33,6 +33,7 @@ export const DEFAULT_MAX_ERRORS = 100;
 /** After an abort, how long the worker gets to stop by itself before it is terminated. */
 export const DEFAULT_ABORT_GRACE_MS = 2000;
 
+/** Options of WasmEngine. */
 export interface WasmEngineOptions {
   /**
    * Where the worker entry (`worker.js` next to this module) is. Set it when a bundler moves files,

@@ -37,6 +37,7 @@ export interface StoreSpec {
   idleTimeoutMs?: number;
 }
 
+/** Options of openStore. */
 export interface OpenStoreOptions {
   /** SFTP: accept any host key. Only for a first look at a server you are about to pin; warned loudly. */
   insecureSkipHostKeyCheck?: boolean;

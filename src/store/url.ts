@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { BackupError, ErrorCode } from '../errors.js';
 import { parseS3Url } from '../transport/s3/s3-options.js';
 
+/** What a store URL names, as parseStoreUrl reads it. */
 export type StoreUrl =
   | { kind: 's3'; url: string; bucket: string; prefix: string }
   | { kind: 'sftp'; url: string; host: string; port: number; user: string; remoteDir: string }
