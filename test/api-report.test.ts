@@ -89,6 +89,28 @@ describe('the API reports (etc/*.api.md)', { timeout: 600_000 }, () => {
     assert.deepEqual(listed(compressPart), runtimeExports(readFileSync(COMPRESS_REPORT, 'utf8')).names.sort());
   });
 
+  it('the README and its example fixture import only the root and /compress, and only what they export', () => {
+    const exported = (file: string) =>
+      new Set([...readFileSync(file, 'utf8').matchAll(/^export (?:declare )?(?:abstract )?(?:function|const|class|enum|namespace|interface|type) (\w+)/gm)].map((m) => m[1]!));
+    const entries: Record<string, Set<string>> = {
+      'restinpieces-sqlite-backup': exported(ROOT_REPORT),
+      'restinpieces-sqlite-backup/compress': exported(COMPRESS_REPORT),
+    };
+    let imports = 0;
+    for (const doc of ['README.md', join('test', 'fixtures', 'examples-sample.md')]) {
+      const text = readFileSync(join(REPO_ROOT, doc), 'utf8');
+      for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(restinpieces-sqlite-backup[^']*)'/g)) {
+        const names = entries[m[2]!];
+        assert.ok(names, `${doc} imports ${m[2]}: not a documented entry point`);
+        for (const name of m[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, '')).filter(Boolean)) {
+          assert.ok(names.has(name), `${doc} imports ${name} from ${m[2]}, which does not export it`);
+          imports++;
+        }
+      }
+    }
+    assert.ok(imports >= 10, `found the README's imports (${imports})`);
+  });
+
   it('test hooks (@internal) are not in the reports', () => {
     for (const file of [ROOT_REPORT, COMPRESS_REPORT]) {
       const report = readFileSync(file, 'utf8');
