@@ -65,7 +65,7 @@ export interface LiveCopyOptions {
   /** Longest pause between two attempts. @default 500 */
   maxBackoffMs?: number;
   /**
-   * TEST ONLY: accept the first copy without validating it, so the stress test can show that it
+   * @internal TEST ONLY: accept the first copy without validating it, so the stress test can show that it
    * detects torn copies when the protection is off. Never set it for real backups.
    */
   unsafeSkipValidation?: boolean;
