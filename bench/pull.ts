@@ -13,7 +13,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { backupFileName, parseConfig, pull, sanitizeDbName, type PullProgress } from '../src/index.js';
+import { parseConfig, pull, type PullProgress } from '../src/index.js';
+import { backupFileName, sanitizeDbName } from '../src/format/naming.js';
 import { scpFrom, startSshd } from '../test/helpers/sshd.js';
 import { linkOrCopy, publishedBackup } from './check.js';
 import { type ChildTiming, comparePhased, fmtPhases, load1, type PhasedComparison, phaseRecorder, runNodeChild, timeCommand } from './util.js';

@@ -3,6 +3,10 @@
  * names the layer and the path or host it concerns (for people), and the original error as `cause`.
  */
 
+/**
+ * The stable values of `BackupError.code`, by name: test `e.code === ErrorCode.CONFIG`, or
+ * `isBackupError(e, ErrorCode.CONFIG)`. The values (`'ECONFIG'`) are what the CLI's `--json` prints.
+ */
 export const ErrorCode = {
   // engine
   SOURCE_NOT_FOUND: 'ESOURCE_NOT_FOUND',
@@ -62,8 +66,10 @@ export const ErrorCode = {
   ENTRIES: 'EENTRIES',
 } as const;
 
+/** One of the values of ErrorCode: the type of `BackupError.code`. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What a BackupError concerns, besides its code and message. */
 export interface BackupErrorDetails {
   /** File the error concerns, if any. */
   path?: string;
@@ -78,6 +84,11 @@ export interface BackupErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * The error every operation rejects with: a stable `code` (one of ErrorCode) for programs, a message
+ * that names the layer and the file or host for people, the `path` / `host` / `errno` / `sqliteCode`
+ * it concerns, and the original error as `cause`.
+ */
 export class BackupError extends Error {
   readonly code: ErrorCodeValue;
   readonly path?: string;
@@ -106,6 +117,7 @@ export class AbortError extends BackupError {
   }
 }
 
+/** Whether `e` is a BackupError (with `code`: one with that code); narrows its type. */
 export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupError {
   return e instanceof BackupError && (code === undefined || e.code === code);
 }

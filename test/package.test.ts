@@ -63,9 +63,17 @@ describe('the npm package', { timeout: 600_000 }, () => {
     // age-encryption's @noble primitives declare node >= 20.19 (the last Node 20 line).
     assert.equal(pkg.engines.node, '>=20.19');
     assert.ok(existsSync(join(REPO_ROOT, pkg.types)));
-    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './compress-worker', './engine-worker', './package.json']);
-    // The worker entries a bundler needs as extra entry points (see the README's bundling recipe).
-    for (const key of ['./engine-worker', './compress-worker']) assert.ok(existsSync(join(REPO_ROOT, pkg.exports[key] as string)), key);
+    // The root and the documented subpath (README "API"), and the worker entries a bundler needs as
+    // extra entry points (README "Bundlers and Electron"); each with its typings.
+    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './compress', './compress-worker', './engine-worker', './package.json']);
+    for (const [key, entry] of Object.entries(pkg.exports)) {
+      if (key === './package.json') continue;
+      const { types, default: js } = entry as { types?: string; default?: string };
+      assert.ok(types && js, `${key}: exports needs { types, default }`);
+      assert.ok(existsSync(join(REPO_ROOT, js)), `${key}: ${js}`);
+      assert.ok(existsSync(join(REPO_ROOT, types)), `${key}: ${types}`);
+      assert.equal(types, js.replace(/\.js$/, '.d.ts'), `${key}: the typings of the module itself`);
+    }
     assert.equal(pkg.bin['sqlite-backup'], './dist/src/cli/main.js');
     assert.match(readFileSync(join(REPO_ROOT, 'dist/src/cli/main.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
     for (const [name, range] of Object.entries(pkg.dependencies)) assert.match(range, /^\d+\.\d+\.\d+(-[\w.]+)?$/, `${name} is not pinned: ${range}`);
@@ -97,6 +105,12 @@ describe('the npm package', { timeout: 600_000 }, () => {
     // The library too, imported by name from the consumer project.
     writeFileSync(join(project, 'use.mjs'), "import { verify } from 'restinpieces-sqlite-backup';\nconst r = await verify(process.argv[2]);\nconsole.log(r.ok);\n");
     assert.equal(run(process.execPath, ['use.mjs', join('backups', name)], { cwd: project }).stdout.trim(), 'true');
+    // And the documented subpath: the backup's gzip reads back through it.
+    writeFileSync(
+      join(project, 'use-compress.mjs'),
+      "import { gunzipFile } from 'restinpieces-sqlite-backup/compress';\nconst s = await gunzipFile(process.argv[2], 'out.db');\nconsole.log(s.members);\n",
+    );
+    assert.equal(run(process.execPath, ['use-compress.mjs', join('backups', name)], { cwd: project }).stdout.trim(), '1');
   });
 
   it('ESM-only, and require()-able where Node supports require(esm): no top-level await in the graph', () => {
@@ -127,6 +141,10 @@ describe('the npm package', { timeout: 600_000 }, () => {
         join(sub, 'consumer.ts'),
         [
           "import { backup, loadConfig, pull, verify, BackupError, ErrorCode, type BackupResult, type PullResult } from 'restinpieces-sqlite-backup';",
+          "import { gzipFile, type GzipSummary } from 'restinpieces-sqlite-backup/compress';",
+          'export const pack = (src: string): Promise<GzipSummary> => gzipFile(src, `${src}.gz`, { level: 9 });',
+          '// @ts-expect-error 10 is not a gzip level',
+          'void gzipFile("a", "b", { level: 10 });',
           'export async function nightly(path: string): Promise<BackupResult> {',
           '  const result = await backup(await loadConfig(path), { onProgress: (p) => void p.phase });',
           '  const check = await verify(result.path, { mode: "quick" });',

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig, parseStoreUrl, requirePullConfig } from '../src/index.js';
+import { ConfigError, parseConfig, parseStoreUrl } from '../src/index.js';
+import { requirePullConfig } from '../src/config/config.js';
 
 const base = '/srv/app';
 const load = (text: string) => parseConfig(text, { baseDir: base });

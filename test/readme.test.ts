@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, ErrorCode, PUSH_KEYS } from '../src/index.js';
+import { CONFIG_KEYS, ErrorCode } from '../src/index.js';
+import { PUSH_KEYS } from '../src/config/config.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 

@@ -10,6 +10,7 @@ import { backup, type BackupOptions, type BackupResult } from './backup.js';
 import { CONFIG_DEFAULTS, type BackupConfig, type BackupEntryConfig, type Config } from '../config/config.js';
 import { listBackups } from './listing.js';
 
+/** What happened to one entry of a many-entry config in a run. */
 export interface EntryOutcome {
   label: string;
   strategy: BackupEntryConfig['strategy'];
@@ -27,6 +28,7 @@ export interface EntryOutcome {
   error?: Error;
 }
 
+/** Options of backupEntries: backup's, and callbacks per entry. */
 export interface BackupEntriesOptions extends Omit<BackupOptions, 'layout'> {
   /** Called after each entry, in config order. */
   onEntry?: (outcome: EntryOutcome) => void;

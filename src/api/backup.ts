@@ -48,6 +48,7 @@ import { writeStoreSidecar } from '../store/sidecar.js';
 import { adoptUnverified } from './adopt.js';
 import { prune, retentionOf } from './retention.js';
 
+/** The steps of a backup, in order, as BackupProgress reports them. */
 export type BackupPhase =
   | 'lock'
   | 'snapshot'
@@ -64,6 +65,7 @@ export type BackupPhase =
   | 'push'
   | 'done';
 
+/** What backup reports through `onProgress`. */
 export interface BackupProgress {
   phase: BackupPhase;
   /** Bytes processed in this phase so far, and the phase's total when known. */
@@ -73,6 +75,7 @@ export interface BackupProgress {
   url?: string;
 }
 
+/** Options of backup. */
 export interface BackupOptions {
   signal?: AbortSignal;
   /** Called at the start of every phase and repeatedly during long ones. */
@@ -81,7 +84,7 @@ export interface BackupOptions {
   engine?: Engine;
   /** Tuning of the live copy (attempts, backoff). */
   liveCopy?: Omit<LiveCopyOptions, 'signal' | 'unsafeSkipValidation'>;
-  /** Clock, for tests. @default () => new Date() */
+  /** @internal Clock, for tests. @default () => new Date() */
   now?: () => Date;
   /**
    * Where `compress-worker.js` is, when a bundler or an Electron package moved it away from this
@@ -89,6 +92,7 @@ export interface BackupOptions {
    */
   compressWorkerUrl?: URL | string;
   /**
+   * @internal
    * Write restinpieces-backup names instead of ours (backup-entries.ts sets it per entry):
    * `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz`, or with `compressed: false` the checked snapshot itself as
    * `...Z.db` plus the hard link `latest-<dbName>`; .sha256 sidecars as always, no latest.txt
@@ -110,6 +114,7 @@ export interface RibLayout {
   compressed: boolean;
 }
 
+/** The backup that backup published. */
 export interface BackupResult {
   /** File name of the published backup, e.g. `app-20261125T193012.345Z-vacuum.db.gz`. */
   name: string;

@@ -19,10 +19,12 @@ export interface Job {
   payload?: unknown;
 }
 
+/** Options of `BackupHandler.handle`. */
 export interface HandleOptions {
   signal?: AbortSignal;
 }
 
+/** What createBackupHandler returns. */
 export interface BackupHandler {
   readonly jobType: typeof JOB_TYPE;
   /**
@@ -39,6 +41,11 @@ export interface BackupHandler {
  */
 export type ConfigSource = Config | string | (() => Config | string | Promise<Config | string>);
 
+/**
+ * The job handler of the Go original: `handle(job, { signal })` backs up the database(s) of `source`
+ * and resolves when the backup is published, or rejects with a BackupError. `options` apply to
+ * every run.
+ */
 export function createBackupHandler(source: ConfigSource, options: Omit<BackupOptions, 'signal'> = {}): BackupHandler {
   return {
     jobType: JOB_TYPE,

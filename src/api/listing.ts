@@ -9,11 +9,13 @@ import { LATEST_FILE } from '../format/naming.js';
 import { LocalTransport } from '../transport/local/local.js';
 import { latestOf, listStore, type StoreEntry } from '../store/listing.js';
 
+/** A backup in a local directory, as listBackups and pickLatest return it. */
 export interface BackupEntry extends StoreEntry {
   /** `join(dir, name)`. */
   path: string;
 }
 
+/** Options of listBackups and pickLatest. */
 export interface ListOptions {
   /**
    * Only backups of this database (a sanitized name, see sanitizeDbName). Go v1 backups have no

@@ -57,8 +57,10 @@ import { isContentError } from './verify.js';
 import { requireFreeSpace, type FreeSpaceProbe } from '../fs/free-space.js';
 import { compressedLowerBound } from './restore-space.js';
 
+/** The steps of a pull, as PullProgress reports them. */
 export type PullPhase = 'connect' | 'find' | 'download' | 'reconnect' | 'verify' | 'publish' | 'prune' | 'restore' | 'done';
 
+/** What pull reports through `onProgress`. */
 export interface PullProgress {
   phase: PullPhase;
   bytesDone?: number;
@@ -67,6 +69,7 @@ export interface PullProgress {
   reason?: string;
 }
 
+/** Options of pull. */
 export interface PullOptions {
   signal?: AbortSignal;
   onProgress?: (progress: PullProgress) => void;
@@ -113,6 +116,7 @@ export interface PullOptions {
   freeSpace?: FreeSpaceProbe;
 }
 
+/** What pull did. */
 export interface PullResult {
   /** `pulled`: a new backup is verified and published locally; `up-to-date`: we already had it. */
   status: 'pulled' | 'up-to-date';
@@ -142,6 +146,12 @@ export interface PullResult {
   durationMs: number;
 }
 
+/**
+ * Pulls the newest backup of the `[pull]` source (an SFTP server or a store URL) into `local_dir`
+ * when it is not there yet: downloaded (resumably) under a temp name, checked against its sidecar,
+ * the gzip CRC and `PRAGMA integrity_check`, then published like a local backup, pruned, and
+ * restored to `restore_to` when set.
+ */
 export async function pull(configArg: Config, options: PullOptions = {}): Promise<PullResult> {
   const config = requirePullConfig(configArg);
   const { signal } = options;

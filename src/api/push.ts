@@ -23,6 +23,7 @@ export const REMOTE_TEMP_MAX_AGE_MS = 6 * 60 * 60 * 1000;
 /** Why a destination failed, for people and programs: what the user must look at. */
 export type PushFailureKind = 'auth' | 'host-key' | 'network' | 'not-found' | 'config' | 'storage' | 'aborted';
 
+/** Why a push to one destination failed. */
 export interface PushFailure {
   kind: PushFailureKind;
   code: string;
@@ -30,6 +31,7 @@ export interface PushFailure {
   host?: string;
 }
 
+/** What happened at one `[[push]]` destination. */
 export interface PushOutcome {
   /** The destination's URL, as configured. */
   url: string;
@@ -55,6 +57,7 @@ export interface PushedBackup {
   size: number;
 }
 
+/** Options of pushBackup. */
 export interface PushOptions {
   signal?: AbortSignal;
   /** Bytes of the .gz sent so far to `url`. */

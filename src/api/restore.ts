@@ -45,6 +45,7 @@ import {
   type CheckProgress,
 } from './verify.js';
 
+/** Options of restore. */
 export interface RestoreOptions {
   /** Replace an existing target (it is moved aside, not deleted). @default false */
   force?: boolean;
@@ -80,6 +81,7 @@ export interface RestoreOptions {
   freeSpace?: FreeSpaceProbe;
 }
 
+/** What restore installed, and what it moved aside. */
 export interface RestoreResult {
   /** Absolute path of the restored database. */
   target: string;

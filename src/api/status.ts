@@ -23,6 +23,7 @@ import { checkSidecar } from '../format/sidecar.js';
 import { latestOf, listStore } from '../store/listing.js';
 import { detectFormat } from './verify.js';
 
+/** Options of status. */
 export interface StatusOptions {
   /** The newest backup must be younger than this (milliseconds), or the status is not ok. */
   maxAgeMs?: number;
@@ -41,6 +42,7 @@ export interface StatusOptions {
   ageIdentity?: AgeIdentityOption;
 }
 
+/** The backup status looked at: the newest. */
 export interface StatusBackup {
   name: string;
   path: string;
@@ -74,6 +76,7 @@ export interface StatusProblem {
   message: string;
 }
 
+/** What status found. */
 export interface StatusResult {
   /** No problems: a backup exists, its sidecar (if any) matches, and it is within maxAgeMs. */
   ok: boolean;

@@ -14,6 +14,7 @@ import { findLatest } from '../store/listing.js';
 import { whereIn } from '../store/where.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 
+/** verify's result for a backup in a store, with its name and location there. */
 export interface StoreVerifyResult extends VerifyResult {
   /** The backup's name in the store. */
   name: string;
@@ -21,6 +22,10 @@ export interface StoreVerifyResult extends VerifyResult {
   location: string;
 }
 
+/**
+ * verify() for a backup in a store: `name`, or the one the store's latest.txt names (else the
+ * newest). It and its sidecar are downloaded into a private temp directory, removed afterwards.
+ */
 export async function verifyInStore(transport: Transport, name: string | undefined, options: VerifyOptions = {}): Promise<StoreVerifyResult> {
   const signalOption = options.signal ? { signal: options.signal } : {};
   const dbOption = options.dbName !== undefined ? { dbName: options.dbName } : {};

@@ -29,6 +29,7 @@ import { checkSidecar, compareSidecar, sha256File, sidecarOf, type Sidecar } fro
 /** `age`: a binary age file (gzip inside); `age-armored`: one written by `age -a`, which is not read. */
 export type BackupFormat = 'gzip' | 'sqlite' | 'age' | 'age-armored' | 'empty' | 'unknown';
 
+/** Options of verify and verifyInStore. */
 export interface VerifyOptions {
   /** `full` = PRAGMA integrity_check, `quick` = PRAGMA quick_check. @default 'full' */
   mode?: IntegrityMode;
@@ -67,6 +68,7 @@ export interface CheckProgress {
   bytesTotal?: number;
 }
 
+/** What verify found. */
 export interface VerifyResult {
   ok: boolean;
   /** `['ok']` when healthy; otherwise the reasons (integrity_check rows, gzip or checksum error). */

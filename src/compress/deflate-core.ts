@@ -15,6 +15,7 @@
 import { constants, deflateRawSync } from 'node:zlib';
 import { crc32 } from './crc32.js';
 
+/** A deflate compression level, as gzip's -1 ... -9 (0 stores without compressing). */
 export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /** The deflate window: a dictionary longer than this is useless. */

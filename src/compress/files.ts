@@ -16,6 +16,7 @@ import { checkAborted, readChunks, type GzipStream, type GzipSummary } from './s
 /** Compressed input is read in chunks of this size for gunzip. */
 const GUNZIP_READ_SIZE = 256 * 1024;
 
+/** How gzipFile / gunzipFile write their output file. */
 export interface FileOutputOptions {
   /** Replace `dest` if it exists (atomically, by rename). @default false: fail with EDEST_EXISTS */
   overwrite?: boolean;
@@ -29,7 +30,9 @@ export interface FileOutputOptions {
   durable?: boolean;
 }
 
+/** Options of gzipFile: gzipStream's, and how the output is written. */
 export type GzipFileOptions = Omit<GzipOptions, 'name'> & FileOutputOptions;
+/** Options of gunzipFile: gunzipStream's, and how the output is written. */
 export type GunzipFileOptions = Omit<GunzipOptions, 'name'> & FileOutputOptions;
 
 /** Compresses `src` into the gzip file `dest`. Returns sizes and hashes of both sides. */

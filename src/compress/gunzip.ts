@@ -37,6 +37,7 @@ const PIPELINE = 2;
 /** The inflate implementation of gunzip. */
 export type GunzipCodec = 'zlib' | 'fflate';
 
+/** Options of gunzipStream. */
 export interface GunzipOptions {
   /**
    * `'zlib'`: Node's built-in zlib, on libuv's thread pool (no worker of ours needed): about the

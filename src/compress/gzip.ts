@@ -48,6 +48,7 @@ const IN_FLIGHT_PER_WORKER = 2;
  */
 const MINOR_GC_EVERY_BYTES = 8 * 1024 * 1024;
 
+/** Options of gzipStream. */
 export interface GzipOptions {
   /** Compression level 0 (store) to 9 (smallest). Level 6 is gzip's default. @default 6 */
   level?: Level;

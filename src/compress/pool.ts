@@ -19,6 +19,7 @@ import type { WorkerReply, WorkerRequest } from './protocol.js';
  */
 export const DEFAULT_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
+/** Options of a CompressPool. */
 export interface CompressPoolOptions {
   /** Number of worker threads. @default DEFAULT_WORKERS (cores, at most 4) */
   size?: number;
@@ -101,7 +102,12 @@ function workerError(err: { code?: string; message: string; path?: string; stack
 
 let nextSession = 1;
 
+/**
+ * Compression worker threads to share across gzip calls (the `pool` option): without one, each call
+ * starts and stops its own. The caller closes it.
+ */
 export class CompressPool {
+  /** Number of worker threads. */
   readonly size: number;
   private readonly workerUrl: URL | string | undefined;
   private slots: Slot[] = [];
@@ -115,7 +121,7 @@ export class CompressPool {
     this.workerUrl = options.workerUrl;
   }
 
-  /** Deflates one chunk on the least busy worker. `data` is transferred: do not use it afterwards. */
+  /** @internal Deflates one chunk on the least busy worker. `data` is transferred: do not use it afterwards. */
   async deflate(data: Uint8Array, level: Level, dictionary?: Uint8Array): Promise<DeflateChunkResult> {
     const msg: WorkerRequest = { op: 'deflate', id: this.nextId++, data, level };
     if (dictionary) msg.dictionary = dictionary;
@@ -125,6 +131,7 @@ export class CompressPool {
   }
 
   /**
+   * @internal
    * Opens a gunzip session pinned to one worker (its state lives there). Pushed data is copied to
    * the worker, or moved there with `transfer` (only for buffers the caller will never touch again).
    */

@@ -20,6 +20,7 @@ export interface GzipSummary {
   members: number;
 }
 
+/** Progress of a gzip or gunzip stream, in bytes. */
 export interface GzipProgress {
   /** Bytes consumed from the input so far. */
   bytesIn: number;
@@ -35,9 +36,11 @@ export interface GzipProgress {
  * but never as an unhandled rejection. Works with `stream.Readable.from(s)` and `stream.pipeline`.
  */
 export interface GzipStream extends AsyncIterable<Uint8Array> {
+  /** Resolves when the stream has been read to its end; rejects with the stream's error. */
   readonly summary: Promise<GzipSummary>;
 }
 
+/** Input of the streaming functions: any (async) iterable of bytes, e.g. a Readable. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** Wraps a generator that returns its summary into a GzipStream. */

@@ -32,6 +32,7 @@ export const APP_CONFIG_APPLICATION_SCOPE = 'application';
 /** The `[backup]` tables of scope `application` that this tool runs; the others belong to other daemons. */
 export const APPLICATION_BACKUP_STRATEGIES = ['vacuum', 'online'] as const;
 
+/** Options of loadAppConfig. */
 export interface AppConfigOptions {
   /** The age identity file (X25519 `AGE-SECRET-KEY-1...` lines; every key in it is tried). */
   identity: string;

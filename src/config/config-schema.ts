@@ -34,7 +34,7 @@ export interface PullSettings {
   privateKeyPath?: string;
   /** Absolute. Defaults to ~/.ssh/known_hosts unless hostKeySha256 pins the key. */
   knownHosts?: string;
-  /** "SHA256:<43 base64 chars>", as `ssh-keygen -lf` prints it. */
+  /** `SHA256:<43 base64 chars>`, as `ssh-keygen -lf` prints it. */
   hostKeySha256?: string;
   /** Path on the server, used exactly as written. */
   remoteDir?: string;
@@ -278,6 +278,7 @@ export interface KeySpec {
   /** The default as it would be written in the file, or what happens without it. */
   default: string;
   description: string;
+  /** @internal Checks and converts the TOML value; the parser's, not part of the published type. */
   read: (v: Value) => unknown;
   /** Resolved against the config file's directory, with `~` expanded. */
   localPath?: boolean;
@@ -286,6 +287,10 @@ export interface KeySpec {
 const dur = (ms: number) => JSON.stringify(formatDuration(ms));
 const D = CONFIG_DEFAULTS;
 
+/**
+ * Every key a config file may contain, in the README's order: its TOML name, the Config property it
+ * sets, its type, default and description. The README's key table is checked against it.
+ */
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'source_path', prop: 'sourcePath', type: 'path', default: 'required for backup', description: 'The SQLite database to back up.', read: text, localPath: true },
   { key: 'backup_dir', prop: 'backupDir', type: 'path', default: 'required for backup', description: 'Directory that receives the backups, their .sha256 files and latest.txt.', read: text, localPath: true },

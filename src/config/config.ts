@@ -42,6 +42,7 @@ export { formatDuration, parseDuration } from './duration.js';
 /** Table names the Go versions stored the document under; a file may wrap it in one of them. */
 export const CONFIG_SCOPES = ['db_backup_config', 'sqlite_backup'] as const;
 
+/** One problem of a config document, as ConfigError lists them. */
 export interface ConfigProblem {
   /** The key as written in the document, dotted inside [pull] ("pull.port"); "" for the file itself. */
   key: string;
@@ -62,6 +63,7 @@ export class ConfigError extends BackupError {
   }
 }
 
+/** Options of parseConfig. */
 export interface ParseConfigOptions {
   /** Relative local paths resolve against this directory. @default process.cwd() */
   baseDir?: string;

@@ -6,6 +6,7 @@
 import { BackupError, ErrorCode } from '../errors.js';
 import { CONFIG_DEFAULTS } from './config-schema.js';
 
+/** Which backups prune keeps: restic's `forget` policy. */
 export interface RetentionPolicy {
   /** Keep the newest N backups. 0 turns pruning off: everything is kept, whatever the other fields say. */
   keepLast: number;
@@ -23,7 +24,8 @@ export interface RetentionPolicy {
 
 /** Every count of a policy, in the order messages show them. */
 export const RETENTION_FIELDS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
-export type RetentionField = (typeof RETENTION_FIELDS)[number];
+/** The name of one count of a policy. */
+export type RetentionField = keyof RetentionPolicy;
 
 /** A policy with every count present. */
 export type FullRetentionPolicy = Required<RetentionPolicy>;
@@ -69,7 +71,9 @@ function written(keys: WrittenRetention): WrittenRetention {
  *   a flag nor `inherited` there is no policy: undefined, and `prune` refuses rather than guess.
  */
 export function resolveRetention(scope: 'backup' | 'restinpieces', keys: WrittenRetention): FullRetentionPolicy;
+/** A `[[push]]` destination's policy: the keys it writes, the rest from `inherited` (the top level's). */
 export function resolveRetention(scope: 'push', keys: WrittenRetention, inherited: FullRetentionPolicy): FullRetentionPolicy;
+/** The `prune` command's policy: the flags given, the rest from `inherited`; undefined when there is neither. */
 export function resolveRetention(scope: 'prune', keys: WrittenRetention, inherited: FullRetentionPolicy | undefined): FullRetentionPolicy | undefined;
 export function resolveRetention(scope: RetentionScope, keys: WrittenRetention, inherited?: FullRetentionPolicy): FullRetentionPolicy | undefined {
   const set = written(keys);

@@ -12,6 +12,7 @@ import { BackupError, ErrorCode, errnoOf, fsReason } from '../errors.js';
 /** The environment variable naming the identity file when no option does. */
 export const AGE_IDENTITY_ENV = 'SQLITE_BACKUP_AGE_IDENTITY';
 
+/** The keys of an age identity file, loaded once by loadAgeIdentities. */
 export interface AgeIdentities {
   /** The identity file, resolved. */
   path: string;
@@ -19,6 +20,7 @@ export interface AgeIdentities {
   keys: string[];
 }
 
+/** Options of loadAgeIdentities. */
 export interface LoadAgeIdentitiesOptions {
   /**
    * Called with a warning when the file can be read by its group or by others (POSIX modes): a

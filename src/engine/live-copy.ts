@@ -60,6 +60,7 @@ export const DEFAULT_MAX_BACKOFF_MS = 500;
 export const RACY_MARGIN_MS = 250;
 const COPY_CHUNK = 1 << 20;
 
+/** Why a copy of a database in use was rejected (and tried again). */
 export type RejectReason =
   | 'hot-journal'
   | 'change-counter'
@@ -83,6 +84,7 @@ export interface LiveCopyParams {
   unsafeSkipValidation: boolean;
 }
 
+/** The validated private copy of a database in use, and how it was obtained. */
 export interface LiveCopyResult {
   /** The private copy (its `-wal`, in WAL mode, is next to it). */
   path: string;

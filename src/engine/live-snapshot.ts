@@ -9,6 +9,7 @@ import { privateCopyPath, type LiveCopyResult } from './live-copy.js';
 import { checkNewDestination } from './database-file.js';
 import { removeDatabaseFiles } from '../fs/sync.js';
 
+/** Options of snapshotLive. */
 export interface LiveSnapshotOptions extends LiveCopyOptions {
   /** @default 'vacuum' */
   strategy?: SnapshotStrategy;
@@ -20,6 +21,7 @@ export interface LiveSnapshotOptions extends LiveCopyOptions {
   onProgress?: (progress: EngineProgress) => void;
 }
 
+/** The snapshot snapshotLive wrote, and how its copy was obtained. */
 export interface LiveSnapshotResult extends SnapshotResult {
   strategy: SnapshotStrategy;
   /** How the validated copy was obtained: attempts, rejections, bytes. */

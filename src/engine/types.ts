@@ -7,7 +7,12 @@
 import type { LiveCopyResult } from './live-copy.js';
 import type { SqlValue } from './operations.js';
 
+/**
+ * How a snapshot is taken: `vacuum` (VACUUM INTO, compact) or `online` (SQLite's online backup
+ * API).
+ */
 export type SnapshotStrategy = 'vacuum' | 'online';
+/** How a database is checked: `full` (PRAGMA integrity_check) or `quick` (PRAGMA quick_check). */
 export type IntegrityMode = 'full' | 'quick';
 
 /** Progress of a long engine operation. Totals are estimates; `done <= total` is not guaranteed. */
@@ -22,12 +27,14 @@ export interface EngineProgress {
   pageCount?: number;
 }
 
+/** Options every engine call takes. */
 export interface EngineCallOptions {
   /** Cancels the operation; any destination file is removed. */
   signal?: AbortSignal;
   onProgress?: (progress: EngineProgress) => void;
 }
 
+/** Options of `Engine.onlineBackup` (SQLite's online backup API). */
 export interface OnlineBackupOptions extends EngineCallOptions {
   /** Pages copied per sqlite3_backup_step. @default 100 */
   pagesPerStep?: number;
@@ -40,6 +47,7 @@ export interface OnlineBackupOptions extends EngineCallOptions {
   maxRestarts?: number;
 }
 
+/** Options of `Engine.integrityCheck`. */
 export interface IntegrityCheckOptions extends EngineCallOptions {
   /** `full` = PRAGMA integrity_check, `quick` = PRAGMA quick_check (skips index cross-checks). @default 'full' */
   mode?: IntegrityMode;
@@ -47,6 +55,7 @@ export interface IntegrityCheckOptions extends EngineCallOptions {
   maxErrors?: number;
 }
 
+/** How hard the validated copy of a database in use is tried (`Engine.copyLive`, snapshotLive). */
 export interface LiveCopyOptions {
   signal?: AbortSignal;
   /** Copies tried before giving up with ESNAPSHOT_BUSY. @default 40 */
@@ -56,12 +65,13 @@ export interface LiveCopyOptions {
   /** Longest pause between two attempts. @default 500 */
   maxBackoffMs?: number;
   /**
-   * TEST ONLY: accept the first copy without validating it, so the stress test can show that it
+   * @internal TEST ONLY: accept the first copy without validating it, so the stress test can show that it
    * detects torn copies when the protection is off. Never set it for real backups.
    */
   unsafeSkipValidation?: boolean;
 }
 
+/** The snapshot file an engine wrote. */
 export interface SnapshotResult {
   /** The file written. */
   dest: string;
@@ -77,6 +87,7 @@ export interface SnapshotResult {
   restarts?: number;
 }
 
+/** The result of `Engine.integrityCheck`. */
 export interface IntegrityResult {
   /** True only when SQLite returned exactly one row, `ok`. */
   ok: boolean;
@@ -87,6 +98,10 @@ export interface IntegrityResult {
   durationMs: number;
 }
 
+/**
+ * What the operations need from SQLite: snapshots, checks and queries of database files. WasmEngine
+ * is the implementation.
+ */
 export interface Engine {
   /** A name for logs and test titles. */
   readonly name: string;

@@ -33,6 +33,7 @@ export const DEFAULT_MAX_ERRORS = 100;
 /** After an abort, how long the worker gets to stop by itself before it is terminated. */
 export const DEFAULT_ABORT_GRACE_MS = 2000;
 
+/** Options of WasmEngine. */
 export interface WasmEngineOptions {
   /**
    * Where the worker entry (`worker.js` next to this module) is. Set it when a bundler moves files,
@@ -62,6 +63,11 @@ interface Pending {
   dest?: string | undefined;
 }
 
+/**
+ * The Engine: SQLite compiled to WebAssembly, in a worker thread of its own (started on first use).
+ * It never writes the source database. Pass one to several operations (`engine` option) to reuse the
+ * worker; close() stops it.
+ */
 export class WasmEngine implements Engine {
   readonly name = 'wasm';
   private worker: Worker | undefined;
@@ -137,7 +143,7 @@ export class WasmEngine implements Engine {
     await this.call('stats', {}, {});
   }
 
-  /** VFS counters and worker memory, for tests and the benchmark. */
+  /** @internal VFS counters and worker memory, for tests and the benchmark. */
   stats(): Promise<Record<string, number>> {
     return this.call('stats', {}, {}) as Promise<Record<string, number>>;
   }

@@ -34,6 +34,7 @@ export const MAX_STRATEGY_LENGTH = 32;
 /** Which writer produced a name. */
 export type BackupLayout = 'ours' | 'go-v1' | 'go-upstream' | 'rib';
 
+/** What a backup file name says: database, time, layout, whether it is encrypted. */
 export interface ParsedBackupName {
   name: string;
   /**

@@ -13,6 +13,7 @@ import { compareBackups, parseBackupName, parseRibLatestLink, SIDECAR_SUFFIX, ty
 import { readLatest } from './manifest.js';
 import { whereIn } from './where.js';
 
+/** A backup in a store, as listStore lists it. */
 export interface StoreEntry extends ParsedBackupName {
   /** Bytes of the backup file. */
   size: number;
@@ -23,6 +24,7 @@ export interface StoreEntry extends ParsedBackupName {
   isLatest: boolean;
 }
 
+/** A store listed once by listStore: its backups and what its latest.txt names. */
 export interface StoreListing {
   /** Backups, oldest first (by time in the name, then counter, then name). */
   backups: StoreEntry[];
@@ -39,6 +41,7 @@ export interface StoreListing {
   latestLinks: Map<string, string>;
 }
 
+/** Options of listStore. */
 export interface ListStoreOptions {
   /**
    * Only backups of this database (a sanitized name, see sanitizeDbName). Go v1 backups have no

@@ -37,6 +37,7 @@ export interface StoreSpec {
   idleTimeoutMs?: number;
 }
 
+/** Options of openStore. */
 export interface OpenStoreOptions {
   /** SFTP: accept any host key. Only for a first look at a server you are about to pin; warned loudly. */
   insecureSkipHostKeyCheck?: boolean;
@@ -46,6 +47,12 @@ export interface OpenStoreOptions {
   label?: string;
 }
 
+/**
+ * A Transport for a store URL (`s3://`, `sftp://`, `file://` or a local path), set up as a backup
+ * tool must: SFTP with the host key checked against known_hosts or a pinned fingerprint and key or
+ * ssh-agent authentication (a key's passphrase from SQLITE_BACKUP_KEY_PASSPHRASE); S3 with the
+ * standard AWS credential sources. The caller closes it.
+ */
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions = {}): Promise<Transport> {
   const where = parseStoreUrl(spec.url);
   if (where.kind === 'local') return new LocalTransport(where.dir);

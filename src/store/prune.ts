@@ -15,6 +15,7 @@ import type { RetentionPolicy } from '../config/retention-policy.js';
 import { planPrune } from './retention-plan.js';
 import { latestProblemOf, listStore, type StoreListing } from './listing.js';
 
+/** Options of prune and pruneStore. */
 export interface PruneOptions {
   /** Report what would be removed, remove nothing. @default false */
   dryRun?: boolean;
@@ -27,6 +28,7 @@ export interface PruneOptions {
   signal?: AbortSignal;
 }
 
+/** What prune or pruneStore removed and kept. */
 export interface PruneResult {
   /** Backup file names removed (or, in a dry run, that would be), oldest first. */
   removed: string[];

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { BackupError, ErrorCode } from '../errors.js';
 import { parseS3Url } from '../transport/s3/s3-options.js';
 
+/** What a store URL names, as parseStoreUrl reads it. */
 export type StoreUrl =
   | { kind: 's3'; url: string; bucket: string; prefix: string }
   | { kind: 'sftp'; url: string; host: string; port: number; user: string; remoteDir: string }
@@ -17,6 +18,10 @@ export function isRemoteStoreUrl(text: string): boolean {
   return /^(s3|sftp):\/\//i.test(text);
 }
 
+/**
+ * What a store URL names: `s3://bucket/prefix`, `sftp://user@host[:port]/path`, `file:///path` or a
+ * local path. Throws ECONFIG for anything else, and for a password in the URL.
+ */
 export function parseStoreUrl(text: string): StoreUrl {
   // A password typed into a URL is refused, and never repeated in the message.
   const shown = text.replace(/^([a-z0-9+.-]+:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');

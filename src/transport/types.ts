@@ -17,12 +17,14 @@ export interface RemoteFile {
   mtimeMs: number;
 }
 
+/** Options of `Transport.read`. */
 export interface ReadOptions {
   /** Byte offset to start from (resuming a partial download). @default 0 */
   start?: number;
   signal?: AbortSignal;
 }
 
+/** Options of `Transport.write`. */
 export interface WriteOptions {
   signal?: AbortSignal;
   /**
@@ -40,6 +42,7 @@ export interface WriteOptions {
   tempBase?: string;
 }
 
+/** What `Transport.write` wrote. */
 export interface WriteResult {
   name: string;
   /** Bytes the destination holds under `name` after the write, as it reports them. */
@@ -49,6 +52,10 @@ export interface WriteResult {
 /** What a write may be given: a stream of chunks (a backup), or the whole of a small file. */
 export type WriteSource = AsyncIterable<Uint8Array> | Uint8Array | string;
 
+/**
+ * A backup directory on some storage (local, SFTP, S3), with the same behaviour on each: whole
+ * files by name, atomic writes.
+ */
 export interface Transport {
   /** `local`, `sftp` or `s3`. */
   readonly kind: string;

@@ -13,6 +13,10 @@ import { writeChunks } from '../write-source.js';
 
 const READ_CHUNK = 1 << 20;
 
+/**
+ * A backup directory on this machine (or a mounted share) as a Transport: files are written under a
+ * temp name, fsynced and renamed, so a reader sees a whole file or none.
+ */
 export class LocalTransport implements Transport {
   readonly kind = 'local';
   readonly location: string;

@@ -29,6 +29,7 @@ export const DEFAULT_S3_QUEUE_SIZE = 2;
 /** S3 allows at most 10,000 parts: the part size grows for files above 80 GB (when their size is known). */
 export const S3_MAX_PARTS = 10_000;
 
+/** Options of S3Transport. */
 export interface S3TransportOptions {
   /** Bucket name (3-63 characters: lowercase letters, digits, `.` and `-`). It must exist. */
   bucket: string;

@@ -37,6 +37,11 @@ interface Session {
 /** What GetObject's Body is in Node: a Readable (IncomingMessage). */
 type Body = AsyncIterable<Uint8Array> & { destroy?(error?: Error): void };
 
+/**
+ * A prefix of an S3 bucket (AWS S3, Ceph RGW, MinIO, R2...) as a Transport. Needs the AWS SDK's S3
+ * client and lib-storage (optional peer dependencies), loaded on first use: ECONFIG naming them when
+ * missing. Credentials come from the options or the standard AWS sources. close() ends the client.
+ */
 export class S3Transport implements Transport {
   readonly kind = S3_KIND;
   readonly location: string;

@@ -34,6 +34,7 @@ import {
   type SkippedLine,
 } from './known-hosts.js';
 
+/** Which host keys createHostKeyCheck accepts for a server. */
 export interface HostKeyPolicy {
   host: string;
   /** @default 22 */
@@ -46,8 +47,10 @@ export interface HostKeyPolicy {
   insecureSkipHostKeyCheck?: boolean;
 }
 
+/** Why a host key was refused. */
 export type HostKeyFailure = 'unknown' | 'changed' | 'revoked' | 'pin-mismatch' | 'known-hosts-unusable';
 
+/** The host key a server presented. */
 export interface PresentedKey {
   type: string;
   /** `SHA256:...` */
@@ -56,6 +59,7 @@ export interface PresentedKey {
   description: string;
 }
 
+/** The host key check of one SFTP connection, made by createHostKeyCheck. */
 export interface HostKeyCheck {
   /** ssh2 `algorithms.serverHostKey`: the algorithms of the keys known for this host first. */
   readonly algorithms: string[];

@@ -17,6 +17,7 @@ export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
 /** A read that gets no data for this long fails as a lost connection (and a pull resumes over a new one). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
+/** Options of SftpTransport. */
 export interface SftpTransportOptions {
   host: string;
   /** @default 22 */

@@ -41,6 +41,11 @@ interface Connected {
   dirMade?: Promise<void>;
 }
 
+/**
+ * A directory on an SFTP server as a Transport. The connection opens on first use, reconnects after
+ * it is lost, and ends with close(). The host key is always checked: `hostVerifier` is required
+ * (createHostKeyCheck makes one from known_hosts or a pinned fingerprint).
+ */
 export class SftpTransport implements Transport {
   readonly kind = SFTP_KIND;
   readonly location: string;
