@@ -119,7 +119,7 @@ export function fsError(layer: string, what: string, path: string, e: unknown): 
   if (e instanceof BackupError) return e;
   const errno = errnoOf(e);
   const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));
-  return new BackupError(ErrorCode.IO, `${layer} ${what} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+  return new BackupError(ErrorCode.IO, `${layer} ${what} "${path}" failed (${why})`, { path, cause: e, errno });
 }
 
 /** `disk full (ENOSPC)`, `permission denied (EACCES)`, else the errno name: what a person acts on. */

@@ -48,8 +48,8 @@ port.on('message', (req: WorkerRequest) => {
     if (req.op === 'gunzip') sessions.delete(req.session);
     const error =
       e instanceof BackupError
-        ? { code: e.code, message: e.message, ...(e.path === undefined ? {} : { path: e.path }) }
-        : { message: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) };
+        ? { code: e.code, message: e.message, path: e.path }
+        : { message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined };
     port.postMessage({ id: req.id, ok: false, error } satisfies WorkerReply);
   }
 });

@@ -35,7 +35,7 @@ export function deflateChunk(data: Uint8Array, level: Level, dictionary?: Uint8A
     windowBits: 15,
     // Not Z_FINISH: no BFINAL block, the output ends on a byte boundary with 00 00 FF FF.
     finishFlush: constants.Z_SYNC_FLUSH,
-    ...(dictionary && dictionary.length > 0 ? { dictionary } : {}),
+    dictionary,
   });
   // The worker transfers `out.buffer` to the main thread: it must own its memory (a small result can
   // be a view into Node's shared Buffer pool, which must not be transferred).

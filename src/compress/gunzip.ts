@@ -103,7 +103,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
 
   const fflate = options.codec === 'fflate';
   const useWorker = fflate && (options.pool !== undefined || options.worker !== false);
-  const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
+  const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, workerUrl: options.workerUrl }) : undefined;
   const pool = useWorker ? (options.pool ?? ownPool) : undefined;
   let totals: GunzipTotals;
   const crc = new CrcCheck(name);

@@ -101,7 +101,7 @@ async function* run(
 ): AsyncGenerator<Uint8Array, GzipSummary> {
   const { signal, onProgress } = options;
   checkAborted(signal, name);
-  const ownPool = !options.pool && workers > 0 ? new CompressPool({ size: workers, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
+  const ownPool = !options.pool && workers > 0 ? new CompressPool({ size: workers, workerUrl: options.workerUrl }) : undefined;
   const pool = options.pool ?? ownPool;
   const maxInFlight = pool ? pool.size * IN_FLIGHT_PER_WORKER : 1;
   const compress = pool

@@ -60,7 +60,7 @@ function unreadable(path: string, layer: string, e: unknown): BackupError {
   return new BackupError(ErrorCode.IO, `[${layer}] database "${path}" cannot be read: ${why}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }
 

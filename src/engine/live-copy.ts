@@ -272,7 +272,7 @@ function ioError(e: unknown, op: string, path: string): BackupError {
   return new BackupError(ErrorCode.IO, `[live] ${op} "${path}" failed (${why}): ${(e as Error).message}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }
 

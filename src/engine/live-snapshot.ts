@@ -45,17 +45,14 @@ export async function snapshotLive(
   checkNewDestination(privateCopy, 'live');
   try {
     const { path: _path, ...copy } = await engine.copyLive(source, privateCopy, options);
-    const call = {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    };
+    const call = { signal: options.signal, onProgress: options.onProgress };
     const result =
       strategy === 'vacuum'
         ? await engine.vacuumInto(privateCopy, dest, call)
         : await engine.onlineBackup(privateCopy, dest, {
             ...call,
-            ...(options.pagesPerStep !== undefined ? { pagesPerStep: options.pagesPerStep } : {}),
-            ...(options.sleepMs !== undefined ? { sleepMs: options.sleepMs } : {}),
+            pagesPerStep: options.pagesPerStep,
+            sleepMs: options.sleepMs,
             // Nobody writes to the private copy: a restart would mean a bug, not a busy source.
             maxRestarts: 0,
           });

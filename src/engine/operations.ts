@@ -153,7 +153,7 @@ export function toEngineError(ctx: EngineContext, e: unknown, path: string, what
     return new BackupError(ErrorCode.IO, `[engine] ${what}: ${io.op} "${io.path}" failed (${code}): ${io.message}`, {
       path: io.path,
       errno: io.errno,
-      ...(rc !== undefined ? { sqliteCode: rc } : {}),
+      sqliteCode: rc,
       cause: e,
     });
   }
@@ -170,7 +170,7 @@ export function toEngineError(ctx: EngineContext, e: unknown, path: string, what
   }
   return new BackupError(ErrorCode.SQLITE, `[engine] ${what} of "${path}" failed: ${msg}`, {
     path,
-    ...(rc !== undefined ? { sqliteCode: rc } : {}),
+    sqliteCode: rc,
     cause: e,
   });
 }
@@ -234,7 +234,7 @@ function snapshot(
         const why = lost.errno === 'ENOSPC' ? 'disk full' : (lost.errno ?? 'error');
         throw new BackupError(ErrorCode.IO, `[engine] ${strategy} snapshot: write "${lost.path}" failed (${why}): ${lost.message}`, {
           path: lost.path,
-          ...(lost.errno ? { errno: lost.errno } : {}),
+          errno: lost.errno,
         });
       }
       const bytes = syncFile(dest, src.walMode);
@@ -247,7 +247,7 @@ function snapshot(
         pageCount: Math.ceil(bytes / pageSize),
         sourceJournalMode: src.walMode ? 'wal' : 'rollback',
         durationMs: Date.now() - started,
-        ...(restarts !== undefined ? { restarts } : {}),
+        restarts,
       };
     } catch (e) {
       // checkNewDestination proved dest did not exist: whatever is there now is ours.

@@ -86,7 +86,7 @@ export async function acquireLock(dir: string, dbName: string, options: AcquireL
   const deadline = Date.now() + waitMs;
   const pause = async (ms: number): Promise<void> => {
     try {
-      await sleep(ms, undefined, signal ? { signal } : {});
+      await sleep(ms, undefined, { signal });
     } catch {
       throw new AbortError(`[api] waiting for lock "${path}" aborted`, { path, cause: signal?.reason });
     }
@@ -261,7 +261,7 @@ async function readLock(path: string): Promise<SeenLock | undefined> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const raw = buf.subarray(0, bytesRead).toString('utf8');
     const info = parseInfo(raw);
-    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, ...(info ? { info } : {}) };
+    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, info };
   } catch (e) {
     throw ioError('read', path, e);
   } finally {
@@ -347,6 +347,6 @@ function ioError(what: string, path: string, e: unknown): BackupError {
   return new BackupError(ErrorCode.IO, `[api] lock: ${what} "${path}" failed (${errno ? fsReason(errno) : (e as Error).message})`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

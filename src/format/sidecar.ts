@@ -128,7 +128,7 @@ export function parseSidecar(raw: string, where: string): Sidecar {
 export async function checkSidecar(filePath: string, options: CheckSidecarOptions = {}): Promise<'ok' | 'absent'> {
   const sidecar = await sidecarOf(filePath);
   if (!sidecar) return 'absent';
-  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, options.signal ? { signal: options.signal } : {}));
+  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, { signal: options.signal }));
   compareSidecar(filePath, sidecar, actual);
   return 'ok';
 }
@@ -179,6 +179,6 @@ function fsError(what: string, path: string, e: unknown): BackupError {
   return new BackupError(ErrorCode.IO, `[api] ${what} "${path}" failed: ${(e as Error).message}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

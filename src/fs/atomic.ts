@@ -92,8 +92,8 @@ export async function ensurePrivateDir(dir: string, label: string): Promise<void
     const errno = errnoOf(e);
     throw new BackupError(ErrorCode.DEST_DIR, `${label} "${dir}" ${what}`, {
       path: dir,
-      ...(e !== undefined ? { cause: e } : {}),
-      ...(errno ? { errno } : {}),
+      cause: e,
+      errno,
     });
   };
   let made: unknown;
