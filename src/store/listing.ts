@@ -82,7 +82,7 @@ export async function listStore(transport: Transport, options: ListStoreOptions 
     backups.push({ ...parsed, size: f.size, mtimeMs: f.mtimeMs, hasChecksum: files.has(f.name + SIDECAR_SUFFIX), isLatest: f.name === latest });
   }
   backups.sort(compareBackups);
-  return { backups, files, latest, latestLinks, ...(latestProblem ? { latestProblem } : {}) };
+  return { backups, files, latest, latestLinks, latestProblem };
 }
 
 /**
@@ -98,7 +98,7 @@ export function latestProblemOf(listing: StoreListing): BackupError | undefined 
     ErrorCode.BACKUP_NOT_FOUND,
     `${problem.message}; until it is fixed or removed, no backup counts as the latest and prune removes nothing ` +
       '(the next backup or pull writes it again)',
-    { ...(path !== undefined ? { path } : {}), cause: problem },
+    { path, cause: problem },
   );
 }
 

@@ -53,11 +53,11 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions = {})
     return new S3Transport({
       bucket: where.bucket,
       prefix: where.prefix,
-      ...(spec.endpoint !== undefined ? { endpoint: spec.endpoint } : {}),
-      ...(spec.region !== undefined ? { region: spec.region } : {}),
-      ...(spec.forcePathStyle !== undefined ? { forcePathStyle: spec.forcePathStyle } : {}),
-      ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
-      ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+      endpoint: spec.endpoint,
+      region: spec.region,
+      forcePathStyle: spec.forcePathStyle,
+      connectTimeoutMs: spec.connectTimeoutMs,
+      idleTimeoutMs: spec.idleTimeoutMs,
     });
   }
   return openSftp({ ...where, ...spec, username: where.user }, options);
@@ -80,9 +80,9 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
   const check = await createHostKeyCheck({
     host: spec.host,
     port: spec.port,
-    ...(spec.knownHosts ? { knownHostsPath: spec.knownHosts } : {}),
-    ...(spec.hostKeySha256 ? { pinnedSha256: spec.hostKeySha256 } : {}),
-    ...(options.insecureSkipHostKeyCheck ? { insecureSkipHostKeyCheck: true } : {}),
+    knownHostsPath: spec.knownHosts || undefined,
+    pinnedSha256: spec.hostKeySha256 || undefined,
+    insecureSkipHostKeyCheck: options.insecureSkipHostKeyCheck,
   });
   const warn = options.warn ?? ((m: string) => process.emitWarning(m));
   const agent = process.env.SSH_AUTH_SOCK;
@@ -97,7 +97,7 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
       throw new BackupError(ErrorCode.CONFIG, `[${label}] the private key file "${spec.privateKeyPath}" (private_key_path) ${what}`, {
         path: spec.privateKeyPath,
         cause: e,
-        ...(errno ? { errno } : {}),
+        errno,
       });
     }
   } else if (!agent) {
@@ -112,8 +112,8 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
     port: spec.port,
     username: spec.username,
     remoteDir: spec.remoteDir,
-    ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
-    ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+    connectTimeoutMs: spec.connectTimeoutMs,
+    idleTimeoutMs: spec.idleTimeoutMs,
     hostVerifier: (key: Buffer) => {
       const ok = check.verify(key);
       // Insecure mode: say so on every connection, with the fingerprint that was accepted blindly.
@@ -123,8 +123,10 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
     },
     serverHostKeyAlgorithms: check.algorithms,
     hostKeyError: () => check.error(),
-    ...(privateKey ? { privateKey, privateKeyFile: spec.privateKeyPath! } : {}),
-    ...(passphrase ? { passphrase } : {}),
-    ...(agent ? { agent } : {}),
+    // privateKey is read from privateKeyPath: both are set or neither.
+    privateKey,
+    privateKeyFile: spec.privateKeyPath,
+    passphrase: passphrase || undefined,
+    agent: agent || undefined,
   });
 }

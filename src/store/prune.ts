@@ -64,8 +64,8 @@ export function isUnpublished(e: { layout: string; hasChecksum: boolean; isLates
 export async function pruneStore(transport: Transport, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
   const dryRun = options.dryRun ?? false;
   const listing = await listStore(transport, {
-    ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+    dbName: options.dbName,
+    signal: options.signal,
   });
   const latestProblem = latestProblemOf(listing);
   if (latestProblem) throw latestProblem;

@@ -99,8 +99,8 @@ export class LocalTransport implements Transport {
     await ensurePrivateDir(this.dir, '[local] directory');
     const size = await writeFileAtomic(path, writeChunks(data, options, path), {
       layer: '[local]',
-      ...(options.tempBase !== undefined ? { tempBase: options.tempBase } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      tempBase: options.tempBase,
+      signal: options.signal,
     });
     return { name, size };
   }
@@ -145,6 +145,6 @@ function ioError(op: string, path: string, e: unknown): BackupError {
   return new BackupError(ErrorCode.IO, `[local] ${op} "${path}" failed (${errno ?? (e as Error).message})`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

@@ -114,7 +114,7 @@ export function s3Error(e: unknown, op: string, url: string, where: S3Where): Ba
   }
   if (isNetworkError(e)) {
     const why = s.name === 'TimeoutError' ? `no answer from ${host} in time (${firstLine(s.message)})` : `connection to ${host} failed (${s.code ?? firstLine(s.message)})`;
-    return new BackupError(ErrorCode.CONNECT, `[s3] ${op} "${url}" failed: ${why}`, { ...details, ...(s.code ? { errno: s.code } : {}) });
+    return new BackupError(ErrorCode.CONNECT, `[s3] ${op} "${url}" failed: ${why}`, { ...details, errno: s.code || undefined });
   }
   const why = status ? `${code} (${status})` : `${code}: ${firstLine(s.message)}`;
   return new BackupError(ErrorCode.IO, `[s3] ${op} "${url}" failed: ${why}`, details);

@@ -159,6 +159,7 @@ export function createS3Client(sdk: S3Sdk, config: S3ClientConfig): S3ClientLike
 export function clientConfig(o: Readonly<S3TransportOptions>): S3ClientConfig {
   return {
     region: o.region ?? DEFAULT_S3_REGION,
+    // The SDK spreads this config over its defaults: an explicit undefined would erase a default.
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
     ...(o.credentials ? { credentials: o.credentials } : {}),

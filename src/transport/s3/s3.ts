@@ -49,7 +49,7 @@ export class S3Transport implements Transport {
 
   constructor(options: S3TransportOptions) {
     validateS3Options(options);
-    this.#options = { ...options, ...(options.credentials ? { credentials: { ...options.credentials } } : {}) };
+    this.#options = { ...options, credentials: options.credentials && { ...options.credentials } };
     this.location = s3Location(options.bucket, options.prefix);
     this.where = {
       host: s3Host(options),
@@ -64,6 +64,7 @@ export class S3Transport implements Transport {
       const files: RemoteFile[] = [];
       let token: string | undefined;
       do {
+        // The SDK's request: parameters we do not mean are left out rather than passed as undefined.
         const page = await client.send(
           new sdk.ListObjectsV2Command({ Bucket: this.#options.bucket, Delimiter: '/', ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }),
           signalOf(options.signal),
@@ -171,7 +172,7 @@ export class S3Transport implements Transport {
             key,
             partSize: DEFAULT_S3_PART_SIZE,
             queueSize: DEFAULT_S3_QUEUE_SIZE,
-            ...(options.size !== undefined ? { size: options.size } : {}),
+            size: options.size,
           },
           writeChunks(data, options, url),
           signal,

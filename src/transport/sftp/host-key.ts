@@ -154,8 +154,8 @@ export async function createHostKeyCheck(policy: HostKeyPolicy): Promise<HostKey
       if (!failure || !presented) return undefined;
       return new BackupError(ErrorCode.HOST_KEY, refusal(failure, presented, where), {
         host,
-        ...(path !== undefined ? { path } : {}),
-        ...(failure === 'known-hosts-unusable' && unusable ? { cause: unusable } : {}),
+        path,
+        cause: failure === 'known-hosts-unusable' ? unusable : undefined,
       });
     },
     warning(): string | undefined {

@@ -101,7 +101,7 @@ export function connectError(
   return new BackupError(ErrorCode.CONNECT, `[sftp] cannot connect to ${server}: ${why}${tries}`, {
     host,
     cause: e,
-    ...(code ? { errno: code } : {}),
+    errno: code || undefined,
   });
 }
 
@@ -135,6 +135,6 @@ export function errorFor(e: unknown, op: string, path: string, where: Where, dis
     path,
     host,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

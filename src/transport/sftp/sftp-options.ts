@@ -109,7 +109,7 @@ export async function readPrivateKey(options: SftpTransportOptions): Promise<Buf
       path: key,
       host: options.host,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   }
 }

@@ -106,7 +106,7 @@ export async function makeRemoteDirs(session: SftpSession, dir: string, where: W
       path: dir,
       host: where.host,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   };
   const statOf = async (path: string): Promise<RawStats | undefined> => {
@@ -186,7 +186,7 @@ export async function uploadAtomically(target: UploadTarget, source: AsyncIterab
     const sent = await pipelinedWrite((buf, off, len, position) => session.call<number>((cb) => session.sftp.write(h, buf, off, len, position, cb)).then(() => {}), source, {
       concurrency: options.concurrency,
       chunkBytes: options.chunkBytes,
-      ...(signal ? { signal } : {}),
+      signal,
       abortError,
       idleTimeoutMs: options.idleTimeoutMs,
       idleError: (ms) => new SessionLostError(`no acknowledgement for ${ms / 1000} s`),
