@@ -59,8 +59,8 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
   const result: AdoptResult = { adopted: [], discarded: [] };
   const transport: Transport = new LocalTransport(dir);
   const listing = await listStore(transport, {
-    ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
-    ...(signal ? { signal } : {}),
+    dbName: options.dbName,
+    signal,
   });
   // A malformed latest.txt hides which file is published: leave everything (prune refuses too).
   if (listing.latestProblem) return result;
@@ -78,7 +78,7 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
       let lock;
       if (options.takeLocks ?? true) {
         try {
-          lock = await acquireLock(dir, dbName, signal ? { signal } : {});
+          lock = await acquireLock(dir, dbName, { signal });
         } catch (e) {
           if (isBackupError(e, ErrorCode.LOCKED)) continue;
           throw e;

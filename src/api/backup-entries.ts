@@ -54,7 +54,7 @@ export function entryBackupConfig(entry: BackupEntryConfig, encryption?: Config[
     keepMonthly: entry.keepMonthly,
     keepYearly: entry.keepYearly,
     // [encryption] is the file's: it applies to every entry.
-    ...(encryption ? { encryption } : {}),
+    encryption,
   };
 }
 
@@ -86,7 +86,7 @@ export async function backupEntries(config: Config, options: BackupEntriesOption
       throwIfAborted(options.signal, `[api] backup of [${entry.strategy}.${entry.label}]`);
       const due = await entryDue(entry, now());
       if (!due.due) {
-        outcome = { ...base, status: 'not-due', ...(due.newest !== undefined ? { newest: due.newest } : {}), ...(due.dueAt ? { dueAt: due.dueAt } : {}) };
+        outcome = { ...base, status: 'not-due', newest: due.newest, dueAt: due.dueAt };
       } else {
         onStart?.(entry);
         const result = await backup(entryBackupConfig(entry, config.encryption), { ...backupOptions, layout: { kind: 'rib', dbName: entry.dbName, compressed: entry.compression } });

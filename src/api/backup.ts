@@ -204,7 +204,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
 
   await ensurePrivateDir(dir, '[api] backup directory');
   progress({ phase: 'lock' });
-  const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
+  const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, signal });
   const engine = options.engine ?? new WasmEngine();
   let workDir: string | undefined;
   let snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
@@ -229,7 +229,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
       strategy: config.strategy,
       pagesPerStep: config.pagesPerStep,
       sleepMs: config.sleepIntervalMs,
-      ...(signal ? { signal } : {}),
+      signal,
       onProgress: (p) => progress({ phase: 'snapshot', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
     });
     const snapshotMs = Date.now() - ts;
@@ -238,7 +238,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     const tv = Date.now();
     const check = await engine.integrityCheck(snapshotPath, {
       mode: config.verify,
-      ...(signal ? { signal } : {}),
+      signal,
       onProgress: (p) => progress({ phase: 'verify', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
     });
     if (!check.ok) {
@@ -260,9 +260,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     const gzipOptions: Parameters<typeof gzipFile>[2] = {
       level: config.compressionLevel as Level, // validated 0-9 by the config loader
       // Below one chunk there is nothing to parallelise: worker start-up would cost more than gzip.
-      ...(snap.bytes <= CHUNK_SIZE ? { workers: 0 } : {}),
-      ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
-      ...(signal ? { signal } : {}),
+      workers: snap.bytes <= CHUNK_SIZE ? 0 : undefined,
+      workerUrl: options.compressWorkerUrl,
+      signal,
       onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
     };
     const { name, summary } = !layout
@@ -286,14 +286,14 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
       // has no latest.txt: a sidecar, then (plain snapshots) the latest- link.
       let latestLink: string | undefined;
       if (layout) {
-        await writeStoreSidecar(new LocalTransport(dir), name, summary.compressedSha256, signal ? { signal } : {});
+        await writeStoreSidecar(new LocalTransport(dir), name, summary.compressedSha256, { signal });
         progress({ phase: 'sidecar' });
         if (!compressed) latestLink = await replaceLatestLink(dir, name, dbName);
       } else await publishBackup(
         new LocalTransport(dir),
         { name, sha256: summary.compressedSha256, size: summary.compressedBytes },
         {
-          ...(signal ? { signal } : {}),
+          signal,
           onStep: (step) => {
             if (step === 'sidecar') progress({ phase: 'sidecar' });
           },
@@ -335,7 +335,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
             dest,
             { dir, name, dbName, sha256: summary.compressedSha256, size: summary.compressedBytes },
             {
-              ...(signal ? { signal } : {}),
+              signal,
               now: startedAt,
               onProgress: (_url, done, total) => progress({ phase: 'push', url: dest.url, bytesDone: done, bytesTotal: total }),
             },
@@ -352,8 +352,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
         gzBytes: summary.compressedBytes,
         compressed,
         encrypted: recipients !== undefined,
-        ...(recipients ? { recipients: recipients.length } : {}),
-        ...(latestLink !== undefined ? { latestLink } : {}),
+        recipients: recipients?.length,
+        latestLink,
         sha256: summary.compressedSha256,
         integrity: config.verify,
         copyAttempts: snap.copy.attempts,
@@ -491,7 +491,7 @@ async function placePlainSnapshot(
   const name = ribBackupFileName(dbName, at, false);
   const path = join(dir, name);
   refuseTaken(dir, name);
-  const sha256 = await sha256File(snapshot, signal ? { signal } : {});
+  const sha256 = await sha256File(snapshot, { signal });
   let size: number;
   try {
     await fsyncFile(snapshot);

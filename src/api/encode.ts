@@ -48,7 +48,7 @@ export async function gzipEncryptFile(
       yield chunk;
     }
   }
-  await writeFileAtomic(dest, hashed(), { ...(options.signal ? { signal: options.signal } : {}) });
+  await writeFileAtomic(dest, hashed(), { signal: options.signal });
   const { uncompressedBytes } = await compressed.summary;
   return { fileBytes, fileSha256: hash.digest('hex'), dbBytes: uncompressedBytes };
 }

@@ -49,11 +49,11 @@ export function createBackupHandler(source: ConfigSource, options: Omit<BackupOp
       const resolved = typeof source === 'function' ? await source() : source;
       const config = typeof resolved === 'string' ? await loadConfig(resolved) : resolved;
       if (config.entries) {
-        const outcomes = await backupEntries(config, { ...options, ...(signal ? { signal } : {}) });
+        const outcomes = await backupEntries(config, { ...options, signal });
         if (outcomes.some((o) => o.status === 'failed')) throw new EntriesError(outcomes);
         return outcomes;
       }
-      return backup(config, { ...options, ...(signal ? { signal } : {}) });
+      return backup(config, { ...options, signal });
     },
   };
 }

@@ -98,18 +98,17 @@ export interface StatusResult {
  */
 export async function status(target: string | Config, options: StatusOptions = {}): Promise<StatusResult> {
   const { dir, dbName } = where(target, options);
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const listing = await listStore(new LocalTransport(dir), { ...(dbName !== undefined ? { dbName } : {}), ...signalOption });
+  const listing = await listStore(new LocalTransport(dir), { dbName, signal: options.signal });
   const problems: StatusProblem[] = [];
   const warnings: string[] = [];
   if (listing.latestProblem) warnings.push(listing.latestProblem.message);
   const result = (newest?: StatusBackup): StatusResult => ({
     ok: problems.length === 0,
     dir,
-    ...(dbName !== undefined ? { dbName } : {}),
+    dbName,
     count: listing.backups.length,
-    ...(newest ? { newest } : {}),
-    ...(options.maxAgeMs !== undefined ? { maxAgeMs: options.maxAgeMs } : {}),
+    newest,
+    maxAgeMs: options.maxAgeMs,
     problems,
     warnings,
   });
@@ -126,7 +125,7 @@ export async function status(target: string | Config, options: StatusOptions = {
   }
   let checksum: StatusBackup['checksum'];
   try {
-    checksum = await checkSidecar(path, signalOption);
+    checksum = await checkSidecar(path, { signal: options.signal });
   } catch (e) {
     if (!(e instanceof BackupError) || e.code !== ErrorCode.CHECKSUM) throw e;
     checksum = 'mismatch';
@@ -160,6 +159,7 @@ export async function status(target: string | Config, options: StatusOptions = {
     chosenBy: entry.isLatest ? 'latest.txt' : 'listing',
     checksum,
     encrypted,
+    // Only for an encrypted backup: a plain one has no `decryptable` at all, not `undefined`.
     ...(decryptable !== undefined ? { decryptable } : {}),
   });
 }
@@ -212,6 +212,6 @@ function where(target: string | Config, options: StatusOptions): { dir: string; 
   if (target.pull?.localDir !== undefined) return { dir: target.pull.localDir, ...dbOption };
   const file = target.configPath;
   throw new BackupError(ErrorCode.CONFIG, `[api] status: the config${file ? ` "${file}"` : ''} has neither backup_dir nor [pull] local_dir`, {
-    ...(file ? { path: file } : {}),
+    path: file || undefined,
   });
 }

@@ -22,9 +22,8 @@ export interface StoreVerifyResult extends VerifyResult {
 }
 
 export async function verifyInStore(transport: Transport, name: string | undefined, options: VerifyOptions = {}): Promise<StoreVerifyResult> {
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const dbOption = options.dbName !== undefined ? { dbName: options.dbName } : {};
-  const chosen = name ?? (await findLatest(transport, { ...signalOption, ...dbOption }))?.name;
+  const { signal } = options;
+  const chosen = name ?? (await findLatest(transport, { signal, dbName: options.dbName }))?.name;
   if (chosen === undefined) {
     const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
     throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup${of} in ${transport.location}`, { path: transport.location });
@@ -32,8 +31,8 @@ export async function verifyInStore(transport: Transport, name: string | undefin
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
   try {
     const local = join(dir, chosen);
-    await writeFileAtomic(local, transport.read(chosen, signalOption), { layer: '[store]', ...signalOption });
-    const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, signalOption);
+    await writeFileAtomic(local, transport.read(chosen, { signal }), { layer: '[store]', signal });
+    const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, { signal });
     if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar, { layer: '[store]' });
     const result = await verify(local, { ...options, tempDir: dir });
     return { ...result, name: chosen, location: whereIn(transport, chosen) };

@@ -146,7 +146,7 @@ export async function writeConfigTemplate(path: string): Promise<void> {
     handle = await open(file, 'wx', 0o600);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
-    const details = { path: file, cause: e, ...(errno ? { errno } : {}) };
+    const details = { path: file, cause: e, errno };
     if (errno === 'EEXIST') {
       throw new BackupError(ErrorCode.CONFIG, `[cli] init: "${file}" already exists; it was left unchanged (remove it or choose another path)`, details);
     }
@@ -169,7 +169,7 @@ export async function writeConfigTemplate(path: string): Promise<void> {
     throw new BackupError(ErrorCode.IO, `[cli] init: cannot write "${file}" (${errno ?? (e as Error).message})`, {
       path: file,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   }
 }

@@ -100,8 +100,8 @@ export class Output {
       this.bar.update({
         phase: p.phase,
         unit: 'bytes',
-        ...(p.bytesDone !== undefined ? { done: p.bytesDone } : {}),
-        ...(p.bytesTotal !== undefined ? { total: p.bytesTotal } : {}),
+        done: p.bytesDone,
+        total: p.bytesTotal,
       });
       return;
     }
@@ -135,11 +135,11 @@ export class Output {
       const error = {
         code: err instanceof BackupError ? err.code : 'EINTERNAL',
         message: cliMessage(e),
-        ...(err.path ? { path: err.path } : {}),
-        ...(err.host ? { host: err.host } : {}),
+        path: err.path || undefined,
+        host: err.host || undefined,
         // The errno name, as BackupError types it (Node's own errors carry a negative number there).
-        ...(typeof err.errno === 'string' ? { errno: err.errno } : {}),
-        ...(typeof err.pid === 'number' ? { pid: err.pid } : {}),
+        errno: typeof err.errno === 'string' ? err.errno : undefined,
+        pid: typeof err.pid === 'number' ? err.pid : undefined,
       };
       this.streams.stdout.write(`${JSON.stringify({ command, ok: false, error })}\n`);
     }
