@@ -27,8 +27,8 @@ import { zlibGunzip } from './zlib-gunzip.js';
 /** Output produced per worker round trip. */
 const STEP_OUTPUT = 2 * 1024 * 1024;
 /**
- * Output produced per synchronous slice of work on the calling thread: ~6-8 ms of fflate each, so
- * the event-loop delay stays ~20-25 ms at p99 with GC pauses included (2 MiB gave 36-69 ms).
+ * Output produced per synchronous slice of work on the calling thread: a few milliseconds of fflate
+ * each, so the application's timers and I/O wait at most that long (plus a GC pause) between slices.
  */
 const INLINE_STEP_OUTPUT = 512 * 1024;
 /** Worker requests in flight: one being processed, one queued, so the worker never idles. */

@@ -12,10 +12,9 @@ import type { GunzipTotals, MemberEnd } from './gunzip-checks.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 /**
- * Default number of compression workers: one per core, at most 4. On the 2-core reference machine
- * that is 2: 2.16 s for the 154 MB bench database against 3.4 s on the calling thread and 4.3 s for
- * `gzip -6` (npm run bench). More than 4 rarely pays for the memory (~20 MiB and 2 chunks in
- * flight per worker) on a machine that also serves the application.
+ * Default number of compression workers: one per core, at most 4 (`npm run bench` compares them
+ * with the calling thread and `gzip -6`). More than 4 rarely pays for the memory (~20 MiB and 2
+ * chunks in flight per worker) on a machine that also serves the application.
  */
 export const DEFAULT_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 

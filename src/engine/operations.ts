@@ -27,8 +27,8 @@ export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
 export const MAX_CACHE_SIZE_KIB = 64 * 1024;
 /**
  * Page cache of the source (and, for VACUUM INTO, of the destination, which inherits it) while taking
- * a snapshot: every page is read once, so a big cache only costs memory (bench: same speed at 2 MiB,
- * 27 MB less peak RSS for VACUUM INTO). integrity_check re-visits pages and keeps cacheSizeKiB.
+ * a snapshot: every page is read once, so a big cache only costs memory, not time. integrity_check
+ * re-visits pages and keeps cacheSizeKiB.
  */
 export const SNAPSHOT_CACHE_SIZE_KIB = 2048;
 /** VM instructions between two progress-handler calls (each is a wasm->JS crossing). */

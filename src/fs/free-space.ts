@@ -1,6 +1,6 @@
 /**
- * Free space, checked before a long job writes anything: a backup of a 9 GB database used to fail
- * with ENOSPC after minutes of copying, snapshotting and compressing. Asking the file system first
+ * Free space, checked before a long job writes anything: without it, a backup of a large database
+ * fails with ENOSPC after minutes of copying, snapshotting and compressing. Asking the file system first
  * (statfs: the blocks an unprivileged user may still take) turns that into an error at once, with the
  * figures, and nothing written.
  *
