@@ -86,7 +86,7 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
       }
       try {
         for (const name of names) {
-          throwIfAborted(signal, `[api] verifying "${join(dir, name)}"`);
+          throwIfAborted(signal, `verifying "${join(dir, name)}"`);
           await settle(transport, dir, name, engine, options, result);
         }
       } finally {

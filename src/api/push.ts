@@ -139,7 +139,7 @@ export class PushError extends BackupError {
     const failed = outcomes.filter((o) => !o.ok);
     super(
       ErrorCode.PUSH,
-      `[push] the backup was published locally, but ${failed.length} of ${outcomes.length} destination(s) failed: ` +
+      `the backup was published locally, but ${failed.length} of ${outcomes.length} destination(s) failed: ` +
         failed.map((o) => `${o.url}: ${o.error!.kind} (${o.error!.message})`).join('; '),
       failed.length === 1 && failed[0]!.error!.host !== undefined ? { host: failed[0]!.error!.host } : {},
     );

@@ -184,7 +184,7 @@ async function headerProblem(path: string, identities: AgeIdentities): Promise<s
       await fh.close().catch(() => {});
     }
   } catch (e) {
-    throw fsError('[api] status:', 'read', path, e);
+    throw fsError('read', path, e);
   }
   try {
     // Resolves once the header is read and a key fits; the payload is never pulled.
@@ -211,7 +211,7 @@ function where(target: string | Config, options: StatusOptions): { dir: string; 
   }
   if (target.pull?.localDir !== undefined) return { dir: target.pull.localDir, ...dbOption };
   const file = target.configPath;
-  throw new BackupError(ErrorCode.CONFIG, `[api] status: the config${file ? ` "${file}"` : ''} has neither backup_dir nor [pull] local_dir`, {
+  throw new BackupError(ErrorCode.CONFIG, `the config${file ? ` "${file}"` : ''} has neither backup_dir nor [pull] local_dir`, {
     path: file || undefined,
   });
 }

@@ -26,14 +26,14 @@ export async function verifyInStore(transport: Transport, name: string | undefin
   const chosen = name ?? (await findLatest(transport, { signal, dbName: options.dbName }))?.name;
   if (chosen === undefined) {
     const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup${of} in ${transport.location}`, { path: transport.location });
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `no backup${of} in ${transport.location}`, { path: transport.location });
   }
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
   try {
     const local = join(dir, chosen);
-    await writeFileAtomic(local, transport.read(chosen, { signal }), { layer: '[store]', signal });
+    await writeFileAtomic(local, transport.read(chosen, { signal }), { signal });
     const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, { signal });
-    if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar, { layer: '[store]' });
+    if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar);
     const result = await verify(local, { ...options, tempDir: dir });
     return { ...result, name: chosen, location: whereIn(transport, chosen) };
   } finally {

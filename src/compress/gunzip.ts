@@ -87,7 +87,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   let bytesOut = 0;
   const input = async function* () {
     for await (const c of source) {
-      if (!(c instanceof Uint8Array)) throw new TypeError(`[gzip] expected Uint8Array chunks, got ${typeof c}`);
+      if (!(c instanceof Uint8Array)) throw new TypeError(`expected Uint8Array chunks, got ${typeof c}`);
       checkAborted(signal, name);
       hashIn.update(c);
       bytesIn += c.length;
@@ -124,7 +124,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
     }
   } catch (e) {
     if (e instanceof BackupError && e.code === ErrorCode.COMPRESS_WORKER && !e.message.includes(JSON.stringify(name))) {
-      throw new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] ${JSON.stringify(name)}: ${e.message.replace(/^\[gzip\] /, '')}`, { path: name, cause: e });
+      throw new BackupError(ErrorCode.COMPRESS_WORKER, `${JSON.stringify(name)}: ${e.message}`, { path: name, cause: e });
     }
     throw e;
   } finally {

@@ -168,7 +168,7 @@ async function* run(
     };
   } catch (e) {
     if (e instanceof BackupError && e.code === ErrorCode.COMPRESS_WORKER && !e.message.includes(JSON.stringify(name))) {
-      throw new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] ${JSON.stringify(name)}: ${e.message.replace(/^\[gzip\] /, '')}`, { path: name, cause: e });
+      throw new BackupError(ErrorCode.COMPRESS_WORKER, `${JSON.stringify(name)}: ${e.message}`, { path: name, cause: e });
     }
     throw e;
   } finally {

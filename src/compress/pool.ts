@@ -63,7 +63,7 @@ class Slot {
   }
 
   request(msg: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply & { ok: true }> {
-    if (this.dead) return Promise.reject(new BackupError(ErrorCode.COMPRESS_WORKER, '[gzip] compress worker is gone'));
+    if (this.dead) return Promise.reject(new BackupError(ErrorCode.COMPRESS_WORKER, 'compress worker is gone'));
     return new Promise((resolve, reject) => {
       this.pending.set(msg.id, { resolve, reject });
       this.worker.ref(); // a pending reply must keep the process alive
@@ -85,7 +85,7 @@ class Slot {
     if (this.dead) return;
     this.dead = true;
     this.onDead(this);
-    const e = new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] compress worker failed: ${cause.message}`, { cause });
+    const e = new BackupError(ErrorCode.COMPRESS_WORKER, `compress worker failed: ${cause.message}`, { cause });
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
@@ -93,7 +93,7 @@ class Slot {
 
 function workerError(err: { code?: string; message: string; path?: string; stack?: string }): Error {
   if (err.code) return new BackupError(err.code as ErrorCodeValue, err.message, err.path === undefined ? {} : { path: err.path });
-  const e = new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] unexpected error in compress worker: ${err.message}`);
+  const e = new BackupError(ErrorCode.COMPRESS_WORKER, `unexpected error in compress worker: ${err.message}`);
   if (err.stack) e.stack = err.stack;
   return e;
 }
@@ -166,7 +166,7 @@ export class CompressPool {
   }
 
   private leastBusy(): Slot {
-    if (this.closed) throw new BackupError(ErrorCode.COMPRESS_WORKER, '[gzip] compress pool is closed');
+    if (this.closed) throw new BackupError(ErrorCode.COMPRESS_WORKER, 'compress pool is closed');
     if (this.slots.length < this.size && this.slots.every((s) => s.pending.size > 0)) return this.spawn();
     let best = this.slots[0]!;
     for (const s of this.slots) if (s.pending.size < best.pending.size) best = s;

@@ -378,7 +378,7 @@ function readEntries(home: Table, prefix: string, read: Reader, note: (key: stri
       try {
         dbName = ribDbName(label, sourcePath);
       } catch (e) {
-        note(key, (e as Error).message.replace(/^\[api\] /, ''));
+        note(key, (e as Error).message);
         continue;
       }
       const clash = owner.get(`${destPath}\0${dbName}`);

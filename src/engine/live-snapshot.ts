@@ -40,9 +40,9 @@ export async function snapshotLive(
   const source = resolve(sourceArg);
   const dest = resolve(destArg);
   const strategy = options.strategy ?? 'vacuum';
-  checkNewDestination(dest, 'live');
+  checkNewDestination(dest);
   const privateCopy = options.workDir ? join(resolve(options.workDir), basename(privateCopyPath(dest))) : privateCopyPath(dest);
-  checkNewDestination(privateCopy, 'live');
+  checkNewDestination(privateCopy);
   try {
     const { path: _path, ...copy } = await engine.copyLive(source, privateCopy, options);
     const call = { signal: options.signal, onProgress: options.onProgress };

@@ -29,8 +29,6 @@ export interface AtomicWriteOptions {
    */
   tempBase?: string;
   signal?: AbortSignal;
-  /** Layer named in error messages. @default "[api]" */
-  layer?: string;
 }
 
 /**
@@ -44,7 +42,6 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<number> {
   const tmp = tempPathFor(path, options.tempBase);
-  const layer = options.layer ?? '[api]';
   let step = 'create';
   let written = 0;
   try {
@@ -57,7 +54,7 @@ export async function writeFileAtomic(
         written = bytes.length;
       } else {
         for await (const chunk of data) {
-          if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
+          if (options.signal?.aborted) throw new AbortError(`write of "${path}" aborted`, { path, cause: options.signal.reason });
           let off = 0;
           while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, written + off)).bytesWritten;
           written += chunk.length;
@@ -68,7 +65,7 @@ export async function writeFileAtomic(
     } finally {
       await fh.close();
     }
-    if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
+    if (options.signal?.aborted) throw new AbortError(`write of "${path}" aborted`, { path, cause: options.signal.reason });
     step = 'rename';
     await rename(tmp, path);
     step = 'fsync directory of';
@@ -76,7 +73,7 @@ export async function writeFileAtomic(
     return written;
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    throw fsError(layer, step, path, e);
+    throw fsError(step, path, e);
   }
 }
 

@@ -64,7 +64,7 @@ export async function listStore(transport: Transport, options: ListStoreOptions 
       latest = await readLatest(transport, signalOption);
       if (latest !== undefined && parseBackupName(latest) === undefined) {
         const path = whereIn(transport, 'latest.txt');
-        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] "${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });
+        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });
       }
     } catch (e) {
       if (!isBackupError(e, ErrorCode.BACKUP_NOT_FOUND)) throw e;

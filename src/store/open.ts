@@ -77,6 +77,8 @@ export interface SftpSpec {
 
 export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): Promise<SftpTransport> {
   const label = options.label ?? 'store';
+  // The setting as the config names it: pull.private_key_path; a CLI store argument has no section.
+  const keyPath = label === 'store' ? 'private_key_path' : `${label}.private_key_path`;
   const check = await createHostKeyCheck({
     host: spec.host,
     port: spec.port,
@@ -89,12 +91,12 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
   let privateKey: Buffer | undefined;
   if (spec.privateKeyPath) {
     try {
-      privateKey = await readKeyFile(spec.privateKeyPath, `[${label}]`);
+      privateKey = await readKeyFile(spec.privateKeyPath);
     } catch (e) {
       if (e instanceof BackupError) throw e;
       const errno = (e as NodeJS.ErrnoException).code;
       const what = errno === 'ENOENT' ? 'does not exist' : `cannot be read (${errno ?? (e as Error).message})`;
-      throw new BackupError(ErrorCode.CONFIG, `[${label}] the private key file "${spec.privateKeyPath}" (private_key_path) ${what}`, {
+      throw new BackupError(ErrorCode.CONFIG, `the private key file "${spec.privateKeyPath}" (${keyPath}) ${what}`, {
         path: spec.privateKeyPath,
         cause: e,
         errno,
@@ -103,7 +105,7 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
   } else if (!agent) {
     throw new BackupError(
       ErrorCode.CONFIG,
-      `[${label}] no way to authenticate to ${spec.host}: set private_key_path, or run an ssh-agent (SSH_AUTH_SOCK)`,
+      `no way to authenticate to ${spec.host}: set ${keyPath}, or run an ssh-agent (SSH_AUTH_SOCK)`,
     );
   }
   const passphrase = process.env[PASSPHRASE_ENV];

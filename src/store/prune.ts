@@ -105,9 +105,9 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   for (const e of plan.remove) {
     if (protectedNames.has(e.name)) {
       // planPrune keeps these; this guards the one promise retention must never break.
-      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] prune: refusing to remove "${e.name}", which latest.txt or a latest-* link names`);
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `refusing to remove "${e.name}", which latest.txt or a latest-* link names`);
     }
-    throwIfAborted(options.signal, `[store] prune of ${transport.location}`);
+    throwIfAborted(options.signal, `prune of ${transport.location}`);
     await transport.remove(e.name);
     if (e.hasChecksum) await transport.remove(e.name + SIDECAR_SUFFIX);
   }

@@ -47,7 +47,7 @@ export async function publishBackup(transport: Transport, input: PublishInput, o
       const st = await transport.stat(input.name, { signal });
       if (!st) {
         const path = whereIn(transport, input.name);
-        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] cannot publish "${path}": it does not exist`, { path });
+        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `cannot publish "${path}": it does not exist`, { path });
       }
       checkSize(transport, input, st.size);
     }
@@ -72,7 +72,7 @@ function checkSize(transport: Transport, input: PublishInput, held: number): voi
   const path = whereIn(transport, input.name);
   throw new BackupError(
     ErrorCode.IO,
-    `[store] ${path} holds ${held} bytes after the upload, but the backup has ${input.size}: not published`,
+    `${path} holds ${held} bytes after the upload, but the backup has ${input.size}: not published`,
     { path },
   );
 }

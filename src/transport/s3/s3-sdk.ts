@@ -107,7 +107,7 @@ export function missingSdkError(cause: unknown): BackupError {
   const spec = S3_SDK_PACKAGES.map((p) => `${p}@${S3_SDK_RANGE}`).join(' ');
   return new BackupError(
     ErrorCode.CONFIG,
-    `[s3] S3 needs the optional packages ${S3_SDK_PACKAGES.join(' and ')} (${S3_SDK_RANGE}), and ${why}: npm install ${spec}`,
+    `S3 needs the optional packages ${S3_SDK_PACKAGES.join(' and ')} (${S3_SDK_RANGE}), and ${why}: npm install ${spec}`,
     { cause },
   );
 }

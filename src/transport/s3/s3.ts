@@ -118,7 +118,7 @@ export class S3Transport implements Transport {
       body.destroy?.();
     }
     if (res.ContentLength !== undefined && got !== res.ContentLength) {
-      throw new BackupError(ErrorCode.CONNECT, `[s3] get "${url}" failed: the transfer from ${this.where.host} ended after ${got} of ${res.ContentLength} bytes`, {
+      throw new BackupError(ErrorCode.CONNECT, `get "${url}" failed: the transfer from ${this.where.host} ended after ${got} of ${res.ContentLength} bytes`, {
         path: url,
         host: this.where.host,
       });
@@ -187,7 +187,7 @@ export class S3Transport implements Transport {
         if (stored) await s.client.send(new s.sdk.DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key })).catch(() => {});
         throw new BackupError(
           ErrorCode.IO,
-          `[s3] put "${url}" failed: ${this.where.host} holds ${stored ? `${stored.size} bytes` : 'no object'} after ${sent} bytes were sent; nothing was kept`,
+          `put "${url}" failed: ${this.where.host} holds ${stored ? `${stored.size} bytes` : 'no object'} after ${sent} bytes were sent; nothing was kept`,
           { path: url, host: this.where.host },
         );
       }
@@ -270,7 +270,7 @@ export class S3Transport implements Transport {
   }
 
   private aborted(op: string, url: string, signal: AbortSignal): AbortError {
-    return new AbortError(`[s3] ${op} of "${url}" aborted`, { path: url, host: this.where.host, cause: signal.reason });
+    return new AbortError(`${op} of "${url}" aborted`, { path: url, host: this.where.host, cause: signal.reason });
   }
 
   private keyOf(name: string): string {
