@@ -3,7 +3,8 @@
  *  - `zlib` (default): Node's built-in zlib inflates on libuv's thread pool (zlib-gunzip.ts), near
  *    the speed of `gzip -d`; this thread only parses the framing, checks the CRC-32, hashes and does
  *    the I/O, so the event loop stays responsive without a worker of ours.
- *  - `fflate`: pure JS, for runtimes without node:zlib (fflate-gunzip.ts). It runs in a worker by
+ *  - `fflate`: pure JS (fflate-gunzip.ts), for where `node:zlib` is a stand-in without Node's native
+ *    inflate (a bundler's shim): this package imports `node:zlib` either way. It runs in a worker by
  *    default, while this thread checks the CRC-32, hashes and does the I/O; `worker: false` runs it
  *    on the calling thread in steps of 512 KiB of output, yielding between steps.
  */
@@ -40,8 +41,9 @@ export type GunzipCodec = 'zlib' | 'fflate';
 export interface GunzipOptions {
   /**
    * `'zlib'`: Node's built-in zlib, on libuv's thread pool (no worker of ours needed): about the
-   * speed of `gzip -d`. `'fflate'`: pure JS (fflate), for runtimes without node:zlib; about half the
-   * speed, and run in a worker (see `worker`). Both check the same things and raise the same errors.
+   * speed of `gzip -d`. `'fflate'`: pure JS (fflate), for a `node:zlib` stand-in without Node's
+   * native inflate; about half the speed, and run in a worker (see `worker`). Both check the same
+   * things and raise the same errors.
    * @default 'zlib'
    */
   codec?: GunzipCodec;
