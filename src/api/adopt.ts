@@ -101,14 +101,14 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
 
 async function settle(transport: Transport, dir: string, name: string, engine: Engine, options: AdoptOptions, result: AdoptResult): Promise<void> {
   const path = join(dir, name);
-  const signalOption = options.signal ? { signal: options.signal } : {};
+  const { signal } = options;
   // Looked at again under the lock: the run that wrote it may have finished publishing meanwhile.
-  if ((await transport.stat(name, signalOption)) === undefined || (await transport.stat(name + SIDECAR_SUFFIX, signalOption)) !== undefined) return;
+  if ((await transport.stat(name, { signal })) === undefined || (await transport.stat(name + SIDECAR_SUFFIX, { signal })) !== undefined) return;
   let hex: string;
   let ok: boolean;
   try {
-    hex = await sha256File(path, signalOption);
-    const verified = await verify(path, { engine, mode: options.mode ?? 'full', ...signalOption });
+    hex = await sha256File(path, { signal });
+    const verified = await verify(path, { engine, mode: options.mode ?? 'full', signal });
     if (!verified.contentChecked) return; // encrypted: see the module comment
     ok = verified.ok;
   } catch (e) {
@@ -116,7 +116,7 @@ async function settle(transport: Transport, dir: string, name: string, engine: E
     throw e;
   }
   if (ok) {
-    await writeStoreSidecar(transport, name, hex, signalOption);
+    await writeStoreSidecar(transport, name, hex, { signal });
     result.adopted.push(name);
   } else {
     await transport.remove(name);

@@ -3,7 +3,7 @@ import { BackupError, type ErrorCodeValue } from '../errors.js';
 
 /** `"backup.db.gz": CRC-32 mismatch ...`, with `path` set to the file (or stream) name. */
 export function gzipError(code: ErrorCodeValue, name: string, detail: string, cause?: unknown): BackupError {
-  return new BackupError(code, `${JSON.stringify(name)}: ${detail}`, cause === undefined ? { path: name } : { path: name, cause });
+  return new BackupError(code, `${JSON.stringify(name)}: ${detail}`, { path: name, cause });
 }
 
 /** The errno name (ENOENT, ENOSPC...) of a Node fs error, if it has one. */

@@ -92,7 +92,7 @@ class Slot {
 }
 
 function workerError(err: { code?: string; message: string; path?: string; stack?: string }): Error {
-  if (err.code) return new BackupError(err.code as ErrorCodeValue, err.message, err.path === undefined ? {} : { path: err.path });
+  if (err.code) return new BackupError(err.code as ErrorCodeValue, err.message, { path: err.path });
   const e = new BackupError(ErrorCode.COMPRESS_WORKER, `unexpected error in compress worker: ${err.message}`);
   if (err.stack) e.stack = err.stack;
   return e;

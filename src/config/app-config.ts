@@ -86,7 +86,7 @@ async function readNewestRow(database: string, options: AppConfigOptions): Promi
   const engine = options.engine ?? new WasmEngine();
   const work = await mkdtemp(join(resolve(options.tempDir ?? tmpdir()), 'sqlite-backup-app-config-'));
   const copy = join(work, 'app-config.db');
-  const call = options.signal ? { signal: options.signal } : {};
+  const call = { signal: options.signal };
   try {
     try {
       await engine.copyLive(database, copy, call);

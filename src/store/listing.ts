@@ -54,14 +54,14 @@ export interface ListStoreOptions {
  * A malformed latest.txt does not make the store unlistable: it is reported in `latestProblem`.
  */
 export async function listStore(transport: Transport, options: ListStoreOptions = {}): Promise<StoreListing> {
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const all = await transport.list(signalOption);
+  const { signal } = options;
+  const all = await transport.list({ signal });
   const files = new Map(all.map((f) => [f.name, f]));
   let latest: string | undefined;
   let latestProblem: Error | undefined;
   if (files.has('latest.txt')) {
     try {
-      latest = await readLatest(transport, signalOption);
+      latest = await readLatest(transport, { signal });
       if (latest !== undefined && parseBackupName(latest) === undefined) {
         const path = whereIn(transport, 'latest.txt');
         throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });

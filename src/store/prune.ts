@@ -76,8 +76,8 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   const unverified = listing.backups.filter((e) => isUnpublished(e, options.latestName));
   const counted = listing.backups.filter((e) => !unverified.includes(e));
   const plan = planPrune(counted, policy, {
-    ...(options.latestName === undefined ? {} : { latestName: options.latestName }),
-    ...(options.now === undefined ? {} : { now: options.now }),
+    latestName: options.latestName,
+    now: options.now,
   });
 
   const protectedNames = new Set([listing.latest, options.latestName, ...linked]);

@@ -81,7 +81,7 @@ export function noSuchBucket(where: S3Where, op: string, cause?: unknown): Backu
   return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `${op} failed: bucket "${where.bucket}" does not exist on ${where.host}`, {
     path: `s3://${where.bucket}`,
     host: where.host,
-    ...(cause === undefined ? {} : { cause: summary(cause) }),
+    cause: cause === undefined ? undefined : summary(cause),
   });
 }
 
@@ -90,7 +90,7 @@ export function noSuchObject(where: S3Where, url: string, cause?: unknown): Back
     path: url,
     host: where.host,
     errno: 'ENOENT',
-    ...(cause === undefined ? {} : { cause: summary(cause) }),
+    cause: cause === undefined ? undefined : summary(cause),
   });
 }
 

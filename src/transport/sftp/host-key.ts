@@ -80,7 +80,7 @@ export function normalizeFingerprint(pin: string, host?: string): string {
     throw new BackupError(
       ErrorCode.HOST_KEY,
       `pinned host key fingerprint ${JSON.stringify(pin)} is not a SHA256 fingerprint ("SHA256:" and 43 base64 characters, as \`ssh-keygen -lf\` prints it)`,
-      host === undefined ? {} : { host },
+      { host },
     );
   }
   return `SHA256:${body}`;
