@@ -80,8 +80,8 @@ export async function writeFileAtomic(
 /**
  * Creates `dir` (and its parents) 0700 if missing; an existing directory keeps its mode. Anything
  * that keeps it from being used is EDEST_DIR, saying what is wrong - a file in its place, a parent
- * that cannot be created, no write permission - with `label` saying which directory (`[api] backup
- * directory`, `[pull] local_dir`). Checked here, before the first file is created in it, so the
+ * that cannot be created, no write permission - with `label` saying which directory (`backup
+ * directory`, `local_dir`). Checked here, before the first file is created in it, so the
  * error names the directory rather than whichever file (a lock, a temp file) came first.
  */
 export async function ensurePrivateDir(dir: string, label: string): Promise<void> {
