@@ -1,5 +1,5 @@
 /**
- * The backup job end to end on real files: the directory layout of DESIGN.md exactly, permissions,
+ * The backup job end to end on real files: the directory layout of the README's "The backup directory" exactly, permissions,
  * latest.txt, sidecars checked by sha256sum, contents checked by the native sqlite3 CLI, retention,
  * refusals, Go-layout directories, the job handler. Crash and disk-full runs: backup-crash/-diskfull.
  */

@@ -22,7 +22,10 @@ import {
 } from './database-file.js';
 import { fsyncDir, readFully, removeDatabaseFiles, writeAll } from '../fs/sync.js';
 
-/** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
+/**
+ * Page cache for every connection we open. What costs time is the reads crossing from wasm to the
+ * file system, which read-ahead (block-cache.ts) cuts, not cache misses; and wasm memory never shrinks.
+ */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
 export const MAX_CACHE_SIZE_KIB = 64 * 1024;
 /**

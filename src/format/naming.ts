@@ -1,6 +1,6 @@
 /**
  * Names of the files in a backup directory: ours, `<dbName>-<YYYYMMDDTHHMMSS.mmmZ>-<strategy>[-<n>].db.gz`,
- * and the two layouts of the Go original that we also read (see DESIGN.md "On-disk format").
+ * and the two layouts of the Go original that we also read (README, "The backup directory").
  *
  * Parsing is strict (a name either matches one layout exactly or is not a backup) and goes from the
  * right: the suffix `-<timestamp>-<strategy>[-<counter>].db.gz` has a fixed shape and none of its parts
