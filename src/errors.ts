@@ -1,6 +1,12 @@
 /**
- * Typed errors shared by every layer. Each error has a stable `code` (for programs), a message that
- * names the layer and the path or host it concerns (for people), and the original error as `cause`.
+ * Typed errors shared by every layer. Each error has a stable `code` (for programs), a message (for
+ * people), the `path` or `host` it concerns, and the original error as `cause`.
+ *
+ * Messages carry no prefix naming a layer or module (no `[api]`, `[sftp]`): the `code` says what kind
+ * of failure it is, and `path`/`host` which file or server, so the message says what failed in words
+ * a user acts on and names that file or server. A message that wraps another failure in a context the
+ * inner error cannot know (which entry of a many-database config) starts with that context and `: `.
+ * The CLI prints `sqlite-backup: <message> [<code>]`.
  */
 
 /**
@@ -123,15 +129,19 @@ export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupErr
 }
 
 /**
- * The EIO for a failed fs call, worded the same everywhere: `<layer> <what> "<path>" failed (<why>)`,
- * where why is "disk full" for ENOSPC (what a user must do something about), else the errno name or
- * the message. A BackupError passes through unchanged.
+ * The EIO for a failed fs call, worded the same everywhere: `<what> "<path>" failed (<why>)`, where
+ * why is "disk full" for ENOSPC (what a user must do something about), else the errno name or the
+ * message. A BackupError passes through unchanged.
  */
-export function fsError(layer: string, what: string, path: string, e: unknown): BackupError {
+export function fsError(what: string, path: string, e: unknown): BackupError;
+/** @deprecated The layer prefix goes (see the top of this file): drop the first argument. */
+export function fsError(layer: string, what: string, path: string, e: unknown): BackupError;
+export function fsError(...args: [string, string, unknown] | [string, string, string, unknown]): BackupError {
+  const [what, path, e] = args.length === 3 ? args : [`${args[0]} ${args[1]}`, args[2], args[3]];
   if (e instanceof BackupError) return e;
   const errno = errnoOf(e);
   const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));
-  return new BackupError(ErrorCode.IO, `${layer} ${what} "${path}" failed (${why})`, { path, cause: e, ...(errno ? { errno } : {}) });
+  return new BackupError(ErrorCode.IO, `${what} "${path}" failed (${why})`, { path, cause: e, errno });
 }
 
 /** `disk full (ENOSPC)`, `permission denied (EACCES)`, else the errno name: what a person acts on. */
@@ -150,16 +160,18 @@ export function errnoOf(e: unknown): string | undefined {
 
 /**
  * A raw error of a Node fs call (it has an errno name and a syscall) as the EIO every layer throws,
- * named by its syscall and path; anything else is returned unchanged. The net under the public
- * functions: a call nobody wrapped still reaches the caller typed.
+ * named by its syscall and path, after `context` when given (`backup of [vacuum.app]:`); anything
+ * else is returned unchanged. The net under the public functions: a call nobody wrapped still
+ * reaches the caller typed.
  */
-export function asBackupError(e: unknown, layer: string): unknown {
+export function asBackupError(e: unknown, context?: string): unknown {
   if (e instanceof BackupError) return e;
   const err = e as NodeJS.ErrnoException | undefined;
   const errno = errnoOf(e);
   if (!errno || typeof err?.syscall !== 'string') return e;
-  if (typeof err.path === 'string') return fsError(layer, err.syscall, err.path, e);
-  return new BackupError(ErrorCode.IO, `${layer} ${err.syscall} failed (${fsReason(errno)})`, { errno, cause: e });
+  const what = context ? `${context} ${err.syscall}` : err.syscall;
+  if (typeof err.path === 'string') return fsError(what, err.path, e);
+  return new BackupError(ErrorCode.IO, `${what} failed (${fsReason(errno)})`, { errno, cause: e });
 }
 
 /** Throws an AbortError if the signal has fired. */

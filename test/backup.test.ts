@@ -1,5 +1,5 @@
 /**
- * The backup job end to end on real files: the directory layout of DESIGN.md exactly, permissions,
+ * The backup job end to end on real files: the directory layout of the README's "The backup directory" exactly, permissions,
  * latest.txt, sidecars checked by sha256sum, contents checked by the native sqlite3 CLI, retention,
  * refusals, Go-layout directories, the job handler. Crash and disk-full runs: backup-crash/-diskfull.
  */
@@ -113,6 +113,20 @@ describe('backup job', () => {
     await restore(r.path, restored, { engine });
     assert.equal(sqlite3(restored, "SELECT count(*) FROM audit WHERE at = 'only-in-wal'").stdout.trim(), '1');
     assert.deepEqual(fingerprint(join(dir, 'app.db')), before, 'db, -wal and -shm untouched');
+  });
+
+  it('online: sleep_interval is accepted and has no effect (the steps copy a private copy nobody waits for)', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const dir = project();
+    createWithCli(join(dir, 'app.db'), { rows: 300 });
+    const pages = Number(sqlite3(join(dir, 'app.db'), 'PRAGMA page_count').stdout.trim());
+    assert.ok(pages >= 20, `${pages} pages`);
+    // One page per step and a pause of 1 s after each: honoured, that would take `pages` seconds.
+    const started = Date.now();
+    const r = await backup(config(dir, 'strategy = "online"\npages_per_step = 1\nsleep_interval = "1s"'), { engine });
+    const ms = Date.now() - started;
+    assert.match(r.name, /-online\.db\.gz$/);
+    assert.ok(ms < (pages * 1000) / 2, `${ms} ms for ${pages} pages`);
   });
 
   it('missing source: ESOURCE_NOT_FOUND and no backup directory created; not a database: ENOTADB, nothing left', async () => {

@@ -186,7 +186,7 @@ describe('pull over SFTP from a real sshd', { concurrency: false }, () => {
     const missing = join(dir, 'no_such_key');
     const gone = run(process.execPath, [cli, 'pull', '--config', withKey(missing).file], { allowFail: true });
     assert.equal(gone.status, 2, gone.stderr);
-    assert.ok(gone.stderr.includes(`private key file "${missing}" (private_key_path) does not exist`), gone.stderr);
+    assert.ok(gone.stderr.includes(`private key file "${missing}" (pull.private_key_path) does not exist`), gone.stderr);
     assert.doesNotMatch(gone.stderr, /--config/);
 
     const stranger = makeKey(join(dir, 'id_stranger'), 'ed25519');

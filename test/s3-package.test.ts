@@ -86,7 +86,7 @@ describe('S3 and the optional AWS SDK', () => {
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stdout.trim().split('\n');
       const expected =
-        'ECONFIG [s3] S3 needs the optional packages @aws-sdk/client-s3 and @aws-sdk/lib-storage (^3.1169.0), and they are not installed: ' +
+        'ECONFIG S3 needs the optional packages @aws-sdk/client-s3 and @aws-sdk/lib-storage (^3.1169.0), and they are not installed: ' +
         'npm install @aws-sdk/client-s3@^3.1169.0 @aws-sdk/lib-storage@^3.1169.0';
       assert.deepEqual(lines, [expected, expected, 'ok']);
       assert.equal(r.stderr, '');

@@ -203,7 +203,7 @@ describe('S3Transport against Ceph RGW', { skip: cephSkipReason(), timeout: 600_
       })();
       await assert.rejects(t.write('big.db.gz', source), (e) => {
         assert.ok(code(ErrorCode.CONNECT)(e), String(e));
-        assert.match((e as Error).message, /^\[s3\] put "s3:\/\/.+\/big\.db\.gz" failed: connection to 127\.0\.0\.1:\d+ failed \((ECONNREFUSED|ECONNRESET|EPIPE)\)/);
+        assert.match((e as Error).message, /^put "s3:\/\/.+\/big\.db\.gz" failed: connection to 127\.0\.0\.1:\d+ failed \((ECONNREFUSED|ECONNRESET|EPIPE)\)/);
         // The gateway is gone: the parts could not be discarded, and the message says so.
         assert.match((e as Error).message, /incomplete multipart upload .+ could not be discarded/);
         return true;

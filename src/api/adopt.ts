@@ -59,8 +59,8 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
   const result: AdoptResult = { adopted: [], discarded: [] };
   const transport: Transport = new LocalTransport(dir);
   const listing = await listStore(transport, {
-    ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
-    ...(signal ? { signal } : {}),
+    dbName: options.dbName,
+    signal,
   });
   // A malformed latest.txt hides which file is published: leave everything (prune refuses too).
   if (listing.latestProblem) return result;
@@ -78,7 +78,7 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
       let lock;
       if (options.takeLocks ?? true) {
         try {
-          lock = await acquireLock(dir, dbName, signal ? { signal } : {});
+          lock = await acquireLock(dir, dbName, { signal });
         } catch (e) {
           if (isBackupError(e, ErrorCode.LOCKED)) continue;
           throw e;
@@ -86,7 +86,7 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
       }
       try {
         for (const name of names) {
-          throwIfAborted(signal, `[api] verifying "${join(dir, name)}"`);
+          throwIfAborted(signal, `verifying "${join(dir, name)}"`);
           await settle(transport, dir, name, engine, options, result);
         }
       } finally {
@@ -101,14 +101,14 @@ export async function adoptUnverified(dir: string, options: AdoptOptions = {}): 
 
 async function settle(transport: Transport, dir: string, name: string, engine: Engine, options: AdoptOptions, result: AdoptResult): Promise<void> {
   const path = join(dir, name);
-  const signalOption = options.signal ? { signal: options.signal } : {};
+  const { signal } = options;
   // Looked at again under the lock: the run that wrote it may have finished publishing meanwhile.
-  if ((await transport.stat(name, signalOption)) === undefined || (await transport.stat(name + SIDECAR_SUFFIX, signalOption)) !== undefined) return;
+  if ((await transport.stat(name, { signal })) === undefined || (await transport.stat(name + SIDECAR_SUFFIX, { signal })) !== undefined) return;
   let hex: string;
   let ok: boolean;
   try {
-    hex = await sha256File(path, signalOption);
-    const verified = await verify(path, { engine, mode: options.mode ?? 'full', ...signalOption });
+    hex = await sha256File(path, { signal });
+    const verified = await verify(path, { engine, mode: options.mode ?? 'full', signal });
     if (!verified.contentChecked) return; // encrypted: see the module comment
     ok = verified.ok;
   } catch (e) {
@@ -116,7 +116,7 @@ async function settle(transport: Transport, dir: string, name: string, engine: E
     throw e;
   }
   if (ok) {
-    await writeStoreSidecar(transport, name, hex, signalOption);
+    await writeStoreSidecar(transport, name, hex, { signal });
     result.adopted.push(name);
   } else {
     await transport.remove(name);

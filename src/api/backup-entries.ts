@@ -56,7 +56,7 @@ export function entryBackupConfig(entry: BackupEntryConfig, encryption?: Config[
     keepMonthly: entry.keepMonthly,
     keepYearly: entry.keepYearly,
     // [encryption] is the file's: it applies to every entry.
-    ...(encryption ? { encryption } : {}),
+    encryption,
   };
 }
 
@@ -85,17 +85,17 @@ export async function backupEntries(config: Config, options: BackupEntriesOption
     const base = { label: entry.label, strategy: entry.strategy, dbName: entry.dbName, sourcePath: entry.sourcePath, destPath: entry.destPath };
     let outcome: EntryOutcome;
     try {
-      throwIfAborted(options.signal, `[api] backup of [${entry.strategy}.${entry.label}]`);
+      throwIfAborted(options.signal, `backup of [${entry.strategy}.${entry.label}]`);
       const due = await entryDue(entry, now());
       if (!due.due) {
-        outcome = { ...base, status: 'not-due', ...(due.newest !== undefined ? { newest: due.newest } : {}), ...(due.dueAt ? { dueAt: due.dueAt } : {}) };
+        outcome = { ...base, status: 'not-due', newest: due.newest, dueAt: due.dueAt };
       } else {
         onStart?.(entry);
         const result = await backup(entryBackupConfig(entry, config.encryption), { ...backupOptions, layout: { kind: 'rib', dbName: entry.dbName, compressed: entry.compression } });
         outcome = { ...base, status: 'published', result };
       }
     } catch (e) {
-      outcome = { ...base, status: 'failed', error: asBackupError(e, `[api] backup of [${entry.strategy}.${entry.label}]:`) as Error };
+      outcome = { ...base, status: 'failed', error: asBackupError(e, `backup of [${entry.strategy}.${entry.label}]:`) as Error };
     }
     outcomes.push(outcome);
     onEntry?.(outcome);
@@ -114,7 +114,7 @@ export class EntriesError extends BackupError {
     const failed = bad.map((o) => `[${o.strategy}.${o.label}]`);
     super(
       ErrorCode.ENTRIES,
-      `[api] ${bad.length} of ${outcomes.length} entries failed: ` + bad.map((o, i) => `${failed[i]} ${o.sourcePath}: ${o.error?.message ?? 'failed'}`).join('; '),
+      `${bad.length} of ${outcomes.length} entries failed: ` + bad.map((o, i) => `${failed[i]} ${o.sourcePath}: ${o.error?.message ?? 'failed'}`).join('; '),
       bad.length === 1 && bad[0]!.error instanceof BackupError && bad[0]!.error.path !== undefined ? { path: bad[0]!.error.path, cause: bad[0]!.error } : {},
     );
     this.failed = failed;

@@ -156,7 +156,7 @@ export async function backup(configArg: Config, options: BackupOptions = {}): Pr
   try {
     return await runBackup(configArg, options);
   } catch (e) {
-    throw asBackupError(e, '[api] backup:');
+    throw asBackupError(e);
   }
 }
 
@@ -172,9 +172,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const dbName = layout ? layout.dbName : sanitizeDbName(config.sourcePath);
   const compressed = layout?.compressed ?? true;
   const recipients = encryptionRecipients(config, options, compressed);
-  throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+  throwIfAborted(signal, `backup of "${config.sourcePath}"`);
   // Before anything is created: a missing source must not leave an empty backup directory behind.
-  const sourceBytes = readDatabaseHeader(config.sourcePath, 'api').size + fileSizeOrZero(`${config.sourcePath}-wal`);
+  const sourceBytes = readDatabaseHeader(config.sourcePath).size + fileSizeOrZero(`${config.sourcePath}-wal`);
   // At the peak backup_dir holds two copies of the database (the validated private copy and the
   // snapshot made from it; then the snapshot and the .gz, at most its size): refuse up front, not
   // after minutes of work. A new directory is checked before it is created. Encrypted, the two
@@ -183,12 +183,11 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const checkSpace = async (): Promise<void> => {
     const what = `a backup of "${config.sourcePath}"`;
     if (!recipients) {
-      await requireFreeSpace('[api]', dir, withSlack(2 * sourceBytes), `${what} (twice its size with the -wal)`, options.freeSpace);
+      await requireFreeSpace(dir, withSlack(2 * sourceBytes), `${what} (twice its size with the -wal)`, options.freeSpace);
       return;
     }
     const shared = sameFileSystem(dir, tmpdir());
     await requireFreeSpace(
-      '[api]',
       dir,
       withSlack((shared ? 3 : 1) * sourceBytes),
       shared ? `${what}, encrypted (three times its size with the -wal: its work directory in $TMPDIR is on this file system)` : `${what}, encrypted (its size with the -wal)`,
@@ -196,7 +195,6 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     );
     if (!shared) {
       await requireFreeSpace(
-        '[api]',
         tmpdir(),
         withSlack(2 * sourceBytes),
         `the private work directory of ${what}, encrypted (twice its size with the -wal; set TMPDIR to a larger file system)`,
@@ -207,9 +205,9 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
   const dirExisted = pathExists(dir);
   if (!dirExisted) await checkSpace();
 
-  await ensurePrivateDir(dir, '[api] backup directory');
+  await ensurePrivateDir(dir, 'backup directory');
   progress({ phase: 'lock' });
-  const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
+  const lock = await acquireLock(dir, dbName, { waitMs: config.lockTimeoutMs, signal });
   const engine = options.engine ?? new WasmEngine();
   let workDir: string | undefined;
   let snapshotPath = join(dir, `${dbName}.snapshot${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
@@ -233,8 +231,10 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
       ...options.liveCopy,
       strategy: config.strategy,
       pagesPerStep: config.pagesPerStep,
-      sleepMs: config.sleepIntervalMs,
-      ...(signal ? { signal } : {}),
+      // sleep_interval let writers in between steps over the live file; the steps now copy our
+      // private validated copy, which no writer waits for: a pause would only slow the backup.
+      sleepMs: 0,
+      signal,
       onProgress: (p) => progress({ phase: 'snapshot', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
     });
     const snapshotMs = Date.now() - ts;
@@ -243,13 +243,13 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     const tv = Date.now();
     const check = await engine.integrityCheck(snapshotPath, {
       mode: config.verify,
-      ...(signal ? { signal } : {}),
+      signal,
       onProgress: (p) => progress({ phase: 'verify', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
     });
     if (!check.ok) {
       throw new BackupError(
         ErrorCode.INTEGRITY,
-        `[api] the snapshot of "${config.sourcePath}" failed ${config.verify === 'quick' ? 'quick_check' : 'integrity_check'}; ` +
+        `the snapshot of "${config.sourcePath}" failed ${config.verify === 'quick' ? 'quick_check' : 'integrity_check'}; ` +
           `nothing was published. The source database itself may be damaged: ${check.messages.slice(0, 5).join('; ')}`,
         { path: config.sourcePath },
       );
@@ -259,15 +259,15 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     // workers start (peak RSS is the larger of the two phases, not their sum).
     if (!options.engine) await engine.close();
 
-    throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+    throwIfAborted(signal, `backup of "${config.sourcePath}"`);
     progress({ phase: 'compress' });
     const tc = Date.now();
     const gzipOptions: Parameters<typeof gzipFile>[2] = {
       level: config.compressionLevel as Level, // validated 0-9 by the config loader
       // Below one chunk there is nothing to parallelise: worker start-up would cost more than gzip.
-      ...(snap.bytes <= CHUNK_SIZE ? { workers: 0 } : {}),
-      ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
-      ...(signal ? { signal } : {}),
+      workers: snap.bytes <= CHUNK_SIZE ? 0 : undefined,
+      workerUrl: options.compressWorkerUrl,
+      signal,
       onProgress: (p) => progress({ phase: 'compress', bytesDone: p.bytesIn, bytesTotal: snap.bytes }),
     };
     const { name, summary } = !layout
@@ -279,26 +279,26 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
     progress({ phase: 'compressed' });
     const compressMs = Date.now() - tc;
     await rm(snapshotPath, { force: true }).catch((e: unknown) => {
-      throw fsError('[api]', 'remove', snapshotPath, e);
+      throw fsError('remove', snapshotPath, e);
     });
 
     const tp = Date.now();
     let published = false;
     try {
-      throwIfAborted(signal, `[api] backup of "${config.sourcePath}"`);
+      throwIfAborted(signal, `backup of "${config.sourcePath}"`);
       // The .gz is in place (gzipFile wrote it atomically); the store checks its size, then writes
       // the sidecar and latest.txt, exactly as at a push destination. The restinpieces-backup layout
       // has no latest.txt: a sidecar, then (plain snapshots) the latest- link.
       let latestLink: string | undefined;
       if (layout) {
-        await writeStoreSidecar(new LocalTransport(dir), name, summary.compressedSha256, signal ? { signal } : {});
+        await writeStoreSidecar(new LocalTransport(dir), name, summary.compressedSha256, { signal });
         progress({ phase: 'sidecar' });
         if (!compressed) latestLink = await replaceLatestLink(dir, name, dbName);
       } else await publishBackup(
         new LocalTransport(dir),
         { name, sha256: summary.compressedSha256, size: summary.compressedBytes },
         {
-          ...(signal ? { signal } : {}),
+          signal,
           onStep: (step) => {
             if (step === 'sidecar') progress({ phase: 'sidecar' });
           },
@@ -340,7 +340,7 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
             dest,
             { dir, name, dbName, sha256: summary.compressedSha256, size: summary.compressedBytes },
             {
-              ...(signal ? { signal } : {}),
+              signal,
               now: startedAt,
               onProgress: (_url, done, total) => progress({ phase: 'push', url: dest.url, bytesDone: done, bytesTotal: total }),
             },
@@ -357,8 +357,8 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
         gzBytes: summary.compressedBytes,
         compressed,
         encrypted: recipients !== undefined,
-        ...(recipients ? { recipients: recipients.length } : {}),
-        ...(latestLink !== undefined ? { latestLink } : {}),
+        recipients: recipients?.length,
+        latestLink,
         sha256: summary.compressedSha256,
         integrity: config.verify,
         copyAttempts: snap.copy.attempts,
@@ -400,16 +400,16 @@ async function runBackup(configArg: Config, options: BackupOptions): Promise<Bac
 function encryptionRecipients(config: Config, options: BackupOptions, compressed: boolean): string[] | undefined {
   const recipients = (options.encryption ?? config.encryption)?.recipients;
   if (recipients === undefined) return undefined;
-  if (recipients.length === 0) throw new BackupError(ErrorCode.CONFIG, '[api] encryption needs at least one recipient ("age1...", from "age-keygen -y key.txt")');
+  if (recipients.length === 0) throw new BackupError(ErrorCode.CONFIG, 'encryption needs at least one recipient ("age1...", from "age-keygen -y key.txt")');
   recipients.forEach((r, i) => {
     const problem = typeof r === 'string' ? recipientProblem(r) : 'not a string';
     // The value itself is never echoed: a pasted secret key must not reach a log.
-    if (problem !== undefined) throw new BackupError(ErrorCode.CONFIG, `[api] encryption recipient ${i + 1}: ${problem}`);
+    if (problem !== undefined) throw new BackupError(ErrorCode.CONFIG, `encryption recipient ${i + 1}: ${problem}`);
   });
   if (!compressed) {
     throw new BackupError(
       ErrorCode.CONFIG,
-      '[api] a plain (compression = false) snapshot cannot be encrypted: nothing plaintext may be published; use compression with encryption',
+      'a plain (compression = false) snapshot cannot be encrypted: nothing plaintext may be published; use compression with encryption',
     );
   }
   return recipients.map((r) => r.trim().toLowerCase());
@@ -432,7 +432,7 @@ async function compressToFreeName(
 ): Promise<{ name: string; summary: { compressedBytes: number; compressedSha256: string } }> {
   let counter = 1;
   const files = await readdir(dir).catch((e: unknown) => {
-    throw fsError('[api]', 'list', dir, e);
+    throw fsError('list', dir, e);
   });
   for (const file of files) {
     const base = file.endsWith(SIDECAR_SUFFIX) ? file.slice(0, -SIDECAR_SUFFIX.length) : file;
@@ -496,7 +496,7 @@ async function placePlainSnapshot(
   const name = ribBackupFileName(dbName, at, false);
   const path = join(dir, name);
   refuseTaken(dir, name);
-  const sha256 = await sha256File(snapshot, signal ? { signal } : {});
+  const sha256 = await sha256File(snapshot, { signal });
   let size: number;
   try {
     await fsyncFile(snapshot);
@@ -505,7 +505,7 @@ async function placePlainSnapshot(
     fsyncDir(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') refuseTaken(dir, name);
-    throw fsError('[api]', 'publish', path, e);
+    throw fsError('publish', path, e);
   }
   return { name, summary: { compressedBytes: size, compressedSha256: sha256 } };
 }
@@ -529,7 +529,7 @@ function sameFileSystem(a: string, b: string): boolean {
 function refuseTaken(dir: string, name: string): void {
   const path = join(dir, name);
   if (pathExists(path) || pathExists(`${path}${SIDECAR_SUFFIX}`)) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] "${path}" already exists (a backup of this database in the same second): not replaced`, { path });
+    throw new BackupError(ErrorCode.DEST_EXISTS, `"${path}" already exists (a backup of this database in the same second): not replaced`, { path });
   }
 }
 
@@ -544,7 +544,7 @@ async function replaceLatestLink(dir: string, name: string, dbName: string): Pro
     fsyncDir(dir);
   } catch (e) {
     await rm(temp, { force: true });
-    throw fsError('[api]', 'link', linkPath, e);
+    throw fsError('link', linkPath, e);
   }
   return linkPath;
 }

@@ -36,7 +36,7 @@ export async function gzipEncryptFile(
   recipients: readonly string[],
   options: EncryptToFileOptions = {},
 ): Promise<EncryptedFileSummary> {
-  if (pathExists(dest)) throw new BackupError(ErrorCode.DEST_EXISTS, `[api] "${dest}" already exists: not replaced`, { path: dest });
+  if (pathExists(dest)) throw new BackupError(ErrorCode.DEST_EXISTS, `"${dest}" already exists: not replaced`, { path: dest });
   const compressed = gzipStream(readFileChunks(src, CHUNK_SIZE, { signal: options.signal }), { ...options, name: src });
   const encrypted = encryptChunks(compressed, recipients);
   const hash = createHash('sha256');
@@ -48,7 +48,7 @@ export async function gzipEncryptFile(
       yield chunk;
     }
   }
-  await writeFileAtomic(dest, hashed(), { ...(options.signal ? { signal: options.signal } : {}) });
+  await writeFileAtomic(dest, hashed(), { signal: options.signal });
   const { uncompressedBytes } = await compressed.summary;
   return { fileBytes, fileSha256: hash.digest('hex'), dbBytes: uncompressedBytes };
 }

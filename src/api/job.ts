@@ -51,16 +51,16 @@ export function createBackupHandler(source: ConfigSource, options: Omit<BackupOp
     jobType: JOB_TYPE,
     async handle(job, { signal } = {}) {
       if (job.type !== undefined && job.type !== JOB_TYPE) {
-        throw new BackupError(ErrorCode.CONFIG, `[job] the ${JOB_TYPE} handler was given a job of type "${job.type}"`);
+        throw new BackupError(ErrorCode.CONFIG, `the ${JOB_TYPE} handler was given a job of type "${job.type}"`);
       }
       const resolved = typeof source === 'function' ? await source() : source;
       const config = typeof resolved === 'string' ? await loadConfig(resolved) : resolved;
       if (config.entries) {
-        const outcomes = await backupEntries(config, { ...options, ...(signal ? { signal } : {}) });
+        const outcomes = await backupEntries(config, { ...options, signal });
         if (outcomes.some((o) => o.status === 'failed')) throw new EntriesError(outcomes);
         return outcomes;
       }
-      return backup(config, { ...options, ...(signal ? { signal } : {}) });
+      return backup(config, { ...options, signal });
     },
   };
 }

@@ -81,20 +81,20 @@ export async function resolveBackupPath(path: string, options: ListOptions = {})
   if (listing.latestProblem) {
     throw new BackupError(
       ErrorCode.BACKUP_NOT_FOUND,
-      `[api] ${listing.latestProblem.message.replace(/^\[store\] /, '')}: not guessing which backup to use; give the backup file instead of the directory`,
+      `${listing.latestProblem.message}: not guessing which backup to use; give the backup file instead of the directory`,
       { path: join(path, LATEST_FILE), cause: listing.latestProblem },
     );
   }
   const e = latestOf(listing);
   if (!e) {
     const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] no backup${of} in directory "${path}"`, { path });
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `no backup${of} in directory "${path}"`, { path });
   }
   const databases = namedDatabases(listing.backups);
   if (!e.isLatest && databases.length > 1) {
     throw new BackupError(
       ErrorCode.BACKUP_NOT_FOUND,
-      `[api] directory "${path}" holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
+      `directory "${path}" holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
         'pass --db <name> (dbName) to choose one',
       { path },
     );

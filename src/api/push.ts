@@ -68,20 +68,19 @@ export interface PushOptions {
 /** Publishes `backup` in the store `transport` and applies `policy` there; returns what retention removed. */
 export async function pushToStore(transport: Transport, backup: PushedBackup, policy: RetentionPolicy, options: PushOptions = {}): Promise<string[]> {
   const { signal } = options;
-  const signalOption = signal ? { signal } : {};
   const local = new LocalTransport(backup.dir);
   await publishBackup(
     transport,
-    { name: backup.name, sha256: backup.sha256, size: backup.size, data: local.read(backup.name, signalOption) },
-    { ...signalOption, onProgress: (n) => options.onProgress?.(transport.location, n, backup.size) },
+    { name: backup.name, sha256: backup.sha256, size: backup.size, data: local.read(backup.name, { signal }) },
+    { signal, onProgress: (n) => options.onProgress?.(transport.location, n, backup.size) },
   );
   // Published there: from here on a failure is reported, but the pushed backup stands.
-  await sweepTemps(transport, backup.dbName, { olderThanMs: REMOTE_TEMP_MAX_AGE_MS, ...signalOption });
+  await sweepTemps(transport, backup.dbName, { olderThanMs: REMOTE_TEMP_MAX_AGE_MS, signal });
   const pruned = await pruneStore(transport, policy, {
     dbName: backup.dbName,
     latestName: backup.name,
-    ...(options.now ? { now: options.now } : {}),
-    ...signalOption,
+    now: options.now,
+    signal,
   });
   return pruned.removed;
 }
@@ -130,7 +129,7 @@ export function describeFailure(url: string, e: unknown): PushFailure {
       // a URL the config loader accepted always parses
     }
   }
-  return { kind, code, message, ...(host !== undefined ? { host } : {}) };
+  return { kind, code, message, host };
 }
 
 /** A backup that was published locally but failed to reach at least one destination. */
@@ -143,7 +142,7 @@ export class PushError extends BackupError {
     const failed = outcomes.filter((o) => !o.ok);
     super(
       ErrorCode.PUSH,
-      `[push] the backup was published locally, but ${failed.length} of ${outcomes.length} destination(s) failed: ` +
+      `the backup was published locally, but ${failed.length} of ${outcomes.length} destination(s) failed: ` +
         failed.map((o) => `${o.url}: ${o.error!.kind} (${o.error!.message})`).join('; '),
       failed.length === 1 && failed[0]!.error!.host !== undefined ? { host: failed[0]!.error!.host } : {},
     );

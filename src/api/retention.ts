@@ -45,9 +45,9 @@ export async function prune(dir: string, policy: RetentionPolicy, options: Prune
     options.dryRun || policy.keepLast === 0
       ? { adopted: [], discarded: [] }
       : await adoptUnverified(dir, {
-          ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
-          ...(options.latestName !== undefined ? { latestName: options.latestName } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
+          dbName: options.dbName,
+          latestName: options.latestName,
+          signal: options.signal,
         });
   const result = await pruneStore(new LocalTransport(dir), policy, options);
   return { ...result, adopted: settled.adopted, discarded: settled.discarded };

@@ -101,18 +101,17 @@ export interface StatusResult {
  */
 export async function status(target: string | Config, options: StatusOptions = {}): Promise<StatusResult> {
   const { dir, dbName } = where(target, options);
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const listing = await listStore(new LocalTransport(dir), { ...(dbName !== undefined ? { dbName } : {}), ...signalOption });
+  const listing = await listStore(new LocalTransport(dir), { dbName, signal: options.signal });
   const problems: StatusProblem[] = [];
   const warnings: string[] = [];
   if (listing.latestProblem) warnings.push(listing.latestProblem.message);
   const result = (newest?: StatusBackup): StatusResult => ({
     ok: problems.length === 0,
     dir,
-    ...(dbName !== undefined ? { dbName } : {}),
+    dbName,
     count: listing.backups.length,
-    ...(newest ? { newest } : {}),
-    ...(options.maxAgeMs !== undefined ? { maxAgeMs: options.maxAgeMs } : {}),
+    newest,
+    maxAgeMs: options.maxAgeMs,
     problems,
     warnings,
   });
@@ -129,7 +128,7 @@ export async function status(target: string | Config, options: StatusOptions = {
   }
   let checksum: StatusBackup['checksum'];
   try {
-    checksum = await checkSidecar(path, signalOption);
+    checksum = await checkSidecar(path, { signal: options.signal });
   } catch (e) {
     if (!(e instanceof BackupError) || e.code !== ErrorCode.CHECKSUM) throw e;
     checksum = 'mismatch';
@@ -163,6 +162,7 @@ export async function status(target: string | Config, options: StatusOptions = {
     chosenBy: entry.isLatest ? 'latest.txt' : 'listing',
     checksum,
     encrypted,
+    // Only for an encrypted backup: a plain one has no `decryptable` at all, not `undefined`.
     ...(decryptable !== undefined ? { decryptable } : {}),
   });
 }
@@ -187,7 +187,7 @@ async function headerProblem(path: string, identities: AgeIdentities): Promise<s
       await fh.close().catch(() => {});
     }
   } catch (e) {
-    throw fsError('[api] status:', 'read', path, e);
+    throw fsError('read', path, e);
   }
   try {
     // Resolves once the header is read and a key fits; the payload is never pulled.
@@ -214,7 +214,7 @@ function where(target: string | Config, options: StatusOptions): { dir: string; 
   }
   if (target.pull?.localDir !== undefined) return { dir: target.pull.localDir, ...dbOption };
   const file = target.configPath;
-  throw new BackupError(ErrorCode.CONFIG, `[api] status: the config${file ? ` "${file}"` : ''} has neither backup_dir nor [pull] local_dir`, {
-    ...(file ? { path: file } : {}),
+  throw new BackupError(ErrorCode.CONFIG, `the config${file ? ` "${file}"` : ''} has neither backup_dir nor [pull] local_dir`, {
+    path: file || undefined,
   });
 }

@@ -27,19 +27,18 @@ export interface StoreVerifyResult extends VerifyResult {
  * newest). It and its sidecar are downloaded into a private temp directory, removed afterwards.
  */
 export async function verifyInStore(transport: Transport, name: string | undefined, options: VerifyOptions = {}): Promise<StoreVerifyResult> {
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const dbOption = options.dbName !== undefined ? { dbName: options.dbName } : {};
-  const chosen = name ?? (await findLatest(transport, { ...signalOption, ...dbOption }))?.name;
+  const { signal } = options;
+  const chosen = name ?? (await findLatest(transport, { signal, dbName: options.dbName }))?.name;
   if (chosen === undefined) {
     const of = options.dbName !== undefined ? ` of database "${options.dbName}"` : '';
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] no backup${of} in ${transport.location}`, { path: transport.location });
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `no backup${of} in ${transport.location}`, { path: transport.location });
   }
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
   try {
     const local = join(dir, chosen);
-    await writeFileAtomic(local, transport.read(chosen, signalOption), { layer: '[store]', ...signalOption });
-    const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, signalOption);
-    if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar, { layer: '[store]' });
+    await writeFileAtomic(local, transport.read(chosen, { signal }), { signal });
+    const sidecar = await transport.readText(`${chosen}${SIDECAR_SUFFIX}`, 4096, { signal });
+    if (sidecar !== undefined) await writeFileAtomic(`${local}${SIDECAR_SUFFIX}`, sidecar);
     const result = await verify(local, { ...options, tempDir: dir });
     return { ...result, name: chosen, location: whereIn(transport, chosen) };
   } finally {

@@ -57,13 +57,13 @@ export async function makeWorkDir(prefix: string): Promise<string> {
   try {
     return await mkdtemp(join(root, prefix));
   } catch (e) {
-    throw fsError('[api]', 'create the private work directory in', root, e);
+    throw fsError('create the private work directory in', root, e);
   }
 }
 
 /** Removes a run's work directory and everything in it (every exit path of the run). */
 export async function removeWorkDir(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true }).catch((e: unknown) => {
-    throw fsError('[api]', 'remove', path, e);
+    throw fsError('remove', path, e);
   });
 }

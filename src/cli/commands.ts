@@ -91,7 +91,7 @@ async function appConfig(values: Values, out: Output | undefined): Promise<Confi
   if (identity === undefined) {
     throw new UsageError(`--app-config needs the age identity that decrypts it: --age-identity <key file> or ${AGE_IDENTITY_ENV}=<key file>`);
   }
-  return loadAppConfig(db, { identity, ...(out ? { warn: (m: string) => out.warn(m) } : {}) });
+  return loadAppConfig(db, { identity, warn: out && ((m: string) => out.warn(m)) });
 }
 
 /**
@@ -103,7 +103,7 @@ async function appConfig(values: Values, out: Output | undefined): Promise<Confi
 export async function backupIdentities(values: Values, config: Config | undefined, out: Output | undefined): Promise<AgeIdentities | undefined> {
   const path = ageIdentityPath(str(values, 'age-identity')) ?? config?.pull?.ageIdentity;
   if (path === undefined) return undefined;
-  return loadAgeIdentities(path, out ? { warn: (m: string) => out.warn(m) } : {});
+  return loadAgeIdentities(path, { warn: out && ((m: string) => out.warn(m)) });
 }
 
 /** Commands that do not decrypt backups take --age-identity only to read an --app-config. */
@@ -214,7 +214,7 @@ async function backupEntriesOnce(config: Config, signal: AbortSignal, out: Outpu
       out.result('backup', true, about, [`${head} not due: the newest backup ${o.newest ?? ''} is younger than its frequency${when}`]);
     } else {
       const e = error as Partial<BackupError> & Error;
-      const info = { code: e instanceof BackupError ? e.code : 'EINTERNAL', message: cliMessage(e), ...(e.path ? { path: e.path } : {}) };
+      const info = { code: e instanceof BackupError ? e.code : 'EINTERNAL', message: cliMessage(e), path: e.path || undefined };
       out.result('backup', false, { ...about, error: info }, [`${head} FAILED: ${o.sourcePath} was not backed up`]);
       out.error('backup', e, { json: false });
     }
@@ -291,14 +291,14 @@ const pullCommand: Command = {
     const insecure = values['insecure-skip-host-key-check'] === true;
     const ageIdentity = await backupIdentities(values, config, out);
     const r = await pull(config, {
-      ...(ageIdentity ? { ageIdentity } : {}),
+      ageIdentity,
       signal,
       onProgress: out.progress,
-      ...(restoreTo ? { restoreTo: resolve(restoreTo) } : {}),
-      ...(keep !== undefined ? { keepBeforeRestore: Number(keep) } : {}),
+      restoreTo: restoreTo ? resolve(restoreTo) : undefined,
+      keepBeforeRestore: keep === undefined ? undefined : Number(keep),
       // Always shown, --quiet or not: the host key check is off.
       warn: (m: string) => out.warn(m),
-      ...(insecure ? { insecureSkipHostKeyCheck: true } : {}),
+      insecureSkipHostKeyCheck: insecure,
     });
     out.endProgress();
     const lines: string[] = [];
@@ -327,7 +327,6 @@ const verifyCommand: Command = {
     let file = args[0]!;
     const mode = integrityMode(values, config);
     const identities = await backupIdentities(values, config, out);
-    const ageIdentity = identities ? { ageIdentity: identities } : {};
     let r;
     const db = str(values, 'db');
     if (isRemoteStoreUrl(file)) {
@@ -337,13 +336,13 @@ const verifyCommand: Command = {
       const storeUrl = name ? file.replace(/\/+$/, '').slice(0, -(last.length + 1)) : file;
       const transport = await openStoreArg(storeUrl, values, config);
       try {
-        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ...ageIdentity, ...(db !== undefined ? { dbName: db } : {}) });
+        r = await verifyInStore(transport, name, { mode, signal, onProgress: out.progress, ageIdentity: identities, dbName: db });
       } finally {
         await transport.close();
       }
       file = r.location;
     } else {
-      r = await verify(file, { mode, signal, onProgress: out.progress, ...ageIdentity, ...(db !== undefined ? { dbName: db } : {}) });
+      r = await verify(file, { mode, signal, onProgress: out.progress, ageIdentity: identities, dbName: db });
     }
     out.endProgress();
     const checksum = r.checksum === 'ok' ? ', sha256 sidecar ok' : r.checksum === 'absent' ? ', no sidecar' : '';
@@ -375,12 +374,12 @@ const restoreCommand: Command = {
     const identities = await backupIdentities(values, config, out);
     const r = await restore(args[0]!, args[1]!, {
       force: values.force === true,
-      ...(identities ? { ageIdentity: identities } : {}),
-      ...(db !== undefined ? { dbName: db } : {}),
+      ageIdentity: identities,
+      dbName: db,
       mode: integrityMode(values, config),
       signal,
       onProgress: out.progress,
-      ...(keep !== undefined ? { keepBeforeRestore: Number(keep) } : {}),
+      keepBeforeRestore: keep === undefined ? undefined : Number(keep),
     });
     out.endProgress();
     for (const w of r.warnings) out.warn(w);
@@ -492,7 +491,7 @@ async function listDir(
   const linkOf = (e: { name: string; dbName: string | undefined }) => (linked.has(e.name) && e.dbName !== undefined ? listing.latestLinks.get(e.dbName) : undefined);
   const backups = listing.backups.map((e) => {
     const link = linkOf(e);
-    return { ...e, ...(remote ? {} : { path: join(dir, e.name) }), ...(link !== undefined ? { latestLink: link } : {}) };
+    return { ...e, path: remote ? undefined : join(dir, e.name), latestLink: link };
   });
   // The same judgement and message as prune's refusal; the listing itself is still shown.
   const latestProblem = latestProblemOf(listing);
@@ -503,8 +502,8 @@ async function listDir(
     const flags = [e.isLatest ? 'latest' : '', e.latestLink !== undefined ? `= ${e.latestLink}` : '', e.hasChecksum ? 'sha256' : 'no sidecar', e.layout === 'ours' ? '' : e.layout].filter(Boolean);
     lines.push(`${e.time.toISOString()}  ${mib(e.size).padStart(12)}  ${e.name}  (${flags.join(', ')})`);
   }
-  const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), ...(latestProblem.path ? { path: latestProblem.path } : {}) };
-  out.result('list', true, { ...about, dir, backups, ...(problem ? { latestProblem: problem } : {}) }, lines);
+  const problem = latestProblem && { code: latestProblem.code, message: cliMessage(latestProblem.message), path: latestProblem.path || undefined };
+  out.result('list', true, { ...about, dir, backups, latestProblem: problem || undefined }, lines);
 }
 
 const RETENTION_FLAGS = {
@@ -571,7 +570,7 @@ function prunePolicy(values: Values, config: Config | undefined, place: string, 
     );
   }
   if (anyFlag) from = inherited ? `flags, then ${from}` : 'flags (others: backup\'s defaults)';
-  return { policy, ...(dbName !== undefined ? { dbName } : {}), from };
+  return { policy, dbName, from };
 }
 
 const pruneCommand: Command = {
@@ -625,7 +624,7 @@ async function pruneDir(
   signal: AbortSignal,
   about: Partial<ReturnType<typeof entryAbout>>,
 ): Promise<void> {
-  const pruneOptions = { dryRun, ...(db !== undefined ? { dbName: db } : {}) };
+  const pruneOptions = { dryRun, dbName: db };
   let r;
   if (remote !== undefined) {
     const transport = await openStoreArg(remote, values, config);
@@ -643,7 +642,7 @@ async function pruneDir(
   out.result(
     'prune',
     true,
-    { ...about, dir, dryRun, policy, policyFrom: from, ...(db !== undefined ? { db } : {}), removed: r.removed, kept: r.kept, unverified: r.unverified, adopted, discarded },
+    { ...about, dir, dryRun, policy, policyFrom: from, db, removed: r.removed, kept: r.kept, unverified: r.unverified, adopted, discarded },
     [
       `${about.entry !== undefined ? `${about.entry} ${dir}: ` : ''}${verb} ${r.removed.length}, kept ${r.kept.length} (${describeRetention(policy)}; from ${from}${db !== undefined ? `; database ${db}` : ''})`,
       ...r.removed.map((name) => `  ${verb} ${name}`),
@@ -664,11 +663,11 @@ const statusCommand: Command = {
     const maxAge = str(values, 'max-age');
     const maxAgeMs = maxAge === undefined ? undefined : durationFlag('status', 'max-age', maxAge);
     const db = str(values, 'db');
-    const base = { signal, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(db !== undefined ? { dbName: db } : {}) };
+    const base = { signal, maxAgeMs, dbName: db };
     // The identity (if any) checks that the newest backup, when encrypted, can be opened with it.
     const withIdentity = async (config: Config | undefined) => {
       const identities = await backupIdentities(values, config, out);
-      return { ...base, ...(identities ? { ageIdentity: identities } : {}) };
+      return { ...base, ageIdentity: identities };
     };
     // No directory: the config's backup_dir (else [pull] local_dir), ./sqlite-backup.toml by default;
     // a many-entry config: every entry's newest backup in its dest_path, not ok when any entry is not.

@@ -146,16 +146,16 @@ export async function writeConfigTemplate(path: string): Promise<void> {
     handle = await open(file, 'wx', 0o600);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
-    const details = { path: file, cause: e, ...(errno ? { errno } : {}) };
+    const details = { path: file, cause: e, errno };
     if (errno === 'EEXIST') {
-      throw new BackupError(ErrorCode.CONFIG, `[cli] init: "${file}" already exists; it was left unchanged (remove it or choose another path)`, details);
+      throw new BackupError(ErrorCode.CONFIG, `init: "${file}" already exists; it was left unchanged (remove it or choose another path)`, details);
     }
     if (errno === 'ENOENT' || errno === 'ENOTDIR') {
       const dir = dirname(file);
       const what = errno === 'ENOENT' ? 'does not exist' : 'is not a directory';
-      throw new BackupError(ErrorCode.DEST_DIR, `[cli] init: cannot create "${file}": directory "${dir}" ${what}; create it first`, { ...details, path: dir });
+      throw new BackupError(ErrorCode.DEST_DIR, `init: cannot create "${file}": directory "${dir}" ${what}; create it first`, { ...details, path: dir });
     }
-    throw new BackupError(ErrorCode.IO, `[cli] init: cannot create "${file}" (${errno ?? (e as Error).message})`, details);
+    throw new BackupError(ErrorCode.IO, `init: cannot create "${file}" (${errno ?? (e as Error).message})`, details);
   }
   try {
     // The mode given to open() is reduced by the umask; set it exactly.
@@ -166,10 +166,10 @@ export async function writeConfigTemplate(path: string): Promise<void> {
     await handle.close().catch(() => {});
     await unlink(file).catch(() => {});
     const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.IO, `[cli] init: cannot write "${file}" (${errno ?? (e as Error).message})`, {
+    throw new BackupError(ErrorCode.IO, `init: cannot write "${file}" (${errno ?? (e as Error).message})`, {
       path: file,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   }
 }

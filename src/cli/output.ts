@@ -100,8 +100,8 @@ export class Output {
       this.bar.update({
         phase: p.phase,
         unit: 'bytes',
-        ...(p.bytesDone !== undefined ? { done: p.bytesDone } : {}),
-        ...(p.bytesTotal !== undefined ? { total: p.bytesTotal } : {}),
+        done: p.bytesDone,
+        total: p.bytesTotal,
       });
       return;
     }
@@ -127,7 +127,7 @@ export class Output {
   error(command: string, error_: unknown, options: { json?: boolean } = {}): void {
     this.bar.clear();
     // A raw fs error that escaped a layer is still an fs failure (EIO), not an internal one.
-    const e = asBackupError(error_, '[cli]');
+    const e = asBackupError(error_);
     const lines = describeError(e, this.mode.verbose);
     this.streams.stderr.write(this.lines(lines.join('\n'), this.stampErr));
     if (this.mode.json && options.json !== false) {
@@ -135,11 +135,11 @@ export class Output {
       const error = {
         code: err instanceof BackupError ? err.code : 'EINTERNAL',
         message: cliMessage(e),
-        ...(err.path ? { path: err.path } : {}),
-        ...(err.host ? { host: err.host } : {}),
+        path: err.path || undefined,
+        host: err.host || undefined,
         // The errno name, as BackupError types it (Node's own errors carry a negative number there).
-        ...(typeof err.errno === 'string' ? { errno: err.errno } : {}),
-        ...(typeof err.pid === 'number' ? { pid: err.pid } : {}),
+        errno: typeof err.errno === 'string' ? err.errno : undefined,
+        pid: typeof err.pid === 'number' ? err.pid : undefined,
       };
       this.streams.stdout.write(`${JSON.stringify({ command, ok: false, error })}\n`);
     }
@@ -152,9 +152,9 @@ export function mib(bytes: number): string {
 }
 
 /**
- * A library message as the CLI says it: without the layer prefix (`[api] `, `[engine] `: the
- * library's convention for callers who log its errors among others') and with the CLI's flags where
- * the library names its options.
+ * A library message as the CLI says it: without a bracket prefix (library messages carry none, see
+ * src/errors.ts; this strips any that a caller's own error or an older message still has) and with
+ * the CLI's flags where the library names its options.
  */
 export function cliMessage(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);

@@ -19,9 +19,12 @@ function storeSpecFor(url: string, values: Values, config: Config | undefined): 
   const fromPush = config?.push?.find((p) => p.url === url);
   const pullUrl = config?.pull?.url === url ? config.pull : undefined;
   const base: StoreSpec = fromPush ? storeSpecOf(fromPush) : pullUrl ? pullStoreSpec({ ...pullUrl, url }) : { url };
-  const endpoint = typeof values.endpoint === 'string' ? values.endpoint : undefined;
-  const region = typeof values.region === 'string' ? values.region : undefined;
-  return { ...base, ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
+  // A flag overrides the config; no flag keeps it.
+  return {
+    ...base,
+    endpoint: typeof values.endpoint === 'string' ? values.endpoint : base.endpoint,
+    region: typeof values.region === 'string' ? values.region : base.region,
+  };
 }
 
 export function openStoreArg(url: string, values: Values, config: Config | undefined): Promise<Transport> {

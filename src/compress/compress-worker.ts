@@ -19,13 +19,13 @@ if (!port) throw new Error('compress-worker.js must be started as a worker threa
 const sessions = new Map<number, FflateGunzipParser>();
 
 /**
- * fflate's inflate allocates typed arrays for every step (measured with its deflate: ~5 MiB per 1 MiB chunk). V8 frees
- * their memory only when it collects the small wrappers, which it does late: each worker then held
- * ~35 MiB of dead buffers (measured: process RSS +116 MiB with 2 workers). A minor GC after each
- * job costs ~0.4 ms (~1% of a deflate chunk) and keeps it at a few MiB; it even made gunzip faster
- * (memory is reused while still mapped: 1.5 s vs 1.8 s for 150 MB with a GC every 8 MiB only). `gc` is obtained the usual way (enable
- * --expose-gc, read `gc` from a fresh context) and the flag is switched off again at once, so no other
- * context of the process gets a `gc` global. Without it (flag refused) we simply skip this step.
+ * fflate's inflate allocates typed arrays for every step, several times the size of its input. V8
+ * frees their memory only when it collects the small wrappers, which it does late: each worker would
+ * hold tens of MiB of dead buffers. A minor GC after each job costs a fraction of a millisecond and
+ * keeps that at a few MiB; it also makes gunzip faster, since memory is reused while still mapped.
+ * `gc` is obtained the usual way (enable --expose-gc, read `gc` from a fresh context) and the flag is
+ * switched off again at once, so no other context of the process gets a `gc` global. Without it
+ * (flag refused) we simply skip this step.
  */
 const collectGarbage = ((): ((options: { type: 'minor' }) => void) | undefined => {
   try {
@@ -48,8 +48,8 @@ port.on('message', (req: WorkerRequest) => {
     if (req.op === 'gunzip') sessions.delete(req.session);
     const error =
       e instanceof BackupError
-        ? { code: e.code, message: e.message, ...(e.path === undefined ? {} : { path: e.path }) }
-        : { message: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack ? { stack: e.stack } : {}) };
+        ? { code: e.code, message: e.message, path: e.path }
+        : { message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined };
     port.postMessage({ id: req.id, ok: false, error } satisfies WorkerReply);
   }
 });

@@ -1,10 +1,11 @@
 /**
  * CRC-32 (the gzip/zlib polynomial 0xEDB88320), plus `crc32Combine`.
  *
- * `crc32` uses Node's native `zlib.crc32` where it exists (Node >= 20.15 / 22.2): ~10x faster than
- * JS (150 MB: ~40 ms vs ~450 ms, which was ~7% of the CPU of a parallel gzip). Older Node versions get
- * `crc32Js`, a slicing-by-8 table implementation (~330 MB/s here): package.json allows Node >= 20.0,
- * and the fflate gunzip codec is meant to work where node:zlib's extras are missing.
+ * `crc32` is Node's native `zlib.crc32`, several times faster than JS; every Node this package
+ * supports has it (package.json engines: >= 20.19). `crc32Js`, a slicing-by-8 table implementation,
+ * stands in where a `node:zlib` has no `crc32` (a bundler's zlib shim, another runtime's Node
+ * compatibility layer: the places the fflate gunzip codec is for), and is the reference the tests
+ * check the native one against.
  *
  * `crc32Combine(crcA, crcB, lenB)` gives the CRC of A followed by B from the two CRCs and B's length,
  * which lets parallel workers checksum their own chunks (zlib's `crc32_combine64`, the x^(2^n)

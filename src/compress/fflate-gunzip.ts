@@ -1,8 +1,8 @@
 /**
- * The pure-JS gunzip codec (`codec: 'fflate'`), for runtimes without node:zlib: fflate's streaming
- * `Gunzip`, through its public API only, under the same strict rules as the zlib codec
- * (gunzip-checks.ts). Synchronous, with input and output bounded per `drain` call, so it runs
- * unchanged in a worker (compress-worker.ts) or on the calling thread in steps (gunzip.ts).
+ * The pure-JS gunzip codec (`codec: 'fflate'`), for a `node:zlib` stand-in without Node's native
+ * inflate: fflate's streaming `Gunzip`, through its public API only, under the same strict rules as
+ * the zlib codec (gunzip-checks.ts). Synchronous, with input and output bounded per `drain` call, so
+ * it runs unchanged in a worker (compress-worker.ts) or on the calling thread in steps (gunzip.ts).
  *
  * fflate inflates and walks from member to member, but checks no CRC or ISIZE, reads headers loosely
  * (only their first 3 bytes are checked) and cannot say where the last member ends. Its one

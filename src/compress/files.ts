@@ -67,14 +67,14 @@ async function transformFile(
     input = await open(src, 'r');
   } catch (e) {
     const errno = errnoOf(e);
-    if (errno === 'ENOENT') throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[gzip] ${JSON.stringify(src)}: no such file`, { path: src, errno, cause: e });
+    if (errno === 'ENOENT') throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `${JSON.stringify(src)}: no such file`, { path: src, errno, cause: e });
     throw ioError('open', src, e);
   }
   let tmp: string | undefined;
   let output: FileHandle | undefined;
   try {
     const st = await input.stat();
-    if (!st.isFile()) throw new BackupError(ErrorCode.IO, `[gzip] ${JSON.stringify(src)}: not a regular file`, { path: src });
+    if (!st.isFile()) throw new BackupError(ErrorCode.IO, `${JSON.stringify(src)}: not a regular file`, { path: src });
     if (!overwrite) await refuseExisting(dest);
     tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
     output = await open(tmp, 'wx', mode).catch((e: unknown) => {
@@ -123,7 +123,7 @@ async function refuseExisting(dest: string): Promise<void> {
       throw ioError('stat', dest, e);
     },
   );
-  if (exists) throw new BackupError(ErrorCode.DEST_EXISTS, `[gzip] ${JSON.stringify(dest)}: already exists (pass overwrite: true to replace it)`, { path: dest });
+  if (exists) throw new BackupError(ErrorCode.DEST_EXISTS, `${JSON.stringify(dest)}: already exists (pass overwrite: true to replace it)`, { path: dest });
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array, path: string): Promise<void> {

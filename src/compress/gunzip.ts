@@ -3,7 +3,8 @@
  *  - `zlib` (default): Node's built-in zlib inflates on libuv's thread pool (zlib-gunzip.ts), near
  *    the speed of `gzip -d`; this thread only parses the framing, checks the CRC-32, hashes and does
  *    the I/O, so the event loop stays responsive without a worker of ours.
- *  - `fflate`: pure JS, for runtimes without node:zlib (fflate-gunzip.ts). It runs in a worker by
+ *  - `fflate`: pure JS (fflate-gunzip.ts), for where `node:zlib` is a stand-in without Node's native
+ *    inflate (a bundler's shim): this package imports `node:zlib` either way. It runs in a worker by
  *    default, while this thread checks the CRC-32, hashes and does the I/O; `worker: false` runs it
  *    on the calling thread in steps of 512 KiB of output, yielding between steps.
  */
@@ -27,8 +28,8 @@ import { zlibGunzip } from './zlib-gunzip.js';
 /** Output produced per worker round trip. */
 const STEP_OUTPUT = 2 * 1024 * 1024;
 /**
- * Output produced per synchronous slice of work on the calling thread: ~6-8 ms of fflate each, so
- * the event-loop delay stays ~20-25 ms at p99 with GC pauses included (2 MiB gave 36-69 ms).
+ * Output produced per synchronous slice of work on the calling thread: a few milliseconds of fflate
+ * each, so the application's timers and I/O wait at most that long (plus a GC pause) between slices.
  */
 const INLINE_STEP_OUTPUT = 512 * 1024;
 /** Worker requests in flight: one being processed, one queued, so the worker never idles. */
@@ -41,8 +42,9 @@ export type GunzipCodec = 'zlib' | 'fflate';
 export interface GunzipOptions {
   /**
    * `'zlib'`: Node's built-in zlib, on libuv's thread pool (no worker of ours needed): about the
-   * speed of `gzip -d`. `'fflate'`: pure JS (fflate), for runtimes without node:zlib; about half the
-   * speed, and run in a worker (see `worker`). Both check the same things and raise the same errors.
+   * speed of `gzip -d`. `'fflate'`: pure JS (fflate), for a `node:zlib` stand-in without Node's
+   * native inflate; about half the speed, and run in a worker (see `worker`). Both check the same
+   * things and raise the same errors.
    * @default 'zlib'
    */
   codec?: GunzipCodec;
@@ -88,7 +90,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   let bytesOut = 0;
   const input = async function* () {
     for await (const c of source) {
-      if (!(c instanceof Uint8Array)) throw new TypeError(`[gzip] expected Uint8Array chunks, got ${typeof c}`);
+      if (!(c instanceof Uint8Array)) throw new TypeError(`expected Uint8Array chunks, got ${typeof c}`);
       checkAborted(signal, name);
       hashIn.update(c);
       bytesIn += c.length;
@@ -104,7 +106,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
 
   const fflate = options.codec === 'fflate';
   const useWorker = fflate && (options.pool !== undefined || options.worker !== false);
-  const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) }) : undefined;
+  const ownPool = useWorker && !options.pool ? new CompressPool({ size: 1, workerUrl: options.workerUrl }) : undefined;
   const pool = useWorker ? (options.pool ?? ownPool) : undefined;
   let totals: GunzipTotals;
   const crc = new CrcCheck(name);
@@ -125,7 +127,7 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
     }
   } catch (e) {
     if (e instanceof BackupError && e.code === ErrorCode.COMPRESS_WORKER && !e.message.includes(JSON.stringify(name))) {
-      throw new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] ${JSON.stringify(name)}: ${e.message.replace(/^\[gzip\] /, '')}`, { path: name, cause: e });
+      throw new BackupError(ErrorCode.COMPRESS_WORKER, `${JSON.stringify(name)}: ${e.message}`, { path: name, cause: e });
     }
     throw e;
   } finally {

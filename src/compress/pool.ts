@@ -12,10 +12,9 @@ import type { GunzipTotals, MemberEnd } from './gunzip-checks.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
 /**
- * Default number of compression workers: one per core, at most 4. On the 2-core reference machine
- * that is 2: 2.16 s for the 154 MB bench database against 3.4 s on the calling thread and 4.3 s for
- * `gzip -6` (npm run bench). More than 4 rarely pays for the memory (~20 MiB and 2 chunks in
- * flight per worker) on a machine that also serves the application.
+ * Default number of compression workers: one per core, at most 4 (`npm run bench` compares them
+ * with the calling thread and `gzip -6`). More than 4 rarely pays for the memory (~20 MiB and 2
+ * chunks in flight per worker) on a machine that also serves the application.
  */
 export const DEFAULT_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
@@ -65,7 +64,7 @@ class Slot {
   }
 
   request(msg: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerReply & { ok: true }> {
-    if (this.dead) return Promise.reject(new BackupError(ErrorCode.COMPRESS_WORKER, '[gzip] compress worker is gone'));
+    if (this.dead) return Promise.reject(new BackupError(ErrorCode.COMPRESS_WORKER, 'compress worker is gone'));
     return new Promise((resolve, reject) => {
       this.pending.set(msg.id, { resolve, reject });
       this.worker.ref(); // a pending reply must keep the process alive
@@ -87,15 +86,15 @@ class Slot {
     if (this.dead) return;
     this.dead = true;
     this.onDead(this);
-    const e = new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] compress worker failed: ${cause.message}`, { cause });
+    const e = new BackupError(ErrorCode.COMPRESS_WORKER, `compress worker failed: ${cause.message}`, { cause });
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
 }
 
 function workerError(err: { code?: string; message: string; path?: string; stack?: string }): Error {
-  if (err.code) return new BackupError(err.code as ErrorCodeValue, err.message, err.path === undefined ? {} : { path: err.path });
-  const e = new BackupError(ErrorCode.COMPRESS_WORKER, `[gzip] unexpected error in compress worker: ${err.message}`);
+  if (err.code) return new BackupError(err.code as ErrorCodeValue, err.message, { path: err.path });
+  const e = new BackupError(ErrorCode.COMPRESS_WORKER, `unexpected error in compress worker: ${err.message}`);
   if (err.stack) e.stack = err.stack;
   return e;
 }
@@ -174,7 +173,7 @@ export class CompressPool {
   }
 
   private leastBusy(): Slot {
-    if (this.closed) throw new BackupError(ErrorCode.COMPRESS_WORKER, '[gzip] compress pool is closed');
+    if (this.closed) throw new BackupError(ErrorCode.COMPRESS_WORKER, 'compress pool is closed');
     if (this.slots.length < this.size && this.slots.every((s) => s.pending.size > 0)) return this.spawn();
     let best = this.slots[0]!;
     for (const s of this.slots) if (s.pending.size < best.pending.size) best = s;

@@ -2,7 +2,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AbortError } from '../errors.js';
-import { LAYER } from './errors.js';
 
 /** What both directions report once a stream has been fully consumed. */
 export interface GzipSummary {
@@ -56,7 +55,7 @@ export function toGzipStream(name: string, run: () => AsyncGenerator<Uint8Array,
   return {
     summary,
     async *[Symbol.asyncIterator]() {
-      if (started) throw new Error(`${LAYER} ${JSON.stringify(name)}: a gzip stream can be consumed only once`);
+      if (started) throw new Error(`${JSON.stringify(name)}: a gzip stream can be consumed only once`);
       started = true;
       let settled = false;
       try {
@@ -68,7 +67,7 @@ export function toGzipStream(name: string, run: () => AsyncGenerator<Uint8Array,
         reject(e);
         throw e;
       } finally {
-        if (!settled) reject(new AbortError(`${LAYER} ${JSON.stringify(name)}: stream closed before the end`));
+        if (!settled) reject(new AbortError(`${JSON.stringify(name)}: stream closed before the end`));
       }
     },
   };
@@ -83,7 +82,7 @@ export async function* rechunk(source: ByteSource, size: number, owned: boolean)
   let buf: Uint8Array | undefined;
   let fill = 0;
   for await (const c of source) {
-    if (!(c instanceof Uint8Array)) throw new TypeError(`${LAYER} expected Uint8Array chunks, got ${typeof c}`);
+    if (!(c instanceof Uint8Array)) throw new TypeError(`expected Uint8Array chunks, got ${typeof c}`);
     if (owned && fill === 0 && c.length === size && ownsBuffer(c)) {
       yield c;
       continue;
@@ -142,5 +141,5 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 export function checkAborted(signal: AbortSignal | undefined, name: string): void {
-  if (signal?.aborted) throw new AbortError(`${LAYER} ${JSON.stringify(name)}: aborted`, { path: name, cause: signal.reason });
+  if (signal?.aborted) throw new AbortError(`${JSON.stringify(name)}: aborted`, { path: name, cause: signal.reason });
 }

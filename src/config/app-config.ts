@@ -61,14 +61,14 @@ export interface AppConfigSource {
 export async function loadAppConfig(dbArg: string, options: AppConfigOptions): Promise<Config & { appConfig: AppConfigSource }> {
   const database = resolve(dbArg);
   // The key first: a missing identity is the cheaper mistake to report, before copying a database.
-  const identities = await loadAgeIdentities(options.identity, options.warn ? { warn: options.warn } : {});
+  const identities = await loadAgeIdentities(options.identity, { warn: options.warn });
   try {
     const st = await stat(database);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   } catch (e) {
     const errno = errnoOf(e);
     const why = errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a directory' : `cannot be read (${errno ? fsReason(errno) : (e as Error).message})`;
-    throw new BackupError(ErrorCode.CONFIG, `--app-config database "${database}" ${why}`, { path: database, cause: e, ...(errno ? { errno } : {}) });
+    throw new BackupError(ErrorCode.CONFIG, `--app-config database "${database}" ${why}`, { path: database, cause: e, errno });
   }
   const row = await readNewestRow(database, options);
   return { ...(await configOfRow(row, identities)), configPath: database, appConfig: row.source };
@@ -87,7 +87,7 @@ async function readNewestRow(database: string, options: AppConfigOptions): Promi
   const engine = options.engine ?? new WasmEngine();
   const work = await mkdtemp(join(resolve(options.tempDir ?? tmpdir()), 'sqlite-backup-app-config-'));
   const copy = join(work, 'app-config.db');
-  const call = options.signal ? { signal: options.signal } : {};
+  const call = { signal: options.signal };
   try {
     try {
       await engine.copyLive(database, copy, call);

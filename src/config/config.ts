@@ -85,7 +85,7 @@ export async function loadConfig(path: string): Promise<Config> {
     const what =
       errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a directory' : `cannot be read (${errno ?? (e as Error).message})`;
     const message = `config file "${file}" ${what}`;
-    throw new ConfigError(message, [{ key: '', message }], { path: file, cause: e, ...(errno ? { errno } : {}) });
+    throw new ConfigError(message, [{ key: '', message }], { path: file, cause: e, errno });
   }
   return { ...parseDocument(text, dirname(file), file, file), configPath: file };
 }
@@ -304,6 +304,7 @@ function parseDocument(text: string, baseDir: string, source: string | undefined
   if (problems.length > 0) fail(source, problems, path);
 
   const { pull: _pullDefaults, ...defaults } = CONFIG_DEFAULTS;
+  // A config has the sections its file has: no `pull: undefined` in what a caller logs or compares.
   return {
     ...defaults,
     ...top,
@@ -379,7 +380,7 @@ function readEntries(home: Table, prefix: string, read: Reader, note: (key: stri
       try {
         dbName = ribDbName(label, sourcePath);
       } catch (e) {
-        note(key, (e as Error).message.replace(/^\[api\] /, ''));
+        note(key, (e as Error).message);
         continue;
       }
       const clash = owner.get(`${destPath}\0${dbName}`);
@@ -422,7 +423,7 @@ function fail(source: string | undefined, problems: ConfigProblem[], path: strin
   const name = source === undefined ? 'config' : `config "${source}"`;
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   const message = `${name} has ${count}:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
-  throw new ConfigError(message, problems, { ...(path ? { path } : {}), ...(cause ? { cause } : {}) });
+  throw new ConfigError(message, problems, { path: path || undefined, cause });
 }
 
 function formatProblem(p: ConfigProblem): string {

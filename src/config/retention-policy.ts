@@ -114,7 +114,7 @@ export function validatePolicy(policy: RetentionPolicy): void {
     const v = policy[key];
     if (v === undefined && OPTIONAL_FIELDS.has(key)) continue;
     if (!Number.isSafeInteger(v) || v! < 0) {
-      throw new BackupError(ErrorCode.CONFIG, `[api] retention ${key} must be an integer >= 0, got ${String(v)}`);
+      throw new BackupError(ErrorCode.CONFIG, `retention ${key} must be an integer >= 0, got ${String(v)}`);
     }
   }
 }

@@ -50,7 +50,7 @@ export async function loadAgeIdentities(pathArg: string, options: LoadAgeIdentit
   } catch (e) {
     const errno = errnoOf(e);
     const why = errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a directory' : `cannot be read (${errno ? fsReason(errno) : (e as Error).message})`;
-    throw new BackupError(ErrorCode.CONFIG, `age identity file "${path}" ${why}`, { path, cause: e, ...(errno ? { errno } : {}) });
+    throw new BackupError(ErrorCode.CONFIG, `age identity file "${path}" ${why}`, { path, cause: e, errno });
   }
   const keys: string[] = [];
   const bad: number[] = [];

@@ -25,7 +25,7 @@ export function isAgeHeader(head: Uint8Array): boolean {
  * The output is a binary age file, readable by `age -d -i <identity>`.
  */
 export async function* encryptChunks(source: AsyncIterable<Uint8Array>, recipients: readonly string[]): AsyncGenerator<Uint8Array> {
-  if (recipients.length === 0) throw new BackupError(ErrorCode.CONFIG, '[crypto] age encryption needs at least one recipient');
+  if (recipients.length === 0) throw new BackupError(ErrorCode.CONFIG, 'age encryption needs at least one recipient');
   const encrypter = new Encrypter();
   for (const r of recipients) encrypter.addRecipient(r);
   const input = toReadable(source);
@@ -106,5 +106,5 @@ function decryptError(e: unknown, identities: AgeIdentities, what: string): unkn
     : /invalid version|header|magic|age-encryption\.org/i.test(message)
       ? `it is not a valid age file (${message})`
       : `it cannot be decrypted: the data is damaged or was altered (${message})`;
-  return new BackupError(ErrorCode.DECRYPT, `[crypto] ${what}: ${why}`, { path: what, cause: e });
+  return new BackupError(ErrorCode.DECRYPT, `${what}: ${why}`, { path: what, cause: e });
 }

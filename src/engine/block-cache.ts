@@ -8,11 +8,10 @@ import { readFully } from '../fs/sync.js';
  * Reads of a whole block or more bypass the cache.
  *
  * It only pays while reads are mostly sequential. On a large database, integrity_check's index
- * walks jump around: most 64 KiB blocks served one page before they were evicted, every page read
- * became 16 pages read, and the check got slower and the process bigger (600 MB database: 18.8 s and
- * 154 MB peak RSS with read-ahead, 12.3 s and 116 MB without; 150 MB database: 1.8 s with, 2.1 s
- * without). So the cache watches what its evicted blocks served: when most of them served fewer
- * than MIN_USEFUL_READS reads, it reads pages directly for a while, then tries read-ahead again.
+ * walks jump around: a 64 KiB block then serves one page before it is evicted, every page read
+ * becomes 16 pages read, and the check gets slower and the process bigger. So the cache watches what
+ * its evicted blocks served: when most of them served fewer than MIN_USEFUL_READS reads, it reads
+ * pages directly for a while, then tries read-ahead again.
  */
 /** A block that served fewer reads than this before eviction was not worth reading ahead. */
 const MIN_USEFUL_READS = 4;

@@ -23,44 +23,44 @@ export interface DatabaseHeader {
 }
 
 /** Reads and checks a database header; throws ESOURCE_NOT_FOUND or ENOTADB with the path. */
-export function readDatabaseHeader(path: string, layer = 'engine'): DatabaseHeader {
+export function readDatabaseHeader(path: string): DatabaseHeader {
   let size: number;
   try {
     const st = statSync(path);
     if (!st.isFile()) {
-      throw new BackupError(ErrorCode.NOT_A_DATABASE, `[${layer}] "${path}" is not a regular file`, { path });
+      throw new BackupError(ErrorCode.NOT_A_DATABASE, `"${path}" is not a regular file`, { path });
     }
     size = st.size;
   } catch (e) {
     if (e instanceof BackupError) throw e;
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') {
-      throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[${layer}] database "${path}" does not exist`, {
+      throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `database "${path}" does not exist`, {
         path,
         errno: err.code,
         cause: e,
       });
     }
-    throw unreadable(path, layer, e);
+    throw unreadable(path, e);
   }
   const header = Buffer.alloc(100);
   let got: number;
   try {
     got = withFd(path, (fd) => readFully(fd, header, 0));
   } catch (e) {
-    throw unreadable(path, layer, e);
+    throw unreadable(path, e);
   }
-  return parseDatabaseHeader(header.subarray(0, got), size, path, layer);
+  return parseDatabaseHeader(header.subarray(0, got), size, path);
 }
 
 /** EIO for a database we may not stat, open or read (EACCES: the user running us lacks permission). */
-function unreadable(path: string, layer: string, e: unknown): BackupError {
+function unreadable(path: string, e: unknown): BackupError {
   const errno = errnoOf(e);
   const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));
-  return new BackupError(ErrorCode.IO, `[${layer}] database "${path}" cannot be read: ${why}`, {
+  return new BackupError(ErrorCode.IO, `database "${path}" cannot be read: ${why}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }
 
@@ -68,9 +68,9 @@ function unreadable(path: string, layer: string, e: unknown): BackupError {
  * Checks and decodes the first bytes of a database file (`head`: up to 100 bytes, `size`: the file's
  * size) read by the caller, however it read them. Throws ENOTADB naming the path.
  */
-export function parseDatabaseHeader(head: Buffer, size: number, path: string, layer = 'engine'): DatabaseHeader {
+export function parseDatabaseHeader(head: Buffer, size: number, path: string): DatabaseHeader {
   if (size === 0) {
-    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[${layer}] "${path}" is empty (0 bytes): not a SQLite database`, {
+    throw new BackupError(ErrorCode.NOT_A_DATABASE, `"${path}" is empty (0 bytes): not a SQLite database`, {
       path,
     });
   }
@@ -78,7 +78,7 @@ export function parseDatabaseHeader(head: Buffer, size: number, path: string, la
   if (got < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
     throw new BackupError(
       ErrorCode.NOT_A_DATABASE,
-      `[${layer}] "${path}" is not a SQLite database (${got < 100 ? `only ${got} bytes` : 'no SQLite header'})`,
+      `"${path}" is not a SQLite database (${got < 100 ? `only ${got} bytes` : 'no SQLite header'})`,
       { path },
     );
   }
@@ -121,10 +121,10 @@ export function fileSizeOrZero(path: string): number {
  * Checks that `dest` (and the side files SQLite would create next to it) do not exist and that its
  * directory exists and is a directory. Throws EDEST_EXISTS / EDEST_DIR.
  */
-export function checkNewDestination(dest: string, layer = 'engine'): void {
+export function checkNewDestination(dest: string): void {
   for (const p of [dest, `${dest}-journal`, `${dest}-wal`, `${dest}-shm`]) {
     if (pathExists(p)) {
-      throw new BackupError(ErrorCode.DEST_EXISTS, `[${layer}] destination "${p}" already exists; refusing to overwrite it`, {
+      throw new BackupError(ErrorCode.DEST_EXISTS, `destination "${p}" already exists; refusing to overwrite it`, {
         path: p,
       });
     }
@@ -134,20 +134,20 @@ export function checkNewDestination(dest: string, layer = 'engine'): void {
   try {
     isDir = statSync(dir).isDirectory();
   } catch (e) {
-    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" does not exist`, {
+    throw new BackupError(ErrorCode.DEST_DIR, `destination directory "${dir}" does not exist`, {
       path: dir,
       cause: e,
       errno: (e as NodeJS.ErrnoException).code ?? 'ENOENT',
     });
   }
   if (!isDir) {
-    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" is not a directory`, { path: dir });
+    throw new BackupError(ErrorCode.DEST_DIR, `destination directory "${dir}" is not a directory`, { path: dir });
   }
   try {
     accessSync(dir, fsc.W_OK);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code ?? 'EACCES';
-    throw new BackupError(ErrorCode.DEST_DIR, `[${layer}] destination directory "${dir}" is not writable (${errno})`, {
+    throw new BackupError(ErrorCode.DEST_DIR, `destination directory "${dir}" is not writable (${errno})`, {
       path: dir,
       errno,
       cause: e,

@@ -192,7 +192,7 @@ function giveUp(
   if (stuck) {
     return new BackupError(
       ErrorCode.SOURCE_HOT_JOURNAL,
-      `[live] "${source}-journal" held an unfinished transaction through ${attempts} attempts over ${elapsedMs} ms: ` +
+      `"${source}-journal" held an unfinished transaction through ${attempts} attempts over ${elapsedMs} ms: ` +
         `a writer probably crashed. We never write to your database, so we cannot roll it back: if no process ` +
         `uses the database, open it once with sqlite3 (e.g. sqlite3 "${source}" "PRAGMA quick_check") to recover it.`,
       { path: source },
@@ -203,7 +203,7 @@ function giveUp(
     .join(', ');
   return new BackupError(
     ErrorCode.SNAPSHOT_BUSY,
-    `[live] "${source}" kept changing while it was copied: no consistent copy in ${attempts} attempts over ` +
+    `"${source}" kept changing while it was copied: no consistent copy in ${attempts} attempts over ` +
       `${elapsedMs} ms (${why}). Retry when writes pause, or allow more attempts.`,
     { path: source },
   );
@@ -232,7 +232,7 @@ function copyFile(
       owned.add(to);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new BackupError(ErrorCode.DEST_EXISTS, `[live] "${to}" already exists; refusing to overwrite it`, { path: to });
+        throw new BackupError(ErrorCode.DEST_EXISTS, `"${to}" already exists; refusing to overwrite it`, { path: to });
       }
       throw ioError(e, 'create', to);
     }
@@ -268,18 +268,18 @@ function ioError(e: unknown, op: string, path: string): BackupError {
   if (e instanceof BackupError) return e;
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'ENOENT' && op === 'open') {
-    return new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[live] "${path}" disappeared while it was copied`, { path, errno, cause: e });
+    return new BackupError(ErrorCode.SOURCE_NOT_FOUND, `"${path}" disappeared while it was copied`, { path, errno, cause: e });
   }
   const why = errno === 'ENOSPC' ? 'disk full' : (errno ?? 'error');
-  return new BackupError(ErrorCode.IO, `[live] ${op} "${path}" failed (${why}): ${(e as Error).message}`, {
+  return new BackupError(ErrorCode.IO, `${op} "${path}" failed (${why}): ${(e as Error).message}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }
 
 function checkAbort(hooks: CopyHooks, source: string): void {
-  if (hooks.aborted()) throw new AbortError(`[live] copy of "${source}" aborted`, { path: source });
+  if (hooks.aborted()) throw new AbortError(`copy of "${source}" aborted`, { path: source });
 }
 
 /** A fresh name for a private copy next to `dest`: `<dest>.source.tmp-<hex>`. */

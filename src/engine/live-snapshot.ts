@@ -42,22 +42,19 @@ export async function snapshotLive(
   const source = resolve(sourceArg);
   const dest = resolve(destArg);
   const strategy = options.strategy ?? 'vacuum';
-  checkNewDestination(dest, 'live');
+  checkNewDestination(dest);
   const privateCopy = options.workDir ? join(resolve(options.workDir), basename(privateCopyPath(dest))) : privateCopyPath(dest);
-  checkNewDestination(privateCopy, 'live');
+  checkNewDestination(privateCopy);
   try {
     const { path: _path, ...copy } = await engine.copyLive(source, privateCopy, options);
-    const call = {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    };
+    const call = { signal: options.signal, onProgress: options.onProgress };
     const result =
       strategy === 'vacuum'
         ? await engine.vacuumInto(privateCopy, dest, call)
         : await engine.onlineBackup(privateCopy, dest, {
             ...call,
-            ...(options.pagesPerStep !== undefined ? { pagesPerStep: options.pagesPerStep } : {}),
-            ...(options.sleepMs !== undefined ? { sleepMs: options.sleepMs } : {}),
+            pagesPerStep: options.pagesPerStep,
+            sleepMs: options.sleepMs,
             // Nobody writes to the private copy: a restart would mean a bug, not a busy source.
             maxRestarts: 0,
           });

@@ -51,14 +51,14 @@ function readHead(path: string, bytes: number): { head: Buffer; st: BigIntStats 
     fd = openSync(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw fsError('[live]', 'open', path, e);
+    throw fsError('open', path, e);
   }
   try {
     const st = fstatSync(fd, { bigint: true });
     const head = Buffer.alloc(bytes);
     return { head: head.subarray(0, readFully(fd, head, 0)), st };
   } catch (e) {
-    throw fsError('[live]', 'read', path, e);
+    throw fsError('read', path, e);
   } finally {
     closeSync(fd);
   }
@@ -77,11 +77,11 @@ export function observeLiveState(path: string, when: 'before' | 'after'): LiveSt
   try {
     db = readHead(path, 100);
   } catch (e) {
-    throw fsError('[live]', 'read', path, e);
+    throw fsError('read', path, e);
   }
-  if (!db) throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `[live] database "${path}" does not exist`, { path, errno: 'ENOENT' });
-  if (!db.st.isFile()) throw new BackupError(ErrorCode.NOT_A_DATABASE, `[live] "${path}" is not a regular file`, { path });
-  const header = parseDatabaseHeader(db.head, Number(db.st.size), path, 'live');
+  if (!db) throw new BackupError(ErrorCode.SOURCE_NOT_FOUND, `database "${path}" does not exist`, { path, errno: 'ENOENT' });
+  if (!db.st.isFile()) throw new BackupError(ErrorCode.NOT_A_DATABASE, `"${path}" is not a regular file`, { path });
+  const header = parseDatabaseHeader(db.head, Number(db.st.size), path);
   const wal = readHead(`${path}-wal`, WAL_HEADER_BYTES);
   const walHeader =
     wal && wal.head.length === WAL_HEADER_BYTES && WAL_MAGIC.includes(wal.head.readUInt32BE(0)) ? wal.head : undefined;

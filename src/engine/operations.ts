@@ -22,13 +22,16 @@ import {
 } from './database-file.js';
 import { fsyncDir, readFully, removeDatabaseFiles, writeAll } from '../fs/sync.js';
 
-/** Page cache for every connection we open. Bigger does not pay (DESIGN.md) and wasm memory never shrinks. */
+/**
+ * Page cache for every connection we open. What costs time is the reads crossing from wasm to the
+ * file system, which read-ahead (block-cache.ts) cuts, not cache misses; and wasm memory never shrinks.
+ */
 export const DEFAULT_CACHE_SIZE_KIB = 16 * 1024;
 export const MAX_CACHE_SIZE_KIB = 64 * 1024;
 /**
  * Page cache of the source (and, for VACUUM INTO, of the destination, which inherits it) while taking
- * a snapshot: every page is read once, so a big cache only costs memory (bench: same speed at 2 MiB,
- * 27 MB less peak RSS for VACUUM INTO). integrity_check re-visits pages and keeps cacheSizeKiB.
+ * a snapshot: every page is read once, so a big cache only costs memory, not time. integrity_check
+ * re-visits pages and keeps cacheSizeKiB.
  */
 export const SNAPSHOT_CACHE_SIZE_KIB = 2048;
 /** VM instructions between two progress-handler calls (each is a wasm->JS crossing). */
@@ -64,12 +67,12 @@ interface OpenedSource {
  * connection never checkpoints on close, and a WAL database is read with an exclusive, heap-memory
  * wal-index (no -shm is created or read).
  */
-function openReadOnly(ctx: EngineContext, path: string, layer: string, cacheSizeKiB = ctx.cacheSizeKiB): OpenedSource {
-  const header = readDatabaseHeader(path, layer);
+function openReadOnly(ctx: EngineContext, path: string, cacheSizeKiB = ctx.cacheSizeKiB): OpenedSource {
+  const header = readDatabaseHeader(path);
   if (hasHotJournalCandidate(path)) {
     throw new BackupError(
       ErrorCode.SOURCE_HOT_JOURNAL,
-      `[${layer}] "${path}-journal" holds an unfinished transaction (a write is in progress, or a writer ` +
+      `"${path}-journal" holds an unfinished transaction (a write is in progress, or a writer ` +
         `crashed). We never write to your database, so we cannot roll it back: retry when writes are done, ` +
         `or if no process uses the database, open it once with sqlite3 to recover it.`,
       { path },
@@ -143,34 +146,34 @@ function watchProgress(
 /** Turns whatever SQLite or the VFS threw into a typed BackupError naming the file. */
 export function toEngineError(ctx: EngineContext, e: unknown, path: string, what: string, hooks?: OperationHooks): Error {
   if (e instanceof BackupError) return e;
-  if (hooks?.aborted()) return new AbortError(`[engine] ${what} of "${path}" aborted`, { path });
+  if (hooks?.aborted()) return new AbortError(`${what} of "${path}" aborted`, { path });
   const io = ctx.vfs.takeLastError();
   const rc = (e as { resultCode?: number }).resultCode;
   const { capi } = ctx.sqlite3;
   const msg = (e as Error)?.message ?? String(e);
   if (io?.errno) {
     const code = io.errno === 'ENOSPC' ? 'disk full' : io.errno;
-    return new BackupError(ErrorCode.IO, `[engine] ${what}: ${io.op} "${io.path}" failed (${code}): ${io.message}`, {
+    return new BackupError(ErrorCode.IO, `${what}: ${io.op} "${io.path}" failed (${code}): ${io.message}`, {
       path: io.path,
       errno: io.errno,
-      ...(rc !== undefined ? { sqliteCode: rc } : {}),
+      sqliteCode: rc,
       cause: e,
     });
   }
   // An fs call of ours outside the VFS (fsync of the finished file, say): EIO, not an SQLite error.
-  const fs = asBackupError(e, `[engine] ${what}:`);
+  const fs = asBackupError(e, `${what}:`);
   if (fs instanceof BackupError) return fs;
   const primary = rc === undefined ? undefined : rc & 0xff;
   if (primary === capi.SQLITE_NOTADB) {
-    return new BackupError(ErrorCode.NOT_A_DATABASE, `[engine] ${what}: "${path}" is not a SQLite database: ${msg}`, {
+    return new BackupError(ErrorCode.NOT_A_DATABASE, `${what}: "${path}" is not a SQLite database: ${msg}`, {
       path,
       sqliteCode: rc!,
       cause: e,
     });
   }
-  return new BackupError(ErrorCode.SQLITE, `[engine] ${what} of "${path}" failed: ${msg}`, {
+  return new BackupError(ErrorCode.SQLITE, `${what} of "${path}" failed: ${msg}`, {
     path,
-    ...(rc !== undefined ? { sqliteCode: rc } : {}),
+    sqliteCode: rc,
     cause: e,
   });
 }
@@ -214,17 +217,17 @@ function snapshot(
   const started = Date.now();
   const source = resolve(sourceArg);
   const dest = resolve(destArg);
-  if (hooks.aborted()) throw new AbortError(`[engine] ${strategy} snapshot of "${source}" aborted`, { path: source });
+  if (hooks.aborted()) throw new AbortError(`${strategy} snapshot of "${source}" aborted`, { path: source });
   let src: OpenedSource;
   try {
-    src = openReadOnly(ctx, source, 'engine', Math.min(ctx.cacheSizeKiB, SNAPSHOT_CACHE_SIZE_KIB));
+    src = openReadOnly(ctx, source, Math.min(ctx.cacheSizeKiB, SNAPSHOT_CACHE_SIZE_KIB));
   } catch (e) {
     throw toEngineError(ctx, e, source, `${strategy} snapshot`, hooks);
   }
   try {
     checkNewDestination(dest);
     if (ctx.vfs.isProtected(dest)) {
-      throw new BackupError(ErrorCode.DEST_EXISTS, `[engine] destination "${dest}" is the source itself`, { path: dest });
+      throw new BackupError(ErrorCode.DEST_EXISTS, `destination "${dest}" is the source itself`, { path: dest });
     }
     try {
       const { restarts } = copy(src, dest);
@@ -232,9 +235,9 @@ function snapshot(
       const lost = ctx.vfs.takeCloseWriteError();
       if (lost) {
         const why = lost.errno === 'ENOSPC' ? 'disk full' : (lost.errno ?? 'error');
-        throw new BackupError(ErrorCode.IO, `[engine] ${strategy} snapshot: write "${lost.path}" failed (${why}): ${lost.message}`, {
+        throw new BackupError(ErrorCode.IO, `${strategy} snapshot: write "${lost.path}" failed (${why}): ${lost.message}`, {
           path: lost.path,
-          ...(lost.errno ? { errno: lost.errno } : {}),
+          errno: lost.errno,
         });
       }
       const bytes = syncFile(dest, src.walMode);
@@ -247,7 +250,7 @@ function snapshot(
         pageCount: Math.ceil(bytes / pageSize),
         sourceJournalMode: src.walMode ? 'wal' : 'rollback',
         durationMs: Date.now() - started,
-        ...(restarts !== undefined ? { restarts } : {}),
+        restarts,
       };
     } catch (e) {
       // checkNewDestination proved dest did not exist: whatever is there now is ours.
@@ -301,7 +304,7 @@ export function onlineBackup(
         const startRead = vfs.stats.bytesRead;
         let prevDone = -1;
         for (;;) {
-          if (hooks.aborted()) throw new AbortError(`[engine] online snapshot of "${src.path}" aborted`, { path: src.path });
+          if (hooks.aborted()) throw new AbortError(`online snapshot of "${src.path}" aborted`, { path: src.path });
           const rc = capi.sqlite3_backup_step(backup, params.pagesPerStep);
           const pageCount = capi.sqlite3_backup_pagecount(backup);
           const done = pageCount - capi.sqlite3_backup_remaining(backup);
@@ -310,7 +313,7 @@ export function onlineBackup(
             if (restarts > params.maxRestarts) {
               throw new BackupError(
                 ErrorCode.BACKUP_RESTARTS,
-                `[engine] online snapshot of "${src.path}" restarted ${restarts} times because the database kept ` +
+                `online snapshot of "${src.path}" restarted ${restarts} times because the database kept ` +
                   `changing; giving up (maxRestarts=${params.maxRestarts}). Use the vacuum strategy or back up at a quieter time.`,
                 { path: src.path },
               );
@@ -354,7 +357,7 @@ export function integrityCheck(
   if (!Number.isInteger(maxErrors) || maxErrors < 1 || maxErrors > 1_000_000) {
     throw new RangeError(`maxErrors must be an integer from 1 to 1000000, got ${maxErrors}`);
   }
-  if (hooks.aborted()) throw new AbortError(`[engine] integrity check of "${path}" aborted`, { path });
+  if (hooks.aborted()) throw new AbortError(`integrity check of "${path}" aborted`, { path });
   const { capi } = ctx.sqlite3;
   let src: OpenedSource | undefined;
   try {
@@ -362,7 +365,7 @@ export function integrityCheck(
     let pageCount = 0;
     let messages: string[];
     try {
-      src = openReadOnly(ctx, path, 'engine');
+      src = openReadOnly(ctx, path);
       const report = watchProgress(ctx, src.db, hooks, { op: 'integrity', totalBytes: src.totalBytes });
       pageSize = pragmaNumber(src.db, 'page_size');
       pageCount = pragmaNumber(src.db, 'page_count');
@@ -374,7 +377,7 @@ export function integrityCheck(
       report();
     } catch (e) {
       if (e instanceof BackupError) throw e;
-      if (hooks.aborted()) throw new AbortError(`[engine] integrity check of "${path}" aborted`, { path });
+      if (hooks.aborted()) throw new AbortError(`integrity check of "${path}" aborted`, { path });
       const rc = (e as { resultCode?: number }).resultCode;
       const primary = rc === undefined ? -1 : rc & 0xff;
       // Damage bad enough that the check itself cannot run is a verdict, not an engine failure.
@@ -410,10 +413,10 @@ export function selectRows(
   hooks: OperationHooks,
 ): SqlValue[][] {
   const path = resolve(pathArg);
-  if (hooks.aborted()) throw new AbortError(`[engine] query of "${path}" aborted`, { path });
+  if (hooks.aborted()) throw new AbortError(`query of "${path}" aborted`, { path });
   let src: OpenedSource | undefined;
   try {
-    src = openReadOnly(ctx, path, 'engine');
+    src = openReadOnly(ctx, path);
     src.db.exec('PRAGMA query_only=1');
     return src.db
       .exec({ sql, bind: [...bind], returnValue: 'resultRows', rowMode: 'array' })

@@ -51,24 +51,19 @@ export function serializeError(e: unknown): SerializedError {
   return {
     name: e.name,
     message: e.message,
-    ...(e.stack ? { stack: e.stack } : {}),
-    ...(b.code !== undefined ? { code: b.code } : {}),
-    ...(b.path !== undefined ? { path: b.path } : {}),
-    ...(b.errno !== undefined ? { errno: b.errno } : {}),
-    ...(b.sqliteCode !== undefined ? { sqliteCode: b.sqliteCode } : {}),
-    ...(e.cause !== undefined ? { cause: serializeError(e.cause) } : {}),
+    stack: e.stack,
+    code: b.code,
+    path: b.path,
+    errno: b.errno,
+    sqliteCode: b.sqliteCode,
+    cause: e.cause === undefined ? undefined : serializeError(e.cause),
   };
 }
 
 /** Rebuilds a typed error on the calling thread. */
 export function deserializeError(s: SerializedError): Error {
   const cause = s.cause ? deserializeError(s.cause) : undefined;
-  const details = {
-    ...(s.path !== undefined ? { path: s.path } : {}),
-    ...(s.errno !== undefined ? { errno: s.errno } : {}),
-    ...(s.sqliteCode !== undefined ? { sqliteCode: s.sqliteCode } : {}),
-    ...(cause ? { cause } : {}),
-  };
+  const details = { path: s.path, errno: s.errno, sqliteCode: s.sqliteCode, cause };
   let err: Error;
   if (s.name === 'AbortError') err = new AbortError(s.message, details);
   else if (s.code && s.name === 'BackupError') err = new BackupError(s.code as ErrorCodeValue, s.message, details);

@@ -86,13 +86,13 @@ export async function acquireLock(dir: string, dbName: string, options: AcquireL
   const deadline = Date.now() + waitMs;
   const pause = async (ms: number): Promise<void> => {
     try {
-      await sleep(ms, undefined, signal ? { signal } : {});
+      await sleep(ms, undefined, { signal });
     } catch {
-      throw new AbortError(`[api] waiting for lock "${path}" aborted`, { path, cause: signal?.reason });
+      throw new AbortError(`waiting for lock "${path}" aborted`, { path, cause: signal?.reason });
     }
   };
   for (;;) {
-    throwIfAborted(signal, `[api] lock "${path}"`);
+    throwIfAborted(signal, `lock "${path}"`);
     const mine = await createExclusive(path);
     if (mine) {
       // A marker left by a process that died while breaking would otherwise stay in the directory.
@@ -261,7 +261,7 @@ async function readLock(path: string): Promise<SeenLock | undefined> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const raw = buf.subarray(0, bytesRead).toString('utf8');
     const info = parseInfo(raw);
-    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, ...(info ? { info } : {}) };
+    return { raw, ino: st.ino, mtimeNs: st.mtimeNs, info };
   } catch (e) {
     throw ioError('read', path, e);
   } finally {
@@ -326,7 +326,7 @@ function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableSta
     const since = new Date(msOf(seen)).toISOString();
     return new BackupError(
       ErrorCode.LOCKED,
-      `[api] "${path}" exists but is unreadable (written ${since}); it is treated as held until ` +
+      `"${path}" exists but is unreadable (written ${since}); it is treated as held until ` +
         `${new Date(msOf(seen) + unparsableStaleMs).toISOString()}, ` +
         `or remove it by hand if no backup is running${waited}`,
       { path },
@@ -335,7 +335,7 @@ function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableSta
   const foreign = info.hostname !== osHostname();
   return new BackupError(
     ErrorCode.LOCKED,
-    `[api] "${path}" is held by pid ${info.pid} on host "${info.hostname}" since ${info.startedAt}${waited}` +
+    `"${path}" is held by pid ${info.pid} on host "${info.hostname}" since ${info.startedAt}${waited}` +
       (foreign ? `; a lock from another host is never broken automatically: remove it by hand if no backup runs there` : ''),
     { path, host: info.hostname, pid: info.pid },
   );
@@ -344,9 +344,9 @@ function lockedError(path: string, seen: SeenLock, waitMs: number, unparsableSta
 function ioError(what: string, path: string, e: unknown): BackupError {
   if (e instanceof BackupError) return e;
   const errno = errnoOf(e);
-  return new BackupError(ErrorCode.IO, `[api] lock: ${what} "${path}" failed (${errno ? fsReason(errno) : (e as Error).message})`, {
+  return new BackupError(ErrorCode.IO, `${what} "${path}" failed (${errno ? fsReason(errno) : (e as Error).message})`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

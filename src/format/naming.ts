@@ -1,6 +1,6 @@
 /**
  * Names of the files in a backup directory: ours, `<dbName>-<YYYYMMDDTHHMMSS.mmmZ>-<strategy>[-<n>].db.gz`,
- * and the two layouts of the Go original that we also read (see DESIGN.md "On-disk format").
+ * and the two layouts of the Go original that we also read (README, "The backup directory").
  *
  * Parsing is strict (a name either matches one layout exactly or is not a backup) and goes from the
  * right: the suffix `-<timestamp>-<strategy>[-<counter>].db.gz` has a fixed shape and none of its parts
@@ -110,7 +110,7 @@ export function formatTimestamp(date: Date): string {
   const t = date.getTime();
   const y = date.getUTCFullYear();
   if (!Number.isFinite(t) || y < 0 || y > 9999) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] cannot name a backup for the date ${String(date)}`);
+    throw new BackupError(ErrorCode.CONFIG, `cannot name a backup for the date ${String(date)}`);
   }
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return (
@@ -126,13 +126,13 @@ export function formatTimestamp(date: Date): string {
  */
 export function backupFileName(dbName: string, date: Date, strategy: string, counter = 1, options: { encrypted?: boolean } = {}): string {
   if (!isValidDbName(dbName)) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] invalid database name "${dbName}" for a backup file (use sanitizeDbName)`);
+    throw new BackupError(ErrorCode.CONFIG, `invalid database name "${dbName}" for a backup file (use sanitizeDbName)`);
   }
   if (!STRATEGY.test(strategy) || strategy.length > MAX_STRATEGY_LENGTH) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] invalid strategy "${strategy}" for a backup file name`);
+    throw new BackupError(ErrorCode.CONFIG, `invalid strategy "${strategy}" for a backup file name`);
   }
   if (!Number.isSafeInteger(counter) || counter < 1) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] invalid backup counter ${counter} (an integer >= 1)`);
+    throw new BackupError(ErrorCode.CONFIG, `invalid backup counter ${counter} (an integer >= 1)`);
   }
   return `${dbName}-${formatTimestamp(date)}-${strategy}${counter >= 2 ? `-${counter}` : ''}.db.gz${options.encrypted ? AGE_SUFFIX : ''}`;
 }
@@ -184,12 +184,12 @@ export function ribDbName(label: string, sourcePath: string): string {
   if (label === '' || basename === '' || !isValidDbName(db) || db.length > MAX_DB_NAME_LENGTH) {
     throw new BackupError(
       ErrorCode.CONFIG,
-      `[api] label "${label}" with source file "${basename}" gives the backup name "${db}": use letters, digits, '.', '_' and '-' only ` +
+      `label "${label}" with source file "${basename}" gives the backup name "${db}": use letters, digits, '.', '_' and '-' only ` +
         `(not starting with '.' or '-', at most ${MAX_DB_NAME_LENGTH} characters together, no ".tmp-")`,
     );
   }
   if (parseBackupName(ribLatestLinkName(db)) !== undefined) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] source file "${basename}" ends like a backup name: its latest- link would read as a backup`);
+    throw new BackupError(ErrorCode.CONFIG, `source file "${basename}" ends like a backup name: its latest- link would read as a backup`);
   }
   return db;
 }
@@ -197,10 +197,10 @@ export function ribDbName(label: string, sourcePath: string): string {
 /** `<dbName>-<YYYYMMDDTHHMMSSZ>.bck.gz` (compressed) or `.db` (plain); dbName from ribDbName. */
 export function ribBackupFileName(dbName: string, date: Date, compressed: boolean, options: { encrypted?: boolean } = {}): string {
   if (!isValidDbName(dbName)) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] invalid database name "${dbName}" for a backup file (use ribDbName)`);
+    throw new BackupError(ErrorCode.CONFIG, `invalid database name "${dbName}" for a backup file (use ribDbName)`);
   }
   if (options.encrypted && !compressed) {
-    throw new BackupError(ErrorCode.CONFIG, `[api] a plain (uncompressed) snapshot cannot be encrypted: only .bck.gz backups have an encrypted form`);
+    throw new BackupError(ErrorCode.CONFIG, `a plain (uncompressed) snapshot cannot be encrypted: only .bck.gz backups have an encrypted form`);
   }
   return `${dbName}-${formatRibTimestamp(date)}${compressed ? RIB_COMPRESSED_SUFFIX : RIB_PLAIN_SUFFIX}${options.encrypted ? AGE_SUFFIX : ''}`;
 }

@@ -41,7 +41,7 @@ export function sidecarPathFor(filePath: string): string {
 /** SHA-256 (lower-case hex) of a file, read in 1 MiB chunks. Errors: EBACKUP_NOT_FOUND, EIO, EABORTED. */
 export async function sha256File(path: string, options: HashOptions = {}): Promise<string> {
   const { signal } = options;
-  throwIfAborted(signal, `[api] hashing "${path}"`);
+  throwIfAborted(signal, `hashing "${path}"`);
   let fh;
   try {
     fh = await open(path, 'r');
@@ -52,7 +52,7 @@ export async function sha256File(path: string, options: HashOptions = {}): Promi
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(HASH_CHUNK);
     for (;;) {
-      throwIfAborted(signal, `[api] hashing "${path}"`);
+      throwIfAborted(signal, `hashing "${path}"`);
       let n: number;
       try {
         ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
@@ -128,7 +128,7 @@ export function parseSidecar(raw: string, where: string): Sidecar {
 export async function checkSidecar(filePath: string, options: CheckSidecarOptions = {}): Promise<'ok' | 'absent'> {
   const sidecar = await sidecarOf(filePath);
   if (!sidecar) return 'absent';
-  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, options.signal ? { signal: options.signal } : {}));
+  const actual = options.knownHex?.toLowerCase() ?? (await sha256File(filePath, { signal: options.signal }));
   compareSidecar(filePath, sidecar, actual);
   return 'ok';
 }
@@ -145,7 +145,7 @@ export async function sidecarOf(filePath: string): Promise<Sidecar | undefined> 
   if (sidecar.fileName !== name) {
     throw new BackupError(
       ErrorCode.CHECKSUM,
-      `[api] checksum: "${sidecarPathFor(filePath)}" is for ${JSON.stringify(sidecar.fileName)}, not for ${JSON.stringify(name)}`,
+      `"${sidecarPathFor(filePath)}" is for ${JSON.stringify(sidecar.fileName)}, not for ${JSON.stringify(name)}`,
       { path: filePath },
     );
   }
@@ -158,27 +158,27 @@ export function compareSidecar(filePath: string, sidecar: Sidecar, actualHex: st
   if (actual !== sidecar.hex) {
     throw new BackupError(
       ErrorCode.CHECKSUM,
-      `[api] checksum mismatch: "${filePath}" has sha256 ${actual}, its sidecar says ${sidecar.hex}`,
+      `checksum mismatch: "${filePath}" has sha256 ${actual}, its sidecar says ${sidecar.hex}`,
       { path: filePath },
     );
   }
 }
 
 function malformed(path: string, why: string): BackupError {
-  return new BackupError(ErrorCode.CHECKSUM, `[api] malformed checksum file "${path}": ${why}`, { path });
+  return new BackupError(ErrorCode.CHECKSUM, `malformed checksum file "${path}": ${why}`, { path });
 }
 
 function fsError(what: string, path: string, e: unknown): BackupError {
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'ENOENT' || errno === 'ENOTDIR') {
-    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] "${path}": no such file`, { path, errno, cause: e });
+    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}": no such file`, { path, errno, cause: e });
   }
   if (errno === 'EISDIR') {
-    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] "${path}" is a directory, not a backup file`, { path, errno, cause: e });
+    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" is a directory, not a backup file`, { path, errno, cause: e });
   }
-  return new BackupError(ErrorCode.IO, `[api] ${what} "${path}" failed: ${(e as Error).message}`, {
+  return new BackupError(ErrorCode.IO, `${what} "${path}" failed: ${(e as Error).message}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

@@ -29,8 +29,6 @@ export interface AtomicWriteOptions {
    */
   tempBase?: string;
   signal?: AbortSignal;
-  /** Layer named in error messages. @default "[api]" */
-  layer?: string;
 }
 
 /**
@@ -44,7 +42,6 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<number> {
   const tmp = tempPathFor(path, options.tempBase);
-  const layer = options.layer ?? '[api]';
   let step = 'create';
   let written = 0;
   try {
@@ -57,7 +54,7 @@ export async function writeFileAtomic(
         written = bytes.length;
       } else {
         for await (const chunk of data) {
-          if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
+          if (options.signal?.aborted) throw new AbortError(`write of "${path}" aborted`, { path, cause: options.signal.reason });
           let off = 0;
           while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, written + off)).bytesWritten;
           written += chunk.length;
@@ -68,7 +65,7 @@ export async function writeFileAtomic(
     } finally {
       await fh.close();
     }
-    if (options.signal?.aborted) throw new AbortError(`${layer} write of "${path}" aborted`, { path, cause: options.signal.reason });
+    if (options.signal?.aborted) throw new AbortError(`write of "${path}" aborted`, { path, cause: options.signal.reason });
     step = 'rename';
     await rename(tmp, path);
     step = 'fsync directory of';
@@ -76,15 +73,15 @@ export async function writeFileAtomic(
     return written;
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    throw fsError(layer, step, path, e);
+    throw fsError(step, path, e);
   }
 }
 
 /**
  * Creates `dir` (and its parents) 0700 if missing; an existing directory keeps its mode. Anything
  * that keeps it from being used is EDEST_DIR, saying what is wrong - a file in its place, a parent
- * that cannot be created, no write permission - with `label` saying which directory (`[api] backup
- * directory`, `[pull] local_dir`). Checked here, before the first file is created in it, so the
+ * that cannot be created, no write permission - with `label` saying which directory (`backup
+ * directory`, `local_dir`). Checked here, before the first file is created in it, so the
  * error names the directory rather than whichever file (a lock, a temp file) came first.
  */
 export async function ensurePrivateDir(dir: string, label: string): Promise<void> {
@@ -92,8 +89,8 @@ export async function ensurePrivateDir(dir: string, label: string): Promise<void
     const errno = errnoOf(e);
     throw new BackupError(ErrorCode.DEST_DIR, `${label} "${dir}" ${what}`, {
       path: dir,
-      ...(e !== undefined ? { cause: e } : {}),
-      ...(errno ? { errno } : {}),
+      cause: e,
+      errno,
     });
   };
   let made: unknown;

@@ -8,7 +8,12 @@ import { AbortError, fsError } from '../errors.js';
 
 export interface ChunkIoOptions {
   signal?: AbortSignal | undefined;
-  /** Layer named in error messages. @default "[api]" */
+}
+
+export interface WriteChunksOptions {
+  /** The failed step, in the EIO's message. @default "write" */
+  what?: string;
+  /** @deprecated Messages carry no layer prefix (errors.ts); a given one still starts them until its caller drops it. */
   layer?: string;
 }
 
@@ -17,16 +22,15 @@ export interface ChunkIoOptions {
  * buffer, so a consumer may keep or transfer it. Errors are EIO naming `path` (EABORTED on abort).
  */
 export async function* readFileChunks(path: string, size: number, options: ChunkIoOptions = {}): AsyncGenerator<Uint8Array> {
-  const layer = options.layer ?? '[api]';
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (e) {
-    throw fsError(layer, 'open', path, e);
+    throw fsError('open', path, e);
   }
   try {
     for (;;) {
-      if (options.signal?.aborted) throw new AbortError(`${layer} reading "${path}" aborted`, { path, cause: options.signal.reason });
+      if (options.signal?.aborted) throw new AbortError(`reading "${path}" aborted`, { path, cause: options.signal.reason });
       const buf = new Uint8Array(size);
       let fill = 0;
       while (fill < size) {
@@ -34,7 +38,7 @@ export async function* readFileChunks(path: string, size: number, options: Chunk
         try {
           ({ bytesRead } = await fh.read(buf, fill, size - fill, null));
         } catch (e) {
-          throw fsError(layer, 'read', path, e);
+          throw fsError('read', path, e);
         }
         if (bytesRead === 0) break;
         fill += bytesRead;
@@ -52,14 +56,14 @@ export async function* readFileChunks(path: string, size: number, options: Chunk
  * Writes every chunk of `chunks` to `fh`, from offset 0 on; returns the bytes written. A failed
  * write is EIO naming `path` ("disk full" for ENOSPC).
  */
-export async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Array>, path: string, options: { layer?: string; what?: string } = {}): Promise<number> {
+export async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Array>, path: string, options: WriteChunksOptions = {}): Promise<number> {
   let position = 0;
   for await (const chunk of chunks) {
     for (let done = 0; done < chunk.length; ) {
       try {
         done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
       } catch (e) {
-        throw fsError(options.layer ?? '[api]', options.what ?? 'write', path, e);
+        throw fsError(`${options.layer ? `${options.layer} ` : ''}${options.what ?? 'write'}`, path, e);
       }
     }
     position += chunk.length;

@@ -1,6 +1,6 @@
 /**
- * Free space, checked before a long job writes anything: a backup of a 9 GB database used to fail
- * with ENOSPC after minutes of copying, snapshotting and compressing. Asking the file system first
+ * Free space, checked before a long job writes anything: without it, a backup of a large database
+ * fails with ENOSPC after minutes of copying, snapshotting and compressing. Asking the file system first
  * (statfs: the blocks an unprivileged user may still take) turns that into an error at once, with the
  * figures, and nothing written.
  *
@@ -38,13 +38,16 @@ export function withSlack(bytes: number): number {
  * A file system that cannot answer (statfs unsupported) is not a reason to refuse: the writers'
  * own ENOSPC handling still applies.
  */
+export async function requireFreeSpace(dir: string, needed: number, what: string, probe?: FreeSpaceProbe): Promise<void>;
+/** @deprecated Messages carry no layer prefix (errors.ts): drop the first argument. */
+export async function requireFreeSpace(layer: string, dir: string, needed: number, what: string, probe?: FreeSpaceProbe): Promise<void>;
 export async function requireFreeSpace(
-  layer: string,
-  dir: string,
-  needed: number,
-  what: string,
-  probe: FreeSpaceProbe = statfsFreeBytes,
+  ...args: [string, number, string, FreeSpaceProbe?] | [string, string, number, string, FreeSpaceProbe?]
 ): Promise<void> {
+  // The deprecated form starts with a layer prefix for the message.
+  const legacy = typeof args[1] === 'string';
+  const prefix = legacy ? `${args[0]} ` : '';
+  const [dir, needed, what, probe = statfsFreeBytes] = (legacy ? args.slice(1) : args) as [string, number, string, FreeSpaceProbe?];
   const where = nearestExisting(resolve(dir));
   let available: number;
   try {
@@ -55,7 +58,7 @@ export async function requireFreeSpace(
   if (available >= needed) return;
   throw new BackupError(
     ErrorCode.IO,
-    `${layer} not enough free space in "${dir}" (disk full): ${what} needs ${formatSize(needed)}, ` +
+    `${prefix}not enough free space in "${dir}" (disk full): ${what} needs ${formatSize(needed)}, ` +
       `${formatSize(available)} available. Nothing was written; free some space or choose another directory.`,
     { path: dir, errno: 'ENOSPC' },
   );

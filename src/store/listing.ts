@@ -57,17 +57,17 @@ export interface ListStoreOptions {
  * A malformed latest.txt does not make the store unlistable: it is reported in `latestProblem`.
  */
 export async function listStore(transport: Transport, options: ListStoreOptions = {}): Promise<StoreListing> {
-  const signalOption = options.signal ? { signal: options.signal } : {};
-  const all = await transport.list(signalOption);
+  const { signal } = options;
+  const all = await transport.list({ signal });
   const files = new Map(all.map((f) => [f.name, f]));
   let latest: string | undefined;
   let latestProblem: Error | undefined;
   if (files.has('latest.txt')) {
     try {
-      latest = await readLatest(transport, signalOption);
+      latest = await readLatest(transport, { signal });
       if (latest !== undefined && parseBackupName(latest) === undefined) {
         const path = whereIn(transport, 'latest.txt');
-        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] "${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });
+        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });
       }
     } catch (e) {
       if (!isBackupError(e, ErrorCode.BACKUP_NOT_FOUND)) throw e;
@@ -85,7 +85,7 @@ export async function listStore(transport: Transport, options: ListStoreOptions 
     backups.push({ ...parsed, size: f.size, mtimeMs: f.mtimeMs, hasChecksum: files.has(f.name + SIDECAR_SUFFIX), isLatest: f.name === latest });
   }
   backups.sort(compareBackups);
-  return { backups, files, latest, latestLinks, ...(latestProblem ? { latestProblem } : {}) };
+  return { backups, files, latest, latestLinks, latestProblem };
 }
 
 /**
@@ -101,7 +101,7 @@ export function latestProblemOf(listing: StoreListing): BackupError | undefined 
     ErrorCode.BACKUP_NOT_FOUND,
     `${problem.message}; until it is fixed or removed, no backup counts as the latest and prune removes nothing ` +
       '(the next backup or pull writes it again)',
-    { ...(path !== undefined ? { path } : {}), cause: problem },
+    { path, cause: problem },
   );
 }
 

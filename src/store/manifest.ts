@@ -29,13 +29,13 @@ export async function readLatest(transport: Transport, options: { signal?: Abort
   if (text === undefined) return undefined;
   const path = whereIn(transport, LATEST_FILE);
   if (text.includes('\uFFFD')) {
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] "${path}" is not UTF-8 text: not a backup file name`, { path });
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" is not UTF-8 text: not a backup file name`, { path });
   }
   const name = text.replace(/\r?\n$/, '');
   const problem = plainFileNameProblem(name);
   if (problem !== undefined) {
     const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name);
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] "${path}" does not hold a plain backup file name: ${shown} (${problem})`, {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" does not hold a plain backup file name: ${shown} (${problem})`, {
       path,
     });
   }
@@ -50,13 +50,13 @@ export async function readLatest(transport: Transport, options: { signal?: Abort
 export async function writeLatest(transport: Transport, name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
   const path = whereIn(transport, LATEST_FILE);
   if (plainFileNameProblem(name) !== undefined || parseBackupName(name) === undefined) {
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] refusing to write "${path}": ${JSON.stringify(name)} is not a backup file name`, {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `refusing to write "${path}": ${JSON.stringify(name)} is not a backup file name`, {
       path,
     });
   }
   if ((await transport.stat(name, options)) === undefined) {
     const target = whereIn(transport, name);
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] refusing to write "${path}": "${target}" is not an existing backup file`, {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `refusing to write "${path}": "${target}" is not an existing backup file`, {
       path: target,
     });
   }

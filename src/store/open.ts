@@ -60,11 +60,11 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions = {})
     return new S3Transport({
       bucket: where.bucket,
       prefix: where.prefix,
-      ...(spec.endpoint !== undefined ? { endpoint: spec.endpoint } : {}),
-      ...(spec.region !== undefined ? { region: spec.region } : {}),
-      ...(spec.forcePathStyle !== undefined ? { forcePathStyle: spec.forcePathStyle } : {}),
-      ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
-      ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+      endpoint: spec.endpoint,
+      region: spec.region,
+      forcePathStyle: spec.forcePathStyle,
+      connectTimeoutMs: spec.connectTimeoutMs,
+      idleTimeoutMs: spec.idleTimeoutMs,
     });
   }
   return openSftp({ ...where, ...spec, username: where.user }, options);
@@ -84,33 +84,35 @@ export interface SftpSpec {
 
 export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): Promise<SftpTransport> {
   const label = options.label ?? 'store';
+  // The setting as the config names it: pull.private_key_path; a CLI store argument has no section.
+  const keyPath = label === 'store' ? 'private_key_path' : `${label}.private_key_path`;
   const check = await createHostKeyCheck({
     host: spec.host,
     port: spec.port,
-    ...(spec.knownHosts ? { knownHostsPath: spec.knownHosts } : {}),
-    ...(spec.hostKeySha256 ? { pinnedSha256: spec.hostKeySha256 } : {}),
-    ...(options.insecureSkipHostKeyCheck ? { insecureSkipHostKeyCheck: true } : {}),
+    knownHostsPath: spec.knownHosts || undefined,
+    pinnedSha256: spec.hostKeySha256 || undefined,
+    insecureSkipHostKeyCheck: options.insecureSkipHostKeyCheck,
   });
   const warn = options.warn ?? ((m: string) => process.emitWarning(m));
   const agent = process.env.SSH_AUTH_SOCK;
   let privateKey: Buffer | undefined;
   if (spec.privateKeyPath) {
     try {
-      privateKey = await readKeyFile(spec.privateKeyPath, `[${label}]`);
+      privateKey = await readKeyFile(spec.privateKeyPath);
     } catch (e) {
       if (e instanceof BackupError) throw e;
       const errno = (e as NodeJS.ErrnoException).code;
       const what = errno === 'ENOENT' ? 'does not exist' : `cannot be read (${errno ?? (e as Error).message})`;
-      throw new BackupError(ErrorCode.CONFIG, `[${label}] the private key file "${spec.privateKeyPath}" (private_key_path) ${what}`, {
+      throw new BackupError(ErrorCode.CONFIG, `the private key file "${spec.privateKeyPath}" (${keyPath}) ${what}`, {
         path: spec.privateKeyPath,
         cause: e,
-        ...(errno ? { errno } : {}),
+        errno,
       });
     }
   } else if (!agent) {
     throw new BackupError(
       ErrorCode.CONFIG,
-      `[${label}] no way to authenticate to ${spec.host}: set private_key_path, or run an ssh-agent (SSH_AUTH_SOCK)`,
+      `no way to authenticate to ${spec.host}: set ${keyPath}, or run an ssh-agent (SSH_AUTH_SOCK)`,
     );
   }
   const passphrase = process.env[PASSPHRASE_ENV];
@@ -119,8 +121,8 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
     port: spec.port,
     username: spec.username,
     remoteDir: spec.remoteDir,
-    ...(spec.connectTimeoutMs !== undefined ? { connectTimeoutMs: spec.connectTimeoutMs } : {}),
-    ...(spec.idleTimeoutMs !== undefined ? { idleTimeoutMs: spec.idleTimeoutMs } : {}),
+    connectTimeoutMs: spec.connectTimeoutMs,
+    idleTimeoutMs: spec.idleTimeoutMs,
     hostVerifier: (key: Buffer) => {
       const ok = check.verify(key);
       // Insecure mode: say so on every connection, with the fingerprint that was accepted blindly.
@@ -130,8 +132,10 @@ export async function openSftp(spec: SftpSpec, options: OpenStoreOptions = {}): 
     },
     serverHostKeyAlgorithms: check.algorithms,
     hostKeyError: () => check.error(),
-    ...(privateKey ? { privateKey, privateKeyFile: spec.privateKeyPath! } : {}),
-    ...(passphrase ? { passphrase } : {}),
-    ...(agent ? { agent } : {}),
+    // privateKey is read from privateKeyPath: both are set or neither.
+    privateKey,
+    privateKeyFile: spec.privateKeyPath,
+    passphrase: passphrase || undefined,
+    agent: agent || undefined,
   });
 }

@@ -66,8 +66,8 @@ export function isUnpublished(e: { layout: string; hasChecksum: boolean; isLates
 export async function pruneStore(transport: Transport, policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
   const dryRun = options.dryRun ?? false;
   const listing = await listStore(transport, {
-    ...(options.dbName !== undefined ? { dbName: options.dbName } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+    dbName: options.dbName,
+    signal: options.signal,
   });
   const latestProblem = latestProblemOf(listing);
   if (latestProblem) throw latestProblem;
@@ -78,8 +78,8 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   const unverified = listing.backups.filter((e) => isUnpublished(e, options.latestName));
   const counted = listing.backups.filter((e) => !unverified.includes(e));
   const plan = planPrune(counted, policy, {
-    ...(options.latestName === undefined ? {} : { latestName: options.latestName }),
-    ...(options.now === undefined ? {} : { now: options.now }),
+    latestName: options.latestName,
+    now: options.now,
   });
 
   const protectedNames = new Set([listing.latest, options.latestName, ...linked]);
@@ -107,9 +107,9 @@ export async function pruneStore(transport: Transport, policy: RetentionPolicy, 
   for (const e of plan.remove) {
     if (protectedNames.has(e.name)) {
       // planPrune keeps these; this guards the one promise retention must never break.
-      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] prune: refusing to remove "${e.name}", which latest.txt or a latest-* link names`);
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `refusing to remove "${e.name}", which latest.txt or a latest-* link names`);
     }
-    throwIfAborted(options.signal, `[store] prune of ${transport.location}`);
+    throwIfAborted(options.signal, `prune of ${transport.location}`);
     await transport.remove(e.name);
     if (e.hasChecksum) await transport.remove(e.name + SIDECAR_SUFFIX);
   }

@@ -33,29 +33,28 @@ export interface PublishOptions {
 
 export async function publishBackup(transport: Transport, input: PublishInput, options: PublishOptions = {}): Promise<void> {
   const { signal } = options;
-  const signalOption = signal ? { signal } : {};
   const wrote = input.data !== undefined;
   let published = false;
   try {
     if (input.data !== undefined) {
       const result = await transport.write(input.name, input.data, {
         size: input.size,
-        ...signalOption,
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        signal,
+        onProgress: options.onProgress,
       });
       checkSize(transport, input, result.size);
     } else {
-      const st = await transport.stat(input.name, signalOption);
+      const st = await transport.stat(input.name, { signal });
       if (!st) {
         const path = whereIn(transport, input.name);
-        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[store] cannot publish "${path}": it does not exist`, { path });
+        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `cannot publish "${path}": it does not exist`, { path });
       }
       checkSize(transport, input, st.size);
     }
     options.onStep?.('uploaded');
-    await writeStoreSidecar(transport, input.name, input.sha256, signalOption);
+    await writeStoreSidecar(transport, input.name, input.sha256, { signal });
     options.onStep?.('sidecar');
-    await writeLatest(transport, input.name, signalOption);
+    await writeLatest(transport, input.name, { signal });
     published = true;
     options.onStep?.('published');
   } finally {
@@ -73,7 +72,7 @@ function checkSize(transport: Transport, input: PublishInput, held: number): voi
   const path = whereIn(transport, input.name);
   throw new BackupError(
     ErrorCode.IO,
-    `[store] ${path} holds ${held} bytes after the upload, but the backup has ${input.size}: not published`,
+    `${path} holds ${held} bytes after the upload, but the backup has ${input.size}: not published`,
     { path },
   );
 }

@@ -15,11 +15,11 @@ export async function readStoreSidecar(transport: Transport, name: string, optio
   if (text === undefined) return undefined;
   const where = whereIn(transport, sidecarName);
   if (Buffer.byteLength(text) > MAX_SIDECAR_BYTES) {
-    throw new BackupError(ErrorCode.CHECKSUM, `[store] "${where}" is malformed: more than ${MAX_SIDECAR_BYTES} bytes, expected one line`, { path: where });
+    throw new BackupError(ErrorCode.CHECKSUM, `"${where}" is malformed: more than ${MAX_SIDECAR_BYTES} bytes, expected one line`, { path: where });
   }
   const sidecar = parseSidecar(text, where);
   if (sidecar.fileName !== name) {
-    throw new BackupError(ErrorCode.CHECKSUM, `[store] "${where}" is for ${JSON.stringify(sidecar.fileName)}, not for "${name}"`, { path: where });
+    throw new BackupError(ErrorCode.CHECKSUM, `"${where}" is for ${JSON.stringify(sidecar.fileName)}, not for "${name}"`, { path: where });
   }
   return sidecar;
 }

@@ -32,7 +32,7 @@ export async function sweepTemps(transport: Transport, dbName: string, options: 
   const minAge = options.olderThanMs ?? 0;
   const also = new Set(options.alsoBases ?? []);
   const removed: string[] = [];
-  for (const f of await transport.list(options.signal ? { signal: options.signal } : {})) {
+  for (const f of await transport.list({ signal: options.signal })) {
     const at = f.name.indexOf(TEMP_MARKER);
     if (at < 0) continue;
     const base = f.name.slice(0, at);

@@ -32,7 +32,7 @@ export function isPlainFileName(name: string): boolean {
 export function checkTransportName(name: string, location: string): void {
   const problem = plainFileNameProblem(name);
   if (problem !== undefined) {
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[transport] refusing ${JSON.stringify(name)} in ${location}: ${problem}`, {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `refusing ${JSON.stringify(name)} in ${location}: ${problem}`, {
       path: name,
     });
   }

@@ -32,7 +32,7 @@ export class LocalTransport implements Transport {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') {
-        throw new BackupError(ErrorCode.IO, `[local] cannot list "${this.dir}": not a directory`, { path: this.dir, errno: 'ENOTDIR', cause: e });
+        throw new BackupError(ErrorCode.IO, `cannot list "${this.dir}": not a directory`, { path: this.dir, errno: 'ENOTDIR', cause: e });
       }
       throw ioError('list', this.dir, e);
     }
@@ -61,7 +61,7 @@ export class LocalTransport implements Transport {
     try {
       let position = options.start ?? 0;
       for (;;) {
-        if (options.signal?.aborted) throw new AbortError(`[local] read of "${path}" aborted`, { path, cause: options.signal.reason });
+        if (options.signal?.aborted) throw new AbortError(`read of "${path}" aborted`, { path, cause: options.signal.reason });
         const chunk = new Uint8Array(READ_CHUNK);
         let n: number;
         try {
@@ -100,11 +100,10 @@ export class LocalTransport implements Transport {
 
   async write(name: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
     const path = this.pathOf(name);
-    await ensurePrivateDir(this.dir, '[local] directory');
+    await ensurePrivateDir(this.dir, 'directory');
     const size = await writeFileAtomic(path, writeChunks(data, options, path), {
-      layer: '[local]',
-      ...(options.tempBase !== undefined ? { tempBase: options.tempBase } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      tempBase: options.tempBase,
+      signal: options.signal,
     });
     return { name, size };
   }
@@ -117,7 +116,7 @@ export class LocalTransport implements Transport {
       await rm(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw fsError('[local]', 'remove', path, e);
+      throw fsError('remove', path, e);
     }
     fsyncDir(this.dir);
     return true;
@@ -137,7 +136,7 @@ export class LocalTransport implements Transport {
       return await open(path, 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[local] "${path}" does not exist`, { path, errno: 'ENOENT' });
+        throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" does not exist`, { path, errno: 'ENOENT' });
       }
       throw ioError('open', path, e);
     }
@@ -146,9 +145,9 @@ export class LocalTransport implements Transport {
 
 function ioError(op: string, path: string, e: unknown): BackupError {
   const errno = (e as NodeJS.ErrnoException).code;
-  return new BackupError(ErrorCode.IO, `[local] ${op} "${path}" failed (${errno ?? (e as Error).message})`, {
+  return new BackupError(ErrorCode.IO, `${op} "${path}" failed (${errno ?? (e as Error).message})`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

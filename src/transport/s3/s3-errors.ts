@@ -1,5 +1,5 @@
 /**
- * SDK errors -> BackupErrors for the S3 transport: `[s3] <op> "s3://bucket/key" failed: <why>`, with
+ * SDK errors -> BackupErrors for the S3 transport: `<op> "s3://bucket/key" failed: <why>`, with
  * `host` set to the endpoint's host. The cause we keep is a short summary of the SDK error (name,
  * code, status, request id), never the SDK object itself (it carries the raw response) and never a
  * credential: the secret key is never sent, so no server answer can echo it.
@@ -78,19 +78,19 @@ export function isNetworkError(e: unknown): boolean {
 
 /** The EBACKUP_NOT_FOUND for a bucket that does not exist (it must never look like an empty store). */
 export function noSuchBucket(where: S3Where, op: string, cause?: unknown): BackupError {
-  return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[s3] ${op} failed: bucket "${where.bucket}" does not exist on ${where.host}`, {
+  return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `${op} failed: bucket "${where.bucket}" does not exist on ${where.host}`, {
     path: `s3://${where.bucket}`,
     host: where.host,
-    ...(cause === undefined ? {} : { cause: summary(cause) }),
+    cause: cause === undefined ? undefined : summary(cause),
   });
 }
 
 export function noSuchObject(where: S3Where, url: string, cause?: unknown): BackupError {
-  return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[s3] "${url}" does not exist on ${where.host}`, {
+  return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${url}" does not exist on ${where.host}`, {
     path: url,
     host: where.host,
     errno: 'ENOENT',
-    ...(cause === undefined ? {} : { cause: summary(cause) }),
+    cause: cause === undefined ? undefined : summary(cause),
   });
 }
 
@@ -106,18 +106,18 @@ export function s3Error(e: unknown, op: string, url: string, where: S3Where): Ba
   if (isNoSuchKey(e)) return noSuchObject(where, url, e);
   if (code === 'CredentialsProviderError') {
     const why = `no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or pass credentials (${firstLine(s.message)})`;
-    return new BackupError(ErrorCode.AUTH, `[s3] ${op} "${url}" failed: ${why}`, details);
+    return new BackupError(ErrorCode.AUTH, `${op} "${url}" failed: ${why}`, details);
   }
   if (AUTH_CODES.has(code) || status === 403 || status === 401) {
     const what = status ? `${code} (${status})` : `${code}: ${s.message ?? ''}`;
-    return new BackupError(ErrorCode.AUTH, `[s3] ${op} "${url}" failed: ${host} refused the credentials from ${where.credentialSource}: ${what}`, details);
+    return new BackupError(ErrorCode.AUTH, `${op} "${url}" failed: ${host} refused the credentials from ${where.credentialSource}: ${what}`, details);
   }
   if (isNetworkError(e)) {
     const why = s.name === 'TimeoutError' ? `no answer from ${host} in time (${firstLine(s.message)})` : `connection to ${host} failed (${s.code ?? firstLine(s.message)})`;
-    return new BackupError(ErrorCode.CONNECT, `[s3] ${op} "${url}" failed: ${why}`, { ...details, ...(s.code ? { errno: s.code } : {}) });
+    return new BackupError(ErrorCode.CONNECT, `${op} "${url}" failed: ${why}`, { ...details, errno: s.code || undefined });
   }
   const why = status ? `${code} (${status})` : `${code}: ${firstLine(s.message)}`;
-  return new BackupError(ErrorCode.IO, `[s3] ${op} "${url}" failed: ${why}`, details);
+  return new BackupError(ErrorCode.IO, `${op} "${url}" failed: ${why}`, details);
 }
 
 function firstLine(message: string | undefined): string {

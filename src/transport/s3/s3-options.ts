@@ -100,11 +100,11 @@ export function prefixProblem(prefix: string): string | undefined {
  * user info, a port, a query or fragment, an invalid bucket name or prefix.
  */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  if (typeof url !== 'string') throw new BackupError(ErrorCode.CONFIG, '[s3] the S3 location is not a string (expected s3://bucket/prefix)');
+  if (typeof url !== 'string') throw new BackupError(ErrorCode.CONFIG, 'the S3 location is not a string (expected s3://bucket/prefix)');
   // Whatever sits before an @ is a credential typed into the URL: refused below, never repeated.
   const shown = url.replace(/^(s3:\/\/)[^/?#]*@/i, '$1***@');
   const bad = (why: string): BackupError =>
-    new BackupError(ErrorCode.CONFIG, `[s3] ${JSON.stringify(shown)} is not an S3 location like s3://bucket/prefix: ${why}`);
+    new BackupError(ErrorCode.CONFIG, `${JSON.stringify(shown)} is not an S3 location like s3://bucket/prefix: ${why}`);
   const m = /^s3:\/\/([^/?#]*)(\/[^?#]*)?([?#].*)?$/i.exec(url);
   if (!m) throw bad('it must start with s3://');
   const [, authority = '', path = '', rest] = m;

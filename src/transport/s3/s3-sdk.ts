@@ -107,7 +107,7 @@ export function missingSdkError(cause: unknown): BackupError {
   const spec = S3_SDK_PACKAGES.map((p) => `${p}@${S3_SDK_RANGE}`).join(' ');
   return new BackupError(
     ErrorCode.CONFIG,
-    `[s3] S3 needs the optional packages ${S3_SDK_PACKAGES.join(' and ')} (${S3_SDK_RANGE}), and ${why}: npm install ${spec}`,
+    `S3 needs the optional packages ${S3_SDK_PACKAGES.join(' and ')} (${S3_SDK_RANGE}), and ${why}: npm install ${spec}`,
     { cause },
   );
 }
@@ -159,6 +159,7 @@ export function createS3Client(sdk: S3Sdk, config: S3ClientConfig): S3ClientLike
 export function clientConfig(o: Readonly<S3TransportOptions>): S3ClientConfig {
   return {
     region: o.region ?? DEFAULT_S3_REGION,
+    // The SDK spreads this config over its defaults: an explicit undefined would erase a default.
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
     ...(o.credentials ? { credentials: o.credentials } : {}),

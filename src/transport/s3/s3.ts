@@ -54,7 +54,7 @@ export class S3Transport implements Transport {
 
   constructor(options: S3TransportOptions) {
     validateS3Options(options);
-    this.#options = { ...options, ...(options.credentials ? { credentials: { ...options.credentials } } : {}) };
+    this.#options = { ...options, credentials: options.credentials && { ...options.credentials } };
     this.location = s3Location(options.bucket, options.prefix);
     this.where = {
       host: s3Host(options),
@@ -69,6 +69,7 @@ export class S3Transport implements Transport {
       const files: RemoteFile[] = [];
       let token: string | undefined;
       do {
+        // The SDK's request: parameters we do not mean are left out rather than passed as undefined.
         const page = await client.send(
           new sdk.ListObjectsV2Command({ Bucket: this.#options.bucket, Delimiter: '/', ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }),
           signalOf(options.signal),
@@ -122,7 +123,7 @@ export class S3Transport implements Transport {
       body.destroy?.();
     }
     if (res.ContentLength !== undefined && got !== res.ContentLength) {
-      throw new BackupError(ErrorCode.CONNECT, `[s3] get "${url}" failed: the transfer from ${this.where.host} ended after ${got} of ${res.ContentLength} bytes`, {
+      throw new BackupError(ErrorCode.CONNECT, `get "${url}" failed: the transfer from ${this.where.host} ended after ${got} of ${res.ContentLength} bytes`, {
         path: url,
         host: this.where.host,
       });
@@ -176,7 +177,7 @@ export class S3Transport implements Transport {
             key,
             partSize: DEFAULT_S3_PART_SIZE,
             queueSize: DEFAULT_S3_QUEUE_SIZE,
-            ...(options.size !== undefined ? { size: options.size } : {}),
+            size: options.size,
           },
           writeChunks(data, options, url),
           signal,
@@ -191,7 +192,7 @@ export class S3Transport implements Transport {
         if (stored) await s.client.send(new s.sdk.DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key })).catch(() => {});
         throw new BackupError(
           ErrorCode.IO,
-          `[s3] put "${url}" failed: ${this.where.host} holds ${stored ? `${stored.size} bytes` : 'no object'} after ${sent} bytes were sent; nothing was kept`,
+          `put "${url}" failed: ${this.where.host} holds ${stored ? `${stored.size} bytes` : 'no object'} after ${sent} bytes were sent; nothing was kept`,
           { path: url, host: this.where.host },
         );
       }
@@ -274,7 +275,7 @@ export class S3Transport implements Transport {
   }
 
   private aborted(op: string, url: string, signal: AbortSignal): AbortError {
-    return new AbortError(`[s3] ${op} of "${url}" aborted`, { path: url, host: this.where.host, cause: signal.reason });
+    return new AbortError(`${op} of "${url}" aborted`, { path: url, host: this.where.host, cause: signal.reason });
   }
 
   private keyOf(name: string): string {

@@ -84,7 +84,7 @@ export function normalizeFingerprint(pin: string, host?: string): string {
     throw new BackupError(
       ErrorCode.HOST_KEY,
       `pinned host key fingerprint ${JSON.stringify(pin)} is not a SHA256 fingerprint ("SHA256:" and 43 base64 characters, as \`ssh-keygen -lf\` prints it)`,
-      host === undefined ? {} : { host },
+      { host },
     );
   }
   return `SHA256:${body}`;
@@ -95,13 +95,13 @@ export async function createHostKeyCheck(policy: HostKeyPolicy): Promise<HostKey
   const host = policy.host;
   const port = policy.port ?? 22;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new BackupError(ErrorCode.HOST_KEY, `[sftp] invalid port ${port} for host ${host}`, { host });
+    throw new BackupError(ErrorCode.HOST_KEY, `invalid port ${port} for host ${host}`, { host });
   }
   const insecure = policy.insecureSkipHostKeyCheck === true;
   const pin = policy.pinnedSha256 === undefined ? undefined : normalizeFingerprint(policy.pinnedSha256, host);
   const path = policy.knownHostsPath;
   if (!insecure && pin === undefined && path === undefined) {
-    const message = `[sftp] no way to verify the host key of ${host}:${port}: give a known_hosts file or pin host_key_sha256`;
+    const message = `no way to verify the host key of ${host}:${port}: give a known_hosts file or pin host_key_sha256`;
     throw new BackupError(ErrorCode.HOST_KEY, message, { host });
   }
 
@@ -158,14 +158,14 @@ export async function createHostKeyCheck(policy: HostKeyPolicy): Promise<HostKey
       if (!failure || !presented) return undefined;
       return new BackupError(ErrorCode.HOST_KEY, refusal(failure, presented, where), {
         host,
-        ...(path !== undefined ? { path } : {}),
-        ...(failure === 'known-hosts-unusable' && unusable ? { cause: unusable } : {}),
+        path,
+        cause: failure === 'known-hosts-unusable' ? unusable : undefined,
       });
     },
     warning(): string | undefined {
       if (!insecure || !presented) return undefined;
       return (
-        `[sftp] WARNING: host key checking is OFF for ${host}:${port}: accepted ${presented.type} ${presented.description} ` +
+        `WARNING: host key checking is OFF for ${host}:${port}: accepted ${presented.type} ${presented.description} ` +
         `without verifying it; anyone on the network path could be impersonating this server.\n  ${trustHint(presented, where)}`
       );
     },
@@ -218,7 +218,7 @@ function refusal(failure: HostKeyFailure, key: PresentedKey, w: Where): string {
       why = `cannot verify the host key of ${w.host}:${w.port}: ${w.unusable?.message ?? `known_hosts ${file} is unusable`}`;
       break;
   }
-  return `[sftp] ${why}.\n  The server presented: ${key.type} ${key.description}\n  ${trustHint(key, w)}`;
+  return `${why}.\n  The server presented: ${key.type} ${key.description}\n  ${trustHint(key, w)}`;
 }
 
 /**

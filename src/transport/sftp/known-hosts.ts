@@ -89,7 +89,7 @@ export function parseKnownHostsWithSkips(text: string, source?: string): { entri
     if (!hosts || !type || !KEY_TYPE.test(type) || !blob || readKeyType(blob) !== type) {
       return void skipped.push({ line, reason: 'malformed' });
     }
-    entries.push({ ...(marker ? { marker } : {}), hosts, type, blob, ...(source !== undefined ? { source } : {}), line });
+    entries.push({ marker, hosts, type, blob, source, line });
   });
   return { entries, skipped };
 }
@@ -124,7 +124,7 @@ export async function readKnownHostsText(path: string): Promise<string> {
       errno === 'ENOENT'
         ? `known_hosts file "${path}" does not exist; pin host_key_sha256 or create it with ssh-keyscan`
         : `cannot read known_hosts file "${path}": ${(e as Error).message}`;
-    throw new BackupError(ErrorCode.HOST_KEY, message, { path, ...(errno ? { errno } : {}), cause: e });
+    throw new BackupError(ErrorCode.HOST_KEY, message, { path, errno, cause: e });
   }
 }
 
@@ -163,7 +163,7 @@ export function keysForHost(entries: readonly KnownHostsEntry[], host: string, p
   for (const e of entries) {
     if (!entryMatches(e, host, port)) continue;
     if (e.marker === 'revoked') revoked.push(e.blob);
-    else keys.push({ type: e.type, blob: e.blob, ...(e.source !== undefined ? { source: e.source } : {}), line: e.line });
+    else keys.push({ type: e.type, blob: e.blob, source: e.source, line: e.line });
   }
   return { keys, revoked };
 }

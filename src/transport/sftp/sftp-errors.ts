@@ -74,12 +74,12 @@ export function connectError(
   const server = `${where.username}@${where.host}:${where.port}`;
   const host = where.host;
   if (!(e instanceof ConnectAttemptError)) {
-    return new BackupError(ErrorCode.CONNECT, `[sftp] cannot connect to ${server}: ${(e as Error).message}`, { host, cause: e });
+    return new BackupError(ErrorCode.CONNECT, `cannot connect to ${server}: ${(e as Error).message}`, { host, cause: e });
   }
   if (e.hostKeyRefused) {
     return (
       hostKeyError?.() ??
-      new BackupError(ErrorCode.HOST_KEY, `[sftp] the host key of ${where.host}:${where.port} was refused by the host key check; nothing was sent or read`, {
+      new BackupError(ErrorCode.HOST_KEY, `the host key of ${where.host}:${where.port} was refused by the host key check; nothing was sent or read`, {
         host,
         cause: e,
       })
@@ -88,20 +88,20 @@ export function connectError(
   if (level(e) === 'client-authentication' || level(e) === 'agent') {
     return new BackupError(
       ErrorCode.AUTH,
-      `[sftp] ${where.host}:${where.port} refused authentication as "${where.username}" (tried: ${auth}): ${e.message}`,
+      `${where.host}:${where.port} refused authentication as "${where.username}" (tried: ${auth}): ${e.message}`,
       { host, cause: e },
     );
   }
   if (isKeyProblem(e)) {
-    return new BackupError(ErrorCode.AUTH, `[sftp] cannot use the private key for ${server} (${auth}): ${e.message}`, { host, cause: e });
+    return new BackupError(ErrorCode.AUTH, `cannot use the private key for ${server} (${auth}): ${e.message}`, { host, cause: e });
   }
   const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
   const code = typeof e.raw?.code === 'string' ? e.raw.code : undefined;
   const why = e.timedOut || level(e) === 'client-timeout' ? `timed out (${e.message})` : e.message;
-  return new BackupError(ErrorCode.CONNECT, `[sftp] cannot connect to ${server}: ${why}${tries}`, {
+  return new BackupError(ErrorCode.CONNECT, `cannot connect to ${server}: ${why}${tries}`, {
     host,
     cause: e,
-    ...(code ? { errno: code } : {}),
+    errno: code || undefined,
   });
 }
 
@@ -114,12 +114,12 @@ export function errorFor(e: unknown, op: string, path: string, where: Where, dis
   const host = where.host;
   const server = `${where.username}@${where.host}:${where.port}`;
   if (e instanceof SessionLostError) {
-    return new BackupError(ErrorCode.CONNECT, `[sftp] ${op} of "${path}" on ${server} failed: ${e.message}`, { path, host, cause: e });
+    return new BackupError(ErrorCode.CONNECT, `${op} of "${path}" on ${server} failed: ${e.message}`, { path, host, cause: e });
   }
   const code = (e as { code?: unknown })?.code;
   const message = (e as Error)?.message ?? String(e);
   if (code === SFTP_STATUS.NO_SUCH_FILE) {
-    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[sftp] "${path}" does not exist on ${where.host}:${where.port}`, {
+    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" does not exist on ${where.host}:${where.port}`, {
       path,
       host,
       errno: 'ENOENT',
@@ -127,14 +127,14 @@ export function errorFor(e: unknown, op: string, path: string, where: Where, dis
     });
   }
   if (code === SFTP_STATUS.NO_CONNECTION || code === SFTP_STATUS.CONNECTION_LOST) {
-    return new BackupError(ErrorCode.CONNECT, `[sftp] ${op} of "${path}" on ${server} failed: connection lost (${message})`, { path, host, cause: e });
+    return new BackupError(ErrorCode.CONNECT, `${op} of "${path}" on ${server} failed: connection lost (${message})`, { path, host, cause: e });
   }
   const errno = diskFull ? 'ENOSPC' : code === SFTP_STATUS.PERMISSION_DENIED ? 'EACCES' : undefined;
   const why = diskFull ? `disk full (${message})` : message;
-  return new BackupError(ErrorCode.IO, `[sftp] ${op} of "${path}" on ${server} failed: ${why}`, {
+  return new BackupError(ErrorCode.IO, `${op} of "${path}" on ${server} failed: ${why}`, {
     path,
     host,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

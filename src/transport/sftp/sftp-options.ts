@@ -102,15 +102,15 @@ export async function readPrivateKey(options: SftpTransportOptions): Promise<Buf
   const key = options.privateKey;
   if (key === undefined || Buffer.isBuffer(key)) return key;
   try {
-    return await readKeyFile(key, '[sftp]');
+    return await readKeyFile(key);
   } catch (e) {
     if (e instanceof BackupError) throw e;
     const errno = (e as NodeJS.ErrnoException).code;
-    throw new BackupError(ErrorCode.AUTH, `[sftp] cannot read the private key file "${key}" (${errno ?? (e as Error).message})`, {
+    throw new BackupError(ErrorCode.AUTH, `cannot read the private key file "${key}" (${errno ?? (e as Error).message})`, {
       path: key,
       host: options.host,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   }
 }
@@ -123,7 +123,7 @@ export async function readPrivateKey(options: SftpTransportOptions): Promise<Buf
  * 0o444 for every file) and OpenSSH for Windows checks ACLs instead. Read errors are thrown as they
  * are: the caller says which setting named the file.
  */
-export async function readKeyFile(path: string, layer: string): Promise<Buffer> {
+export async function readKeyFile(path: string): Promise<Buffer> {
   const file = await open(path, 'r');
   try {
     const st = await file.stat();
@@ -132,7 +132,7 @@ export async function readKeyFile(path: string, layer: string): Promise<Buffer> 
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
       throw new BackupError(
         ErrorCode.CONFIG,
-        `${layer} UNPROTECTED PRIVATE KEY FILE: "${path}" has mode ${mode}, so other users may read it; ` +
+        `UNPROTECTED PRIVATE KEY FILE: "${path}" has mode ${mode}, so other users may read it; ` +
           `like ssh, we refuse a key that is not private. Fix: chmod 600 ${shellQuote(path)}`,
         { path },
       );

@@ -102,11 +102,11 @@ export async function makeRemoteDirs(session: SftpSession, dir: string, where: W
     if (e instanceof SessionLostError) return errorFor(e, op, path, where);
     const code = (e as { code?: unknown })?.code;
     const errno = code === SFTP_STATUS.NO_SUCH_FILE ? 'ENOENT' : code === SFTP_STATUS.PERMISSION_DENIED ? 'EACCES' : undefined;
-    return new BackupError(ErrorCode.DEST_DIR, `[sftp] directory "${dir}" on ${where.host}:${where.port} cannot be used (${op} "${path}": ${(e as Error)?.message ?? e})`, {
+    return new BackupError(ErrorCode.DEST_DIR, `directory "${dir}" on ${where.host}:${where.port} cannot be used (${op} "${path}": ${(e as Error)?.message ?? e})`, {
       path: dir,
       host: where.host,
       cause: e,
-      ...(errno ? { errno } : {}),
+      errno,
     });
   };
   const statOf = async (path: string): Promise<RawStats | undefined> => {
@@ -165,7 +165,7 @@ export async function uploadAtomically(target: UploadTarget, source: AsyncIterab
   const { signal } = options;
   const path = posix.join(dir, name);
   const tmp = posix.join(dir, `${options.tempBase ?? name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
-  const abortError = (): Error => new AbortError(`[sftp] write of "${path}" on ${where.host} aborted`, { path, host: where.host, cause: signal?.reason });
+  const abortError = (): Error => new AbortError(`write of "${path}" on ${where.host} aborted`, { path, host: where.host, cause: signal?.reason });
   const { promise: aborted, dispose } = abortPromise(signal, abortError);
   const abortable = <T>(p: Promise<T>): Promise<T> => (aborted ? Promise.race([p, aborted]) : p);
   let step = 'mkdir';
@@ -186,7 +186,7 @@ export async function uploadAtomically(target: UploadTarget, source: AsyncIterab
     const sent = await pipelinedWrite((buf, off, len, position) => session.call<number>((cb) => session.sftp.write(h, buf, off, len, position, cb)).then(() => {}), source, {
       concurrency: options.concurrency,
       chunkBytes: options.chunkBytes,
-      ...(signal ? { signal } : {}),
+      signal,
       abortError,
       idleTimeoutMs: options.idleTimeoutMs,
       idleError: (ms) => new SessionLostError(`no acknowledgement for ${ms / 1000} s`),
@@ -202,7 +202,7 @@ export async function uploadAtomically(target: UploadTarget, source: AsyncIterab
     await abortable(session.call<void>((cb) => session.sftp.close(h, cb)));
     const size = st.size ?? (await session.call<RawStats>((cb) => session.sftp.lstat(tmp, cb))).size;
     if (size !== sent) {
-      throw new BackupError(ErrorCode.IO, `[sftp] write of "${path}" on ${where.host}: the server holds ${size} bytes of the ${sent} sent; nothing was published`, {
+      throw new BackupError(ErrorCode.IO, `write of "${path}" on ${where.host}: the server holds ${size} bytes of the ${sent} sent; nothing was published`, {
         path,
         host: where.host,
       });
@@ -254,7 +254,7 @@ async function publish(session: SftpSession, tmp: string, path: string, where: W
     if (!exists) throw e;
     throw new BackupError(
       ErrorCode.IO,
-      `[sftp] rename of "${tmp}" -> "${path}" on ${where.username}@${where.host}:${where.port} failed: the server cannot replace files ` +
+      `rename of "${tmp}" -> "${path}" on ${where.username}@${where.host}:${where.port} failed: the server cannot replace files ` +
         `atomically (it does not offer posix-rename@openssh.com) and "${posix.basename(path)}" exists; the old file was kept, the new one not published`,
       { path, host: where.host, cause: e },
     );

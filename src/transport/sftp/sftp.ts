@@ -102,7 +102,7 @@ export class SftpTransport implements Transport {
     const start = options.start ?? 0;
     if (!(Number.isSafeInteger(start) && start >= 0)) throw new RangeError(`start must be an integer >= 0, got ${start}`);
     const opening = this.withConnection('open', name, undefined, (c) => this.openFile(c, name));
-    const { session, handle, size, path } = await raceAbort(opening, signal, `[sftp] read of "${name}" on ${this.where.host}`).catch((e) => {
+    const { session, handle, size, path } = await raceAbort(opening, signal, `read of "${name}" on ${this.where.host}`).catch((e) => {
       // Aborted while opening: close the handle once the open completes.
       opening.then((o) => o.session.fireAndForget((cb) => o.session.sftp.close(o.handle, cb)), () => {});
       throw e;
@@ -116,10 +116,10 @@ export class SftpTransport implements Transport {
           sizeHint: size,
           concurrency: this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
           chunkBytes: this.options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
-          ...(signal ? { signal } : {}),
+          signal,
           idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
           idleError: (ms) => new SessionLostError(`no data for ${ms / 1000} s`),
-          abortError: () => new AbortError(`[sftp] read of "${path}" on ${this.where.host} aborted`, { path, host: this.where.host, cause: signal?.reason }),
+          abortError: () => new AbortError(`read of "${path}" on ${this.where.host} aborted`, { path, host: this.where.host, cause: signal?.reason }),
         },
       );
       finished = true;
@@ -169,15 +169,15 @@ export class SftpTransport implements Transport {
   async write(name: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
     checkTransportName(name, this.location);
     const { signal } = options;
-    const what = `[sftp] write of "${name}" on ${this.where.host}`;
+    const what = `write of "${name}" on ${this.where.host}`;
     throwIfAborted(signal, what);
     const connected = await raceAbort(this.connection(), signal, what);
     const size = await uploadAtomically(
       { session: connected.session, dir: connected.dir, name, where: this.where, ensureDir: (again) => this.ensureDir(connected, again) },
       writeChunks(data, options, posix.join(connected.dir, name)),
       {
-        ...(signal ? { signal } : {}),
-        ...(options.tempBase !== undefined ? { tempBase: options.tempBase } : {}),
+        signal,
+        tempBase: options.tempBase,
         idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
         concurrency: DEFAULT_WRITE_CONCURRENCY,
         chunkBytes: DEFAULT_WRITE_CHUNK_BYTES,
@@ -236,12 +236,12 @@ export class SftpTransport implements Transport {
 
   /** The connection, then `fn`; errors mapped to BackupErrors. */
   private async withConnection<T>(op: string, name: string | undefined, signal: AbortSignal | undefined, fn: (c: Connected) => Promise<T>): Promise<T> {
-    throwIfAborted(signal, `[sftp] ${op} on ${this.where.host}`);
+    throwIfAborted(signal, `${op} on ${this.where.host}`);
     // The connect itself is shared: one caller's abort stops its wait, not the connect.
-    const connected = await raceAbort(this.connection(), signal, `[sftp] ${op} on ${this.where.host}`);
+    const connected = await raceAbort(this.connection(), signal, `${op} on ${this.where.host}`);
     const path = name === undefined ? connected.dir : posix.join(connected.dir, name);
     try {
-      return await raceAbort(fn(connected), signal, `[sftp] ${op} of "${path}"`);
+      return await raceAbort(fn(connected), signal, `${op} of "${path}"`);
     } catch (e) {
       throw errorFor(e, op, path, this.where);
     }
@@ -259,11 +259,11 @@ export class SftpTransport implements Transport {
           host: o.host,
           port: this.where.port,
           username: o.username,
-          ...(privateKey ? { privateKey } : {}),
-          ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
-          ...(o.agent ? { agent: o.agent } : {}),
+          privateKey,
+          passphrase: o.passphrase,
+          agent: o.agent || undefined,
           hostVerifier: o.hostVerifier,
-          ...(o.serverHostKeyAlgorithms ? { serverHostKeyAlgorithms: o.serverHostKeyAlgorithms } : {}),
+          serverHostKeyAlgorithms: o.serverHostKeyAlgorithms,
           timeoutMs,
           keepaliveIntervalMs: o.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
         });
@@ -303,7 +303,7 @@ export class SftpTransport implements Transport {
     const attrs = await this.lstat(session, path);
     // Like LocalTransport: only regular files; a symlink could point out of the backup directory.
     if (!attrs || !isRegular(attrs)) {
-      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[sftp] "${path}" does not exist on ${this.where.host}:${this.where.port}`, {
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" does not exist on ${this.where.host}:${this.where.port}`, {
         path,
         host: this.where.host,
         errno: 'ENOENT',
