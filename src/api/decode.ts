@@ -12,6 +12,7 @@ import { decryptChunks } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError } from '../errors.js';
 import { readFileChunks, writeChunks } from '../fs/chunks.js';
 import { readAhead } from '../read-ahead.js';
+import { releaseYoungGarbage } from '../memory.js';
 
 /** How a backup file is encoded, from its first bytes (detectFormat) or its name. */
 export interface BackupEncoding {
@@ -95,8 +96,13 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
         { name, ...(signal ? { signal } : {}) },
         { skipHash: { uncompressed: true, compressed: !hashFile || encoding.encrypted } },
       );
+      let collectAt = MINOR_GC_EVERY_BYTES;
       for await (const chunk of gunzip) {
         dbBytes += chunk.length;
+        if (dbBytes >= collectAt) {
+          collectAt = dbBytes + MINOR_GC_EVERY_BYTES;
+          releaseYoungGarbage();
+        }
         yield chunk;
       }
       const gz = await gunzip.summary;
@@ -143,6 +149,13 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
  */
 export const INPUT_AHEAD = 2;
 export const OUTPUT_AHEAD = 2;
+
+/**
+ * Decompressed bytes between two minor collections. Every output chunk is a Buffer of its own, dead
+ * once written, whose memory V8 gives back only when it collects the small wrapper: without help
+ * that happens every few tens of MiB, and the memory stays resident meanwhile (see memory.ts).
+ */
+const MINOR_GC_EVERY_BYTES = 4 * 1048576;
 
 /** Compressed or encrypted input is read in pieces of this size. */
 const READ_SIZE = 256 * 1024;
