@@ -21,9 +21,11 @@ import {
   type PhasedComparison,
   phaseRecorder,
   fmtPhases,
+  fmtPhaseRssOf,
   runNodeChild,
   timeCommand,
 } from './util.js';
+import { PhaseSampler } from './phase-rss.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 export const CHECK_TARGET = 1.0;
@@ -89,12 +91,17 @@ export function linkOrCopy(from: string, to: string): void {
 async function childMain(op: string, gz: string, target: string | undefined): Promise<void> {
   const t0 = performance.now();
   const rec = phaseRecorder(t0);
+  const sampler = new PhaseSampler();
   // Everything before the first progress event is the sidecar check (sha256 of the .gz).
   rec.mark('sidecar');
+  sampler.enter('sidecar');
   // From the last gunzip event to the first integrity_check event: the fsync of the decompressed file
   // (gunzipFile syncs its output) and the engine's lazy start (worker + wasm); else counted as gunzip.
-  const onProgress = (p: { phase: string; bytesDone: number; bytesTotal?: number }): void =>
-    rec.mark(p.phase === 'gunzip' && p.bytesTotal !== undefined && p.bytesDone >= p.bytesTotal ? 'fsync + engine start' : p.phase);
+  const onProgress = (p: { phase: string; bytesDone: number; bytesTotal?: number }): void => {
+    const phase = p.phase === 'gunzip' && p.bytesTotal !== undefined && p.bytesDone >= p.bytesTotal ? 'fsync + engine start' : p.phase;
+    rec.mark(phase);
+    sampler.enter(phase);
+  };
   if (op === 'verify') {
     const r = await verify(gz, { onProgress });
     if (!r.ok || r.checksum !== 'ok') throw new Error(`verify failed: ${r.messages.join('; ')} (checksum ${r.checksum})`);
@@ -104,7 +111,14 @@ async function childMain(op: string, gz: string, target: string | undefined): Pr
     if (r.checksum !== 'ok') throw new Error('restore did not check the sidecar');
   }
   const ms = performance.now() - t0;
-  const report: ChildTiming = { ms, phases: rec.finish(), maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+  const phaseRss = sampler.stop().map((p): [string, number] => [p.phase, p.peakRssBytes]);
+  const report: ChildTiming = {
+    ms,
+    phases: rec.finish(),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    phaseRss,
+    ...(sampler.peakBreakdown ? { peakBreakdown: sampler.peakBreakdown } : {}),
+  };
   console.log(JSON.stringify(report));
 }
 
@@ -153,7 +167,7 @@ export async function benchCheck(
         ours.push(r);
         rmSync(runDir, { recursive: true, force: true });
         opts.log(
-          `[bench] ${op} run ${i + 1}: ours ${r.ms.toFixed(0)} ms (${fmtPhases(r.phases)}; peak RSS ${(r.maxRssBytes / 1048576).toFixed(0)} MB; load ${load.at(-1)})`,
+          `[bench] ${op} run ${i + 1}: ours ${r.ms.toFixed(0)} ms (${fmtPhases(r.phases)}; peak RSS ${(r.maxRssBytes / 1048576).toFixed(0)} MB, per phase ${fmtPhaseRssOf(r)}; load ${load.at(-1)})`,
         );
         const n = await runNative(op, pub.path, pub.dir, `${pub.name}.sha256`, work);
         native.push(n);

@@ -17,7 +17,8 @@ import { parseConfig, pull, type PullProgress } from '../src/index.js';
 import { backupFileName, sanitizeDbName } from '../src/format/naming.js';
 import { scpFrom, startSshd } from '../test/helpers/sshd.js';
 import { linkOrCopy, publishedBackup } from './check.js';
-import { type ChildTiming, comparePhased, fmtPhases, load1, type PhasedComparison, phaseRecorder, runNodeChild, timeCommand } from './util.js';
+import { type ChildTiming, comparePhased, fmtPhases, fmtPhaseRssOf, load1, type PhasedComparison, phaseRecorder, runNodeChild, timeCommand } from './util.js';
+import { PhaseSampler } from './phase-rss.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 export const PULL_RSS_BUDGET_BYTES = 150 * 1048576;
@@ -39,13 +40,26 @@ export interface PullBenchResult {
 async function childMain(toml: string): Promise<void> {
   const t0 = performance.now();
   const rec = phaseRecorder(t0);
+  const sampler = new PhaseSampler();
   // `verify` starts with an event without bytes (sidecar comparison, then the engine's lazy start: worker
   // and wasm); its integrity_check reports bytes read.
   const phaseOf = (p: PullProgress): string => (p.phase === 'verify' ? (p.bytesDone === undefined ? 'engine start' : 'integrity_check') : p.phase);
-  const r = await pull(parseConfig(toml), { onProgress: (p) => rec.mark(phaseOf(p)) });
+  const r = await pull(parseConfig(toml), {
+    onProgress: (p) => {
+      rec.mark(phaseOf(p));
+      sampler.enter(phaseOf(p));
+    },
+  });
   const ms = performance.now() - t0;
   if (r.status !== 'pulled' || r.remoteChecksum !== 'ok') throw new Error(`pull: ${r.status}, remote checksum ${r.remoteChecksum}`);
-  const report: ChildTiming = { ms, phases: rec.finish().filter(([p]) => p !== 'done'), maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+  const phaseRss = sampler.stop().map((p): [string, number] => [p.phase, p.peakRssBytes]);
+  const report: ChildTiming = {
+    ms,
+    phases: rec.finish().filter(([p]) => p !== 'done'),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    phaseRss,
+    ...(sampler.peakBreakdown ? { peakBreakdown: sampler.peakBreakdown } : {}),
+  };
   console.log(JSON.stringify(report));
 }
 
@@ -104,7 +118,7 @@ export async function benchPull(
         ours.get(c)!.push(r);
         rmSync(local, { recursive: true, force: true });
         opts.log(
-          `[bench] pull ${c} run ${i + 1}: ours ${r.ms.toFixed(0)} ms (${fmtPhases(r.phases)}; peak RSS ${(r.maxRssBytes / 1048576).toFixed(0)} MB; load ${loads.get(c)!.at(-1)})`,
+          `[bench] pull ${c} run ${i + 1}: ours ${r.ms.toFixed(0)} ms (${fmtPhases(r.phases)}; peak RSS ${(r.maxRssBytes / 1048576).toFixed(0)} MB, per phase ${fmtPhaseRssOf(r)}; load ${loads.get(c)!.at(-1)})`,
         );
 
         const nativeDir = join(work, `native-${c}-${i}`);

@@ -139,6 +139,16 @@ export interface ChildTiming {
   phases: [phase: string, ms: number][];
   /** Peak RSS of the child process (all threads), in bytes. */
   maxRssBytes: number;
+  /** Peak sampled RSS per phase (every 100 ms, phase-rss.ts), in bytes. */
+  phaseRss?: [phase: string, bytes: number][];
+  /** With SQLITE_BACKUP_BENCH_SMAPS=1: where the memory was at the peak sample. */
+  peakBreakdown?: string;
+}
+
+/** `download 95, check 136` (MB), and the smaps breakdown at the peak when there is one. */
+export function fmtPhaseRssOf(r: ChildTiming): string {
+  const phases = (r.phaseRss ?? []).map(([p, b]) => `${p} ${(b / 1048576).toFixed(0)}`).join(', ');
+  return r.peakBreakdown ? `${phases} [peak at ${r.peakBreakdown}]` : phases;
 }
 
 /**

@@ -214,6 +214,24 @@ describe('WasmEngine in a worker thread', () => {
     }
   });
 
+  it('warms up on a database in memory: no file read, written or left in its temp dir; checks work after it', async (t) => {
+    if (!requirePeer(t, 'sqlite3')) return;
+    const temp = join(dir, 'warm-temp');
+    mkdirSync(temp);
+    const warm = new WasmEngine({ tempDir: temp });
+    try {
+      await warm.warmUp();
+      const s = await warm.stats();
+      assert.deepEqual([s.readCalls, s.bytesWritten, s.openFiles], [0, 0, 0]);
+      assert.deepEqual(readdirSync(temp), []);
+      const src = join(dir, 'after-warm-up.db');
+      createWithCli(src, { rows: 50 });
+      assert.equal((await warm.integrityCheck(src)).ok, true);
+    } finally {
+      await warm.close();
+    }
+  });
+
   it('rejects bad options before starting', () => {
     assert.throws(() => new WasmEngine({ cacheSizeKiB: 1 << 20 }), RangeError);
     assert.throws(() => engine.onlineBackup('a', 'b', { pagesPerStep: 0 }), RangeError);

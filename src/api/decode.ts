@@ -6,11 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { gunzipStream } from '../compress/index.js';
+import { gunzipStreamInternal } from '../compress/gunzip.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { decryptChunks } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError } from '../errors.js';
 import { readFileChunks, writeChunks } from '../fs/chunks.js';
+import { readAhead } from '../read-ahead.js';
+import { releaseYoungGarbage } from '../memory.js';
 
 /** How a backup file is encoded, from its first bytes (detectFormat) or its name. */
 export interface BackupEncoding {
@@ -28,10 +30,15 @@ export interface DecodeOptions {
   signal?: AbortSignal | undefined;
   /** Bytes of the backup file consumed so far. */
   onProgress?: ((bytesIn: number) => void) | undefined;
+  /**
+   * Hash the backup file's bytes (summary.fileSha256). Off for a caller that hashes them itself as
+   * they arrive (pull): fileSha256 is then empty. @default true
+   */
+  hashFile?: boolean;
 }
 
 export interface DecodeSummary {
-  /** Size and SHA-256 (hex) of the backup file's bytes: what its sidecar holds. */
+  /** Size and SHA-256 (hex) of the backup file's bytes: what its sidecar holds (empty without hashFile). */
   fileBytes: number;
   fileSha256: string;
   /** Size of the database. */
@@ -58,12 +65,13 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
     reject = rej;
   });
   summary.catch(() => {}); // errors reach the caller through the iteration
-  const hash = createHash('sha256');
+  const hashFile = options.hashFile ?? true;
+  const hash = hashFile ? createHash('sha256') : undefined;
   let fileBytes = 0;
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of bytes) {
+    for await (const chunk of readAhead(bytes, INPUT_AHEAD)) {
       // The gzip stream hashes its own input; only the bytes it does not see are hashed here.
-      if (encoding.encrypted || !encoding.compressed) hash.update(chunk);
+      if (encoding.encrypted || !encoding.compressed) hash?.update(chunk);
       fileBytes += chunk.length;
       options.onProgress?.(fileBytes);
       yield chunk;
@@ -79,16 +87,26 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
           dbBytes += chunk.length;
           yield chunk;
         }
-        resolve({ fileBytes, fileSha256: hash.digest('hex'), dbBytes });
+        resolve({ fileBytes, fileSha256: hash?.digest('hex') ?? '', dbBytes });
         return;
       }
-      const gunzip = gunzipStream(compressed, { name, ...(signal ? { signal } : {}) });
+      // The database's own SHA-256 is never read: its integrity is the gzip CRC-32s and the check's.
+      const gunzip = gunzipStreamInternal(
+        compressed,
+        { name, ...(signal ? { signal } : {}) },
+        { skipHash: { uncompressed: true, compressed: !hashFile || encoding.encrypted } },
+      );
+      let collectAt = MINOR_GC_EVERY_BYTES;
       for await (const chunk of gunzip) {
         dbBytes += chunk.length;
+        if (dbBytes >= collectAt) {
+          collectAt = dbBytes + MINOR_GC_EVERY_BYTES;
+          releaseYoungGarbage();
+        }
         yield chunk;
       }
       const gz = await gunzip.summary;
-      resolve({ fileBytes, fileSha256: encoding.encrypted ? hash.digest('hex') : gz.compressedSha256, dbBytes });
+      resolve({ fileBytes, fileSha256: encoding.encrypted ? (hash?.digest('hex') ?? '') : gz.compressedSha256, dbBytes });
     } catch (e) {
       reject(e);
       throw e;
@@ -114,7 +132,7 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
   }
   let ok = false;
   try {
-    await writeChunks(out, decoded, dest);
+    await writeChunks(out, readAhead(decoded, OUTPUT_AHEAD), dest);
     const summary = await decoded.summary;
     ok = true;
     return summary;
@@ -123,6 +141,21 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
     if (!ok) await rm(dest, { force: true }).catch(() => {});
   }
 }
+
+/**
+ * Chunks of the backup file read (or downloaded) ahead of the gunzip, and of the database decoded
+ * ahead of its write: reading, inflating (zlib, on the thread pool) and writing overlap instead of
+ * taking turns (read-ahead.ts).
+ */
+export const INPUT_AHEAD = 2;
+export const OUTPUT_AHEAD = 2;
+
+/**
+ * Decompressed bytes between two minor collections. Every output chunk is a Buffer of its own, dead
+ * once written, whose memory V8 gives back only when it collects the small wrapper: without help
+ * that happens every few tens of MiB, and the memory stays resident meanwhile (see memory.ts).
+ */
+const MINOR_GC_EVERY_BYTES = 4 * 1048576;
 
 /** Compressed or encrypted input is read in pieces of this size. */
 const READ_SIZE = 256 * 1024;

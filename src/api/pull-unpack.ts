@@ -14,7 +14,8 @@ import { writeChunks } from '../fs/chunks.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { AGE_MAGIC, isAgeHeader } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
-import { decodeBackup, type BackupEncoding, type DecodeSummary } from './decode.js';
+import { decodeBackup, OUTPUT_AHEAD, type BackupEncoding, type DecodeSummary } from './decode.js';
+import { readAhead } from '../read-ahead.js';
 import { isContentError } from './verify.js';
 
 /** Suffix of the scratch database of `<name>.part`. */
@@ -63,8 +64,9 @@ export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string,
     encrypted ||= isAgeHeader(head);
     if (encrypted && options.identities === undefined) throw (options.missingIdentity ?? defaultMissingIdentity)(name);
     const encoding: BackupEncoding = { encrypted, compressed: encrypted || !options.plain };
-    const decoded = decodeBackup(all, encoding, { identities: options.identities, name, signal });
-    await writeChunks(fh, decoded, dbPath, { layer: '[pull]', what: 'write of the scratch database' });
+    // The download hashes the file as it arrives (pull-download.ts): not hashed a second time here.
+    const decoded = decodeBackup(all, encoding, { identities: options.identities, name, signal, hashFile: false });
+    await writeChunks(fh, readAhead(decoded, OUTPUT_AHEAD), dbPath, { layer: '[pull]', what: 'write of the scratch database' });
     return { ok: true, encrypted, summary: await decoded.summary };
   } catch (e) {
     // A key that does not fit is no verdict on the file: it throws at once (the download stops at

@@ -232,7 +232,8 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       `"${remote.name}" with the database in it`,
       options.freeSpace,
     );
-    // The integrity check waits for the engine's worker and wasm: start them while downloading.
+    // The integrity check needs the engine's worker, wasm and SQLite's code compiled (warmUp): all
+    // of that overlaps the download.
     engine.warmUp?.().catch(() => {});
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });
     const scratch = join(localDir, `${remote.name}${SCRATCH_SUFFIX}`);

@@ -22,7 +22,6 @@
  */
 import { chmod, chown, open, readdir, rename, rm, lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { gunzipFile } from '../compress/index.js';
 import { WasmEngine, type Engine, type IntegrityMode } from '../engine/index.js';
 import { fsyncDir } from '../fs/sync.js';
 import { BackupError, ErrorCode, fsError, isBackupError, throwIfAborted } from '../errors.js';
@@ -38,7 +37,7 @@ import {
   armoredMessage,
   decryptInto,
   detectFormat,
-  gunzipProgress,
+  gunzipInto,
   integrityProgress,
   isContentError,
   notGzipInsideMessage,
@@ -164,14 +163,7 @@ export async function restore(backupPath: string, targetPath: string, options: R
           // and the partial temp file is removed by decodeBackupFile.
           fileSha256 = (await decryptInto(backupFile, tmp, identities!, backupSize, options)).sha256;
         } else {
-          const summary = await gunzipFile(backupFile, tmp, {
-            mode: 0o600,
-            durable: false, // fsynced below, while the integrity check runs
-            ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
-            ...(signal ? { signal } : {}),
-            ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, backupSize) } : {}),
-          });
-          fileSha256 = summary.compressedSha256;
+          fileSha256 = (await gunzipInto(backupFile, tmp, backupSize, options)).sha256;
         }
       } catch (e) {
         // A damaged file that does not match its sidecar is a checksum failure (the decoder stopped

@@ -15,7 +15,6 @@
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipFile } from '../compress/index.js';
 import type { AgeIdentities } from '../crypto/age-identity.js';
 import { AGE_MAGIC, isAgeHeader } from '../crypto/age-stream.js';
 import { resolveAgeIdentity, type AgeIdentityOption } from '../crypto/identity-option.js';
@@ -284,15 +283,19 @@ interface Decoded {
   sha256: string;
 }
 
-async function gunzipInto(path: string, dbPath: string, size: number, options: VerifyOptions): Promise<Decoded> {
-  const summary = await gunzipFile(path, dbPath, {
-    mode: 0o600,
-    durable: false, // a scratch copy, removed by the caller
-    ...(options.compressWorkerUrl !== undefined ? { workerUrl: options.compressWorkerUrl } : {}),
+/** Decompresses the gzip backup `path` into `dbPath` (checking every member's CRC-32 and length). */
+export async function gunzipInto(
+  path: string,
+  dbPath: string,
+  size: number,
+  options: { signal?: AbortSignal | undefined; onProgress?: ((p: CheckProgress) => void) | undefined },
+): Promise<Decoded> {
+  const report = options.onProgress;
+  const summary = await decodeBackupFile(path, dbPath, { encrypted: false, compressed: true }, {
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: gunzipProgress(options.onProgress, size) } : {}),
+    ...(report ? { onProgress: (bytesIn: number) => report({ phase: 'gunzip', bytesDone: bytesIn, bytesTotal: size }) } : {}),
   });
-  return { bytes: summary.uncompressedBytes, sha256: summary.compressedSha256 };
+  return { bytes: summary.dbBytes, sha256: summary.fileSha256 };
 }
 
 /** decrypt -> gunzip of an age backup into `dbPath` (0600, not fsynced). */
@@ -326,11 +329,6 @@ export function notGzipInsideMessage(path: string): string {
     `[api] "${path}" decrypts to something that is not gzip: an encrypted backup is a gzip file encrypted with age ` +
     `(as "gzip -c app.db | age -r <recipient>" makes it)`
   );
-}
-
-/** gunzip progress (compressed bytes in) as CheckProgress. */
-export function gunzipProgress(report: (p: CheckProgress) => void, totalIn: number) {
-  return (p: { bytesIn: number }): void => report({ phase: 'gunzip', bytesDone: p.bytesIn, bytesTotal: totalIn });
 }
 
 /** Engine progress (database bytes read) as CheckProgress. */

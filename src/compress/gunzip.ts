@@ -84,21 +84,21 @@ export function gunzipStreamInternal(source: ByteSource, options: GunzipOptions,
 async function* run(source: ByteSource, options: GunzipOptions, internal: InternalStreamOptions, name: string): AsyncGenerator<Uint8Array, GzipSummary> {
   const { signal, onProgress } = options;
   checkAborted(signal, name);
-  const hashIn = createHash('sha256');
-  const hashOut = createHash('sha256');
+  const hashIn = internal.skipHash?.compressed ? undefined : createHash('sha256');
+  const hashOut = internal.skipHash?.uncompressed ? undefined : createHash('sha256');
   let bytesIn = 0;
   let bytesOut = 0;
   const input = async function* () {
     for await (const c of source) {
       if (!(c instanceof Uint8Array)) throw new TypeError(`expected Uint8Array chunks, got ${typeof c}`);
       checkAborted(signal, name);
-      hashIn.update(c);
+      hashIn?.update(c);
       bytesIn += c.length;
       yield c;
     }
   };
   const emit = (b: Uint8Array): Uint8Array => {
-    hashOut.update(b);
+    hashOut?.update(b);
     bytesOut += b.length;
     onProgress?.(internal.totalIn === undefined ? { bytesIn, bytesOut } : { bytesIn, bytesOut, totalIn: internal.totalIn });
     return b;
@@ -137,9 +137,9 @@ async function* run(source: ByteSource, options: GunzipOptions, internal: Intern
   }
   return {
     uncompressedBytes: bytesOut,
-    uncompressedSha256: hashOut.digest('hex'),
+    uncompressedSha256: hashOut?.digest('hex') ?? '',
     compressedBytes: bytesIn,
-    compressedSha256: hashIn.digest('hex'),
+    compressedSha256: hashIn?.digest('hex') ?? '',
     crc32: crc.crc32,
     members: totals.members,
   };

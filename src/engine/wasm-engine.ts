@@ -138,9 +138,9 @@ export class WasmEngine implements Engine {
     return this.call('selectRows', { path, sql, bind: [...bind] }, options) as Promise<SqlValue[][]>;
   }
 
-  /** Starts the worker and loads the wasm now (see Engine.warmUp). */
+  /** Starts the worker, loads the wasm and runs SQLite's hot code once (see Engine.warmUp). */
   async warmUp(): Promise<void> {
-    await this.call('stats', {}, {});
+    await this.call('warmUp', {}, {});
   }
 
   /** @internal VFS counters and worker memory, for tests and the benchmark. */

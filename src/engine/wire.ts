@@ -26,6 +26,7 @@ export type CallMessage = CallBase &
     | { op: 'integrityCheck'; args: { path: string; mode: IntegrityMode; maxErrors: number } }
     | { op: 'selectRows'; args: { path: string; sql: string; bind: (string | number)[] } }
     | { op: 'stats'; args: Record<string, never> }
+    | { op: 'warmUp'; args: Record<string, never> }
   );
 
 export type WorkerMessage =

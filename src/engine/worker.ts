@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { BackupError, ErrorCode } from '../errors.js';
 import { NodeFsVfs } from './node-fs-vfs.js';
-import { integrityCheck, onlineBackup, selectRows, vacuumInto, type EngineContext, type OperationHooks } from './operations.js';
+import { integrityCheck, onlineBackup, selectRows, vacuumInto, warmUp, type EngineContext, type OperationHooks } from './operations.js';
 import { serializeError } from './wire.js';
 import { copyLiveDatabase } from './live-copy.js';
 import type { CallMessage, WorkerConfig, WorkerMessage } from './wire.js';
@@ -89,6 +89,10 @@ port.on('message', async (msg: CallMessage) => {
         break;
       case 'selectRows':
         value = selectRows(ctx, msg.args.path, msg.args.sql, msg.args.bind, hooks);
+        break;
+      case 'warmUp':
+        warmUp(ctx);
+        value = undefined;
         break;
       case 'stats':
         value = { ...ctx.vfs.stats, openFiles: ctx.vfs.openFileCount(), memoryBytes: process.memoryUsage().rss };
