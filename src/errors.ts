@@ -133,11 +133,7 @@ export function isBackupError(e: unknown, code?: ErrorCodeValue): e is BackupErr
  * why is "disk full" for ENOSPC (what a user must do something about), else the errno name or the
  * message. A BackupError passes through unchanged.
  */
-export function fsError(what: string, path: string, e: unknown): BackupError;
-/** @deprecated The layer prefix goes (see the top of this file): drop the first argument. */
-export function fsError(layer: string, what: string, path: string, e: unknown): BackupError;
-export function fsError(...args: [string, string, unknown] | [string, string, string, unknown]): BackupError {
-  const [what, path, e] = args.length === 3 ? args : [`${args[0]} ${args[1]}`, args[2], args[3]];
+export function fsError(what: string, path: string, e: unknown): BackupError {
   if (e instanceof BackupError) return e;
   const errno = errnoOf(e);
   const why = errno ? fsReason(errno) : ((e as Error)?.message ?? String(e));

@@ -53,7 +53,7 @@ describe('CLI messages', () => {
     const name = readFileSync(join(dir, 'backups', 'latest.txt'), 'utf8').trim();
     const r = sb(['restore', join(dir, 'backups', name), join(dir, 'app.db')]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^(?:\S+Z )?sqlite-backup: restore: ".*app\.db" already exists; pass --force to move it aside and replace it \[EDEST_EXISTS\]$/m);
+    assert.match(r.stderr, /^(?:\S+Z )?sqlite-backup: ".*app\.db" already exists; pass --force to move it aside and replace it \[EDEST_EXISTS\]$/m);
     assert.doesNotMatch(r.stderr, /\[api\]|force: true/);
     const json = JSON.parse(sb(['restore', join(dir, 'backups', name), join(dir, 'app.db'), '--json']).stdout) as { error: { message: string } };
     assert.doesNotMatch(json.error.message, /\[api\]|force: true/);

@@ -71,7 +71,7 @@ describe('pull of a restinpieces-backup directory over SFTP', { concurrency: fal
     const c = client('db = "app-app.db"');
     const local = join(c.dir, 'local');
     const first = await pull(c.config, { engine });
-    assert.deepEqual([first.status, first.name, first.remoteChecksum, first.plain], ['pulled', 'app-app.db-20260101T000000Z.bck.gz', 'absent', undefined]);
+    assert.deepEqual([first.status, first.name, first.remoteChecksum, first.plain], ['pulled', 'app-app.db-20260101T000000Z.bck.gz', 'absent', false]);
     assert.deepEqual(readFileSync(join(local, first.name)), readFileSync(join(remoteDir, first.name)));
 
     // A newer plain snapshot on the server (with its latest- link): it wins, downloaded as it is.

@@ -58,7 +58,7 @@ describe('restore', () => {
     const dir = fresh();
     const target = join(dir, 'app.db');
     const r = await restore(backup, target, { engine });
-    assert.deepEqual(r, { target, backup, bytes: statSync(source).size, checksum: 'ok', encrypted: false, movedAside: [], removed: [], warnings: [] });
+    assert.deepEqual(r, { target, backup, chosenBy: undefined, bytes: statSync(source).size, checksum: 'ok', encrypted: false, movedAside: [], removed: [], warnings: [] });
     assert.equal(nativeDump(target, scratch), sourceDump);
     assert.equal(statSync(target).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(dir), ['app.db']);

@@ -93,7 +93,7 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
       // The database's own SHA-256 is never read: its integrity is the gzip CRC-32s and the check's.
       const gunzip = gunzipStreamInternal(
         compressed,
-        { name, ...(signal ? { signal } : {}) },
+        { name, signal },
         { skipHash: { uncompressed: true, compressed: !hashFile || encoding.encrypted } },
       );
       let collectAt = MINOR_GC_EVERY_BYTES;
@@ -111,7 +111,7 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
       reject(e);
       throw e;
     } finally {
-      reject(new BackupError(ErrorCode.ABORTED, `[api] decoding of "${name}" stopped before the end`, { path: name }));
+      reject(new BackupError(ErrorCode.ABORTED, `decoding of "${name}" stopped before the end`, { path: name }));
     }
   }
   const it = run();
@@ -128,7 +128,7 @@ export async function decodeBackupFile(src: string, dest: string, encoding: Back
   try {
     out = await open(dest, 'wx', 0o600);
   } catch (e) {
-    throw fsError('[api]', 'create', dest, e);
+    throw fsError('create', dest, e);
   }
   let ok = false;
   try {
@@ -163,7 +163,7 @@ const READ_SIZE = 256 * 1024;
 export function missingIdentity(name: string): BackupError {
   return new BackupError(
     ErrorCode.CONFIG,
-    `[api] "${name}" is encrypted (age): give the identity file that decrypts it (--age-identity <file>, $SQLITE_BACKUP_AGE_IDENTITY, or [pull] age_identity)`,
+    `"${name}" is encrypted (age): give the identity file that decrypts it (--age-identity <file>, $SQLITE_BACKUP_AGE_IDENTITY, or [pull] age_identity)`,
     { path: name },
   );
 }

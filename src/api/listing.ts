@@ -18,7 +18,8 @@ export interface BackupEntry extends StoreEntry {
 /** Options of listBackups and pickLatest. */
 export interface ListOptions {
   /**
-   * Only backups of this database (a sanitized name, see sanitizeDbName). Go v1 backups have no
+   * Only backups of this database: the name in the backup file names (the database file's name
+   * without its extension, characters outside `[A-Za-z0-9._-]` as `_`; `app.db` gives `app`). Go v1 backups have no
    * dbName and are listed only without this filter.
    */
   dbName?: string;

@@ -193,5 +193,5 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number, pat
 }
 
 function fsError(op: string, path: string, e: unknown): BackupError {
-  return sharedFsError('[pull]', op, path, e);
+  return sharedFsError(`[pull] ${op}`, path, e);
 }

@@ -66,7 +66,7 @@ export async function unpackTo(bytes: AsyncIterable<Uint8Array>, dbPath: string,
     const encoding: BackupEncoding = { encrypted, compressed: encrypted || !options.plain };
     // The download hashes the file as it arrives (pull-download.ts): not hashed a second time here.
     const decoded = decodeBackup(all, encoding, { identities: options.identities, name, signal, hashFile: false });
-    await writeChunks(fh, readAhead(decoded, OUTPUT_AHEAD), dbPath, { layer: '[pull]', what: 'write of the scratch database' });
+    await writeChunks(fh, readAhead(decoded, OUTPUT_AHEAD), dbPath, { what: 'write of the scratch database' });
     return { ok: true, encrypted, summary: await decoded.summary };
   } catch (e) {
     // A key that does not fit is no verdict on the file: it throws at once (the download stops at
@@ -117,9 +117,9 @@ async function peek(bytes: AsyncIterable<Uint8Array>, n: number): Promise<{ head
 }
 
 function defaultMissingIdentity(name: string): BackupError {
-  return new BackupError(ErrorCode.CONFIG, `[pull] "${name}" is encrypted (age): give the identity file that decrypts it`, { path: name });
+  return new BackupError(ErrorCode.CONFIG, `"${name}" is encrypted (age): give the identity file that decrypts it`, { path: name });
 }
 
 function scratchError(op: string, path: string, e: unknown): BackupError {
-  return fsError('[pull]', `${op} of the scratch database`, path, e);
+  return fsError(`${op} of the scratch database`, path, e);
 }

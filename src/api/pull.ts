@@ -162,7 +162,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
   let transport = options.transport;
   let lock: Lock | undefined;
   try {
-    throwIfAborted(signal, '[pull]');
+    throwIfAborted(signal, 'pull');
     // Before connecting: an identity file that cannot be used is a config error whatever is pulled.
     const identities = await pullIdentities(config.pull.ageIdentity, options);
     progress({ phase: 'connect' });
@@ -176,9 +176,9 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     if (parseBackupName(remote.name)?.encrypted && !identities) throw missingIdentity(remote.name);
     // Only now, connected to a server whose host key was accepted: a refused first contact leaves
     // no local_dir behind (a fresh service user fixes known_hosts and runs again).
-    await ensurePrivateDir(localDir, '[pull] local_dir');
-    lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, ...(signal ? { signal } : {}) });
-    const remoteSidecar = await readStoreSidecar(transport, remote.name, signal ? { signal } : {});
+    await ensurePrivateDir(localDir, 'pull.local_dir');
+    lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, signal });
+    const remoteSidecar = await readStoreSidecar(transport, remote.name, { signal });
     const path = join(localDir, remote.name);
     await removeLeftovers(localDir, remote.name);
     let part = join(localDir, `${remote.name}${PART_SUFFIX}`);
@@ -198,21 +198,21 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         const r = await restore(path, restoredTo, {
           engine,
           mode: config.verify,
-          ...(signal ? { signal } : {}),
+          signal,
           ...compressOption(options),
-          ...(encrypted ? { ageIdentity: identities ?? raise(missingIdentity(remote.name)) } : {}),
+          ageIdentity: encrypted ? (identities ?? raise(missingIdentity(remote.name))) : undefined,
         });
         restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
       progress({ phase: 'done' });
       return {
-        ...(restoredTo ? { restoredTo } : {}),
-        ...(restored ? { restore: restored } : {}),
+        restoredTo,
+        restore: restored,
         status: 'up-to-date',
         name: remote.name,
         path,
         bytes: remote.size,
-        ...(plain ? { plain } : {}),
+        plain,
         ...(encrypted && identities ? { encrypted: { identity: identities.path } } : {}),
         sha256: have,
         remoteChecksum: remoteSidecar ? 'ok' : 'absent',
@@ -226,7 +226,6 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     // up front when even the least that can take does not fit (restore-space.ts).
     const partBytes = (await stat(part).catch(() => undefined))?.size ?? 0;
     await requireFreeSpace(
-      '[pull]',
       localDir,
       Math.max(0, remote.size - partBytes) + (plain ? remote.size : compressedLowerBound(remote.size)),
       `"${remote.name}" with the database in it`,
@@ -241,7 +240,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     try {
       const download = await downloadToPart(transport, remote, localDir, {
         attempts: options.attempts ?? 3,
-        ...(signal ? { signal } : {}),
+        signal,
         onBytes: (done) => progress({ phase: 'download', bytesDone: done, bytesTotal: remote.size }),
         reconnect: options.transport ? undefined : async (reason) => {
           progress({ phase: 'reconnect', reason });
@@ -273,7 +272,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       if (remoteSidecar && remoteSidecar.hex !== sha256) {
         throw new BackupError(
           ErrorCode.CHECKSUM,
-          `[pull] "${remote.name}" from ${transport.location} has sha256 ${sha256}, but its .sha256 says ` +
+          `"${remote.name}" from ${transport.location} has sha256 ${sha256}, but its .sha256 says ` +
             `${remoteSidecar.hex}: the transfer or the remote file is damaged; nothing was published`,
           { path: part },
         );
@@ -288,7 +287,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       const check = await engine
         .integrityCheck(scratch, {
           mode: config.verify,
-          ...(signal ? { signal } : {}),
+          signal,
           onProgress: (p) => progress({ phase: 'verify', bytesDone: p.bytesRead, bytesTotal: p.totalBytes }),
         })
         .catch((e: unknown) => {
@@ -314,9 +313,9 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       await replaceLocalCopy(part, path, localDir);
       await removePart(part); // its resume metadata
       if (writesLatestTxt(remote.name)) {
-        await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, signal ? { signal } : {});
+        await publishBackup(new LocalTransport(localDir), { name: remote.name, sha256, size: remote.size }, { signal });
       } else {
-        await writeStoreSidecar(new LocalTransport(localDir), remote.name, sha256, signal ? { signal } : {});
+        await writeStoreSidecar(new LocalTransport(localDir), remote.name, sha256, { signal });
       }
 
       progress({ phase: 'prune' });
@@ -331,7 +330,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
         const r = await installCheckedDatabase(scratch, restoreTo, {
           force: true,
           keepBeforeRestore: options.keepBeforeRestore ?? config.pull.keepBeforeRestore,
-          ...(signal ? { signal } : {}),
+          signal,
         });
         restored = { movedAside: r.movedAside, removed: r.removed, warnings: r.warnings };
       }
@@ -344,13 +343,13 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       name: remote.name,
       path,
       bytes: remote.size,
-      ...(plain ? { plain } : {}),
+      plain,
       ...(unpacked?.encrypted && identities ? { encrypted: { identity: identities.path } } : {}),
       sha256,
       remoteChecksum: remoteSidecar ? 'ok' : 'absent',
       resumedFrom,
-      ...(restoreTo ? { restoredTo: restoreTo } : {}),
-      ...(restored ? { restore: restored } : {}),
+      restoredTo: restoreTo,
+      restore: restored,
       pruned,
       durationMs: Date.now() - started,
     };
@@ -366,13 +365,13 @@ const REJECTED_DOWNLOAD = [ErrorCode.CHECKSUM, ErrorCode.INTEGRITY, ErrorCode.DE
 
 /** The identities the options or `[pull] age_identity` give, loaded; undefined when neither does. */
 async function pullIdentities(configPath: string | undefined, options: PullOptions): Promise<AgeIdentities | undefined> {
-  return resolveAgeIdentity(options.ageIdentity ?? configPath, options.warn ? { warn: options.warn } : {});
+  return resolveAgeIdentity(options.ageIdentity ?? configPath, { warn: options.warn });
 }
 
 function missingIdentityError(name: string, location: string): BackupError {
   return new BackupError(
     ErrorCode.CONFIG,
-    `[pull] "${name}" on ${location} is encrypted (age) and no identity was given to check it: give the ` +
+    `"${name}" on ${location} is encrypted (age) and no identity was given to check it: give the ` +
       'identity file that decrypts it (age-keygen format) with --age-identity <file>, ' +
       '$SQLITE_BACKUP_AGE_IDENTITY, or age_identity = "<file>" in [pull] (library: the ageIdentity option); nothing was published',
     { path: name },
@@ -385,7 +384,7 @@ function missingIdentityError(name: string, location: string): BackupError {
  */
 function decryptFailure(e: BackupError, name: string, location: string, part: string): BackupError {
   const reason = e.message.replace(/^\[crypto\] [^:]*: /, '');
-  return new BackupError(ErrorCode.DECRYPT, `[pull] "${name}" from ${location}: ${reason}; nothing was published`, { path: part, cause: e });
+  return new BackupError(ErrorCode.DECRYPT, `"${name}" from ${location}: ${reason}; nothing was published`, { path: part, cause: e });
 }
 
 /** Whether the file at `path` starts with an age header (a published backup whose name does not say so). */
@@ -410,19 +409,19 @@ function raise(e: Error): never {
 function failedVerification(name: string, location: string, messages: string[], part: string): BackupError {
   return new BackupError(
     ErrorCode.INTEGRITY,
-    `[pull] "${name}" from ${location} failed verification (${messages.slice(0, 3).join('; ')}); nothing was published`,
+    `"${name}" from ${location} failed verification (${messages.slice(0, 3).join('; ')}); nothing was published`,
     { path: part },
   );
 }
 
 function compressOption(options: PullOptions): { compressWorkerUrl?: URL | string } {
-  return options.compressWorkerUrl !== undefined ? { compressWorkerUrl: options.compressWorkerUrl } : {};
+  return { compressWorkerUrl: options.compressWorkerUrl };
 }
 
 function transportOptions(options: PullOptions): PullTransportOptions {
   return {
-    ...(options.insecureSkipHostKeyCheck ? { insecureSkipHostKeyCheck: true } : {}),
-    ...(options.warn ? { warn: options.warn } : {}),
+    insecureSkipHostKeyCheck: options.insecureSkipHostKeyCheck,
+    warn: options.warn,
   };
 }
 
@@ -448,7 +447,7 @@ function writesLatestTxt(name: string): boolean {
  * the user's to say. `db` may also be given as the `latest-<db>` link name an rsync client would pull.
  */
 async function findLatest(transport: Transport, dbArg: string | undefined, signal: AbortSignal | undefined): Promise<RemoteFile> {
-  const all = await listStore(transport, signal ? { signal } : {});
+  const all = await listStore(transport, { signal });
   let db = dbArg;
   if (db !== undefined && db.startsWith(RIB_LATEST_PREFIX) && !all.backups.some((e) => e.dbName === db)) {
     db = db.slice(RIB_LATEST_PREFIX.length);
@@ -456,7 +455,7 @@ async function findLatest(transport: Transport, dbArg: string | undefined, signa
   const listing = db === undefined ? all : { ...all, backups: all.backups.filter((e) => e.dbName === db) };
   const databases = namedDatabases(all.backups);
   if (listing.latestProblem) {
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] ${listing.latestProblem.message}: refused`, {
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `${listing.latestProblem.message}: refused`, {
       path: LATEST_FILE,
       cause: listing.latestProblem,
     });
@@ -465,21 +464,21 @@ async function findLatest(transport: Transport, dbArg: string | undefined, signa
   if (newest && !newest.isLatest && db === undefined && databases.length > 1) {
     throw new BackupError(
       ErrorCode.CONFIG,
-      `[pull] ${transport.location} holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
+      `${transport.location} holds backups of several databases (${databases.join(', ')}) and no latest.txt says which: ` +
         'set db = "<name>" in [pull] to choose one',
       { path: transport.location },
     );
   }
   if (!newest) {
-    if ((await transport.dirExists?.(signal ? { signal } : {})) === false) {
-      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] the remote directory ${transport.location} does not exist`, {
+    if ((await transport.dirExists?.({ signal })) === false) {
+      throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `the remote directory ${transport.location} does not exist`, {
         path: transport.location,
         errno: 'ENOENT',
       });
     }
     const of = db !== undefined ? ` of database "${db}"` : '';
     const others = db !== undefined && databases.length > 0 ? ` (it holds ${databases.join(', ')})` : '';
-    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[pull] no backup${of} in ${transport.location}${others}`, { path: transport.location });
+    throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `no backup${of} in ${transport.location}${others}`, { path: transport.location });
   }
   return listing.files.get(newest.name)!;
 }
@@ -523,12 +522,12 @@ async function replaceLocalCopy(part: string, path: string, localDir: string): P
     await unlink(sidecar);
     fsyncDir(localDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError('[pull]', 'delete the old sidecar', sidecar, e);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError('delete the old sidecar', sidecar, e);
   }
   try {
     await rename(part, path);
   } catch (e) {
-    throw fsError('[pull]', `rename "${part}" ->`, path, e);
+    throw fsError(`rename "${part}" ->`, path, e);
   }
   fsyncDir(localDir);
 }

@@ -112,21 +112,25 @@ export const BEFORE_RESTORE_MARKER = '.before-restore-';
 const COPY_CHUNK = 1024 * 1024;
 
 /**
- * Restores `backupPath` (a backup file, or a backup directory: then the backup its latest.txt names,
- * see resolveBackupPath) to `targetPath`.
+ * Restores `backupPath` to `targetPath`, checked before it is placed: the backup (`.db`, gzip, or
+ * age-encrypted gzip) is decoded next to the target, must pass `integrity_check`, and only then
+ * replaces the target (moved aside with `force`, else EDEST_EXISTS). `backupPath` may be a backup
+ * directory: then the backup its latest.txt names, or its newest backup by name when there is no
+ * latest.txt (`chosenBy: 'newest'` in the result); `dbName` picks the database when the directory
+ * holds several. Encrypted backups need `ageIdentity`.
  */
 export async function restore(backupPath: string, targetPath: string, options: RestoreOptions = {}): Promise<RestoreResult> {
   const { signal } = options;
   const target = resolve(targetPath);
-  throwIfAborted(signal, `[api] restore to "${target}"`);
+  throwIfAborted(signal, `restore to "${target}"`);
   checkKeep(options.keepBeforeRestore);
   await checkTarget(target, options.force ?? false);
-  const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath), options.dbName !== undefined ? { dbName: options.dbName } : {});
+  const { file: backupFile, chosenBy } = await resolveBackupPath(resolve(backupPath), { dbName: options.dbName });
 
   const { format, size: backupSize } = await detectFormat(backupFile);
   if (format === 'age-armored') throw new BackupError(ErrorCode.DECRYPT, armoredMessage(backupFile), { path: backupFile });
   if (format !== 'gzip' && format !== 'sqlite' && format !== 'age') {
-    throw new BackupError(ErrorCode.NOT_A_DATABASE, `[api] restore: "${backupFile}" is neither a gzip file, an age file nor a SQLite database`, {
+    throw new BackupError(ErrorCode.NOT_A_DATABASE, `"${backupFile}" is neither a gzip file, an age file nor a SQLite database`, {
       path: backupFile,
     });
   }
@@ -137,11 +141,10 @@ export async function restore(backupPath: string, targetPath: string, options: R
   // A gzip or encrypted backup is hashed by its decoder on the way through: its sidecar is compared
   // with that hash (one read of the file, not two). A database file is hashed here.
   const sidecar = decoded ? await sidecarOf(backupFile) : undefined;
-  const checksum = decoded ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, signal ? { signal } : {});
+  const checksum = decoded ? (sidecar ? 'ok' : 'absent') : await checkSidecar(backupFile, { signal });
   // The decoded database goes next to the target before the old one is moved aside (a rename: no
   // room needed). Refused up front when even the least it can take does not fit (restore-space.ts).
   await requireFreeSpace(
-    '[api] restore:',
     dirname(target),
     await decodedSizeAtLeast(backupFile, format, backupSize),
     `the database in "${backupFile}"`,
@@ -168,7 +171,7 @@ export async function restore(backupPath: string, targetPath: string, options: R
       } catch (e) {
         // A damaged file that does not match its sidecar is a checksum failure (the decoder stopped
         // early, so the whole file is hashed to tell).
-        if (sidecar && isContentError(e)) compareSidecar(backupFile, sidecar, await sha256File(backupFile, signal ? { signal } : {}));
+        if (sidecar && isContentError(e)) compareSidecar(backupFile, sidecar, await sha256File(backupFile, { signal }));
         if (format === 'age' && isBackupError(e, ErrorCode.GZIP_NOT_GZIP)) {
           throw new BackupError(ErrorCode.GZIP_NOT_GZIP, notGzipInsideMessage(backupFile), { path: backupFile, cause: e });
         }
@@ -188,19 +191,19 @@ export async function restore(backupPath: string, targetPath: string, options: R
     syncing.catch(() => {});
     const check = await engine.integrityCheck(tmp, {
       mode: options.mode ?? 'full',
-      ...(signal ? { signal } : {}),
-      ...(options.onProgress ? { onProgress: integrityProgress(options.onProgress) } : {}),
+      signal,
+      onProgress: options.onProgress && integrityProgress(options.onProgress),
     });
     await syncing;
     if (!check.ok) {
-      throw new BackupError(ErrorCode.INTEGRITY, `[api] restore: "${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
+      throw new BackupError(ErrorCode.INTEGRITY, `"${backupFile}" fails integrity_check: ${check.messages.slice(0, 10).join('; ')}`, {
         path: backupFile,
       });
     }
-    throwIfAborted(signal, `[api] restore to "${target}"`);
+    throwIfAborted(signal, `restore to "${target}"`);
     const placed = await placeAtTarget(tmp, target, options.force ?? false, options.keepBeforeRestore);
     tmpExists = false;
-    return { ...placed, backup: backupFile, ...(chosenBy ? { chosenBy } : {}), checksum, encrypted: format === 'age' };
+    return { ...placed, backup: backupFile, chosenBy, checksum, encrypted: format === 'age' };
   } finally {
     if (tmpExists) await rm(tmp, { force: true }).catch(() => {});
     if (!options.engine) await engine.close().catch(() => {});
@@ -235,7 +238,7 @@ export async function installCheckedDatabase(
       tmpExists = true;
       await rm(checked, { force: true });
     }
-    throwIfAborted(options.signal, `[api] restore to "${target}"`);
+    throwIfAborted(options.signal, `restore to "${target}"`);
     const placed = await placeAtTarget(tmp, target, options.force ?? false, options.keepBeforeRestore);
     tmpExists = false;
     return placed;
@@ -250,22 +253,22 @@ async function checkTarget(target: string, force: boolean): Promise<void> {
   if (existing?.isDirectory()) {
     throw new BackupError(
       ErrorCode.DEST_DIR,
-      `[api] restore: "${target}" is a directory; give the path of the database file to create or replace, e.g. "${join(target, 'app.db')}"`,
+      `"${target}" is a directory; give the path of the database file to create or replace, e.g. "${join(target, 'app.db')}"`,
       { path: target },
     );
   }
   if (existing && !force) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `"${target}" already exists; pass --force (force: true) to move it aside and replace it`, {
       path: target,
     });
   }
   if (existing && !existing.isFile()) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" exists and is not a regular file; not replacing it`, { path: target });
+    throw new BackupError(ErrorCode.DEST_EXISTS, `"${target}" exists and is not a regular file; not replacing it`, { path: target });
   }
   const dir = dirname(target);
   const dirStat = await lstatOrUndefined(dir);
   if (!dirStat?.isDirectory()) {
-    throw new BackupError(ErrorCode.DEST_DIR, `[api] restore: directory "${dir}" does not exist`, { path: dir });
+    throw new BackupError(ErrorCode.DEST_DIR, `directory "${dir}" does not exist`, { path: dir });
   }
 }
 
@@ -283,7 +286,7 @@ async function placeAtTarget(
   const bytes = (await lstat(tmp)).size;
   const replaced = await lstatOrUndefined(target);
   if (!force && replaced) {
-    throw new BackupError(ErrorCode.DEST_EXISTS, `[api] restore: "${target}" appeared while restoring; pass --force (force: true) to replace it`, {
+    throw new BackupError(ErrorCode.DEST_EXISTS, `"${target}" appeared while restoring; pass --force (force: true) to replace it`, {
       path: target,
     });
   }
@@ -461,7 +464,7 @@ async function copyFile(src: string, dest: string, signal: AbortSignal | undefin
     created = true;
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     for (;;) {
-      throwIfAborted(signal, `[api] restore copy of "${src}"`);
+      throwIfAborted(signal, `restore copy of "${src}"`);
       const { bytesRead } = await input.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       let at = 0;
@@ -498,6 +501,6 @@ async function lstatOrUndefined(path: string) {
 }
 
 function ioError(what: string, path: string, e: unknown): BackupError {
-  return fsError('[api] restore:', what, path, e);
+  return fsError(what, path, e);
 }
 

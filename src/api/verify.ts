@@ -34,7 +34,8 @@ export interface VerifyOptions {
   mode?: IntegrityMode;
   /**
    * When `path` is a backup directory: the backups of this database only (`<label>-<basename>` for
-   * restinpieces-backup names, see sanitizeDbName for ours). Needed when the directory holds several
+   * restinpieces-backup names; for ours, the name in the backup file names: the database file's
+   * name without its extension, e.g. `app`). Needed when the directory holds several
    * databases' backups and no latest.txt.
    */
   dbName?: string;
@@ -124,7 +125,7 @@ export async function detectFormat(path: string): Promise<{ format: BackupFormat
   let fh;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] "${path}" is not a regular file`, { path });
+    if (!st.isFile()) throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" is not a regular file`, { path });
     fh = await open(path, 'r');
   } catch (e) {
     throw notFoundOrIo(path, e);
@@ -150,20 +151,24 @@ export async function detectFormat(path: string): Promise<{ format: BackupFormat
 }
 
 /**
- * Verifies a backup (`.db`, gzip, or age-encrypted gzip), or the backup a directory's latest.txt
- * names (see resolveBackupPath; `path` in the result is then that file). See the module comment for
- * what is checked and what throws.
+ * Verifies a backup (`.db`, gzip, or age-encrypted gzip): its `.sha256` sidecar when there is one,
+ * the gzip stream (CRC, length, no trailing data), and `integrity_check` of the database inside.
+ * `pathArg` may be a backup directory: then the backup its latest.txt names, or its newest backup by
+ * name when there is no latest.txt (`path` and `chosenBy` in the result say which). A backup that
+ * fails a check gives `ok: false` with the reasons in `messages` (an encrypted backup checked without
+ * its identity: the sidecar only, `contentChecked: false`); a missing or unreadable file throws a
+ * BackupError.
  */
 export async function verify(pathArg: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const { signal } = options;
-  throwIfAborted(signal, `[api] verify "${pathArg}"`);
-  const { file: path, chosenBy } = await resolveBackupPath(pathArg, options.dbName !== undefined ? { dbName: options.dbName } : {});
+  throwIfAborted(signal, `verify "${pathArg}"`);
+  const { file: path, chosenBy } = await resolveBackupPath(pathArg, { dbName: options.dbName });
   const { format, size } = await detectFormat(path);
   const result: VerifyResult = {
     ok: false,
     messages: [],
     path,
-    ...(chosenBy ? { chosenBy } : {}),
+    chosenBy,
     compressed: format === 'gzip' || format === 'age',
     encrypted: format === 'age' || format === 'age-armored',
     contentChecked: true,
@@ -185,18 +190,18 @@ export async function verify(pathArg: string, options: VerifyOptions = {}): Prom
       sidecar = await sidecarOf(path);
       result.checksum = sidecar ? 'ok' : 'absent';
     } else {
-      result.checksum = await checkSidecar(path, signal ? { signal } : {});
+      result.checksum = await checkSidecar(path, { signal });
     }
     // Without an identity the sidecar is all there is to check: hash the whole file for it.
-    if (format === 'age' && !decoded && sidecar) compareSidecar(path, sidecar, await sha256File(path, signal ? { signal } : {}));
+    if (format === 'age' && !decoded && sidecar) compareSidecar(path, sidecar, await sha256File(path, { signal }));
   } catch (e) {
     if (!isBackupError(e, ErrorCode.CHECKSUM)) throw e;
     result.checksum = 'mismatch';
     if (format === 'age' && !decoded) result.contentChecked = false;
     return fail(e.message);
   }
-  if (format === 'empty') return fail(`[api] "${path}" is empty (0 bytes): not a backup`);
-  if (format === 'unknown') return fail(`[api] "${path}" is neither a gzip file, an age file nor a SQLite database`);
+  if (format === 'empty') return fail(`"${path}" is empty (0 bytes): not a backup`);
+  if (format === 'unknown') return fail(`"${path}" is neither a gzip file, an age file nor a SQLite database`);
   if (format === 'age-armored') {
     result.contentChecked = false;
     return fail(armoredMessage(path));
@@ -205,7 +210,7 @@ export async function verify(pathArg: string, options: VerifyOptions = {}): Prom
     result.contentChecked = false;
     if (!sidecar) {
       return fail(
-        `[api] "${path}" is encrypted (age) and has no .sha256 sidecar: nothing could be checked; ` +
+        `"${path}" is encrypted (age) and has no .sha256 sidecar: nothing could be checked; ` +
           `give the identity that decrypts it (--age-identity <file>, $SQLITE_BACKUP_AGE_IDENTITY, or the ageIdentity option) to check its content`,
       );
     }
@@ -235,7 +240,7 @@ export async function verify(pathArg: string, options: VerifyOptions = {}): Prom
         // the decoder stopped early, so the whole file is hashed to tell.
         if (sidecar && isContentError(e) && !isBackupError(e, ErrorCode.CHECKSUM)) {
           try {
-            compareSidecar(path, sidecar, await sha256File(path, signal ? { signal } : {}));
+            compareSidecar(path, sidecar, await sha256File(path, { signal }));
           } catch (mismatch) {
             if (isBackupError(mismatch, ErrorCode.CHECKSUM)) e = mismatch;
             else throw mismatch;
@@ -255,21 +260,21 @@ export async function verify(pathArg: string, options: VerifyOptions = {}): Prom
     try {
       const check = await engine.integrityCheck(dbPath, {
         mode: options.mode ?? 'full',
-        ...(signal ? { signal } : {}),
-        ...(options.onProgress ? { onProgress: integrityProgress(options.onProgress) } : {}),
+        signal,
+        onProgress: options.onProgress && integrityProgress(options.onProgress),
       });
       result.pageSize = check.pageSize;
       result.pageCount = check.pageCount;
       if (!check.ok) {
         const what = options.mode === 'quick' ? 'quick_check' : 'integrity_check';
-        return { ...result, ok: false, messages: [`[api] ${what} of "${path}" did not return ok:`, ...check.messages] };
+        return { ...result, ok: false, messages: [`${what} of "${path}" did not return ok:`, ...check.messages] };
       }
       return { ...result, ok: true, messages: check.messages };
     } catch (e) {
       if (!isContentError(e)) throw e;
       // The engine names our temp file; say which backup it came from.
       if (!decoded) return fail(e.message);
-      return fail(`[api] "${path}" ${format === 'age' ? 'decrypts and decompresses' : 'decompresses'} to something that is not a SQLite database`);
+      return fail(`"${path}" ${format === 'age' ? 'decrypts and decompresses' : 'decompresses'} to something that is not a SQLite database`);
     }
   } finally {
     if (!options.engine) await engine.close().catch(() => {});
@@ -292,7 +297,7 @@ export async function gunzipInto(
 ): Promise<Decoded> {
   const report = options.onProgress;
   const summary = await decodeBackupFile(path, dbPath, { encrypted: false, compressed: true }, {
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: options.signal,
     ...(report ? { onProgress: (bytesIn: number) => report({ phase: 'gunzip', bytesDone: bytesIn, bytesTotal: size }) } : {}),
   });
   return { bytes: summary.dbBytes, sha256: summary.fileSha256 };
@@ -309,7 +314,7 @@ export async function decryptInto(
   const report = options.onProgress;
   const summary = await decodeBackupFile(path, dbPath, { encrypted: true, compressed: true }, {
     identities,
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: options.signal,
     ...(report ? { onProgress: (bytesIn: number) => report({ phase: 'decrypt', bytesDone: bytesIn, bytesTotal: size }) } : {}),
   });
   return { bytes: summary.dbBytes, sha256: summary.fileSha256 };
@@ -318,7 +323,7 @@ export async function decryptInto(
 /** Why an ASCII-armored age file (age -a) is refused, and what to do with it. */
 export function armoredMessage(path: string): string {
   return (
-    `[api] "${path}" is an ASCII-armored age file (written by "age -a"), which sqlite-backup does not read: ` +
+    `"${path}" is an ASCII-armored age file (written by "age -a"), which sqlite-backup does not read: ` +
     `backups are binary age files; decrypt it with "age -d -i <identity file>" or encrypt again without -a`
   );
 }
@@ -326,7 +331,7 @@ export function armoredMessage(path: string): string {
 /** Why an age file that decrypts to something else than gzip is refused. */
 export function notGzipInsideMessage(path: string): string {
   return (
-    `[api] "${path}" decrypts to something that is not gzip: an encrypted backup is a gzip file encrypted with age ` +
+    `"${path}" decrypts to something that is not gzip: an encrypted backup is a gzip file encrypted with age ` +
     `(as "gzip -c app.db | age -r <recipient>" makes it)`
   );
 }
@@ -334,18 +339,18 @@ export function notGzipInsideMessage(path: string): string {
 /** Engine progress (database bytes read) as CheckProgress. */
 export function integrityProgress(report: (p: CheckProgress) => void) {
   return (p: { bytesRead: number; totalBytes?: number }): void =>
-    report({ phase: 'integrity_check', bytesDone: p.bytesRead, ...(p.totalBytes !== undefined ? { bytesTotal: p.totalBytes } : {}) });
+    report({ phase: 'integrity_check', bytesDone: p.bytesRead, bytesTotal: p.totalBytes });
 }
 
 function notFoundOrIo(path: string, e: unknown): BackupError {
   if (e instanceof BackupError) return e;
   const errno = (e as NodeJS.ErrnoException).code;
   if (errno === 'ENOENT' || errno === 'ENOTDIR') {
-    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `[api] backup "${path}" does not exist`, { path, errno, cause: e });
+    return new BackupError(ErrorCode.BACKUP_NOT_FOUND, `backup "${path}" does not exist`, { path, errno, cause: e });
   }
-  return new BackupError(ErrorCode.IO, `[api] cannot read "${path}": ${(e as Error).message}`, {
+  return new BackupError(ErrorCode.IO, `cannot read "${path}": ${(e as Error).message}`, {
     path,
     cause: e,
-    ...(errno ? { errno } : {}),
+    errno,
   });
 }

@@ -173,14 +173,14 @@ export class NodeFsVfs {
       path,
       message: err?.message ?? String(e),
       sqliteRc: rc,
-      ...(err?.code ? { errno: err.code } : {}),
+      errno: err?.code,
     };
     return rc;
   }
 
   private file(pFile: Ptr): OpenFile {
     const f = this.files.get(Number(pFile));
-    if (!f) throw new Error(`[vfs] unknown sqlite3_file pointer ${pFile}`);
+    if (!f) throw new Error(`unknown sqlite3_file pointer ${pFile}`);
     return f;
   }
 

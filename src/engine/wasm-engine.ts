@@ -86,9 +86,9 @@ export class WasmEngine implements Engine {
     }
     this.config = {
       cacheSizeKiB,
-      ...(options.wasmPath !== undefined ? { wasmPath: options.wasmPath } : {}),
-      ...(options.readAheadBytes !== undefined ? { readAheadBytes: options.readAheadBytes } : {}),
-      ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+      wasmPath: options.wasmPath,
+      readAheadBytes: options.readAheadBytes,
+      tempDir: options.tempDir,
     };
     this.workerUrl = options.workerUrl ?? new URL('./worker.js', import.meta.url);
     this.abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
@@ -151,7 +151,7 @@ export class WasmEngine implements Engine {
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    this.failAll(new AbortError('[engine] engine closed'));
+    this.failAll(new AbortError('engine closed'));
     if (worker) await worker.terminate();
   }
 
@@ -164,7 +164,7 @@ export class WasmEngine implements Engine {
 
   private run<O extends Op>(op: O, args: Args<O>, options: EngineCallOptions, dest?: string): Promise<unknown> {
     const { signal, onProgress } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError(`[engine] ${op} aborted`, { cause: signal.reason }));
+    if (signal?.aborted) return Promise.reject(new AbortError(`${op} aborted`, { cause: signal.reason }));
     const worker = this.ensureWorker();
     const id = this.nextId++;
     const abort = new SharedArrayBuffer(4);
@@ -183,7 +183,7 @@ export class WasmEngine implements Engine {
           if (this.worker === worker) this.worker = undefined;
           void worker.terminate().then(() => {
             removeSnapshot(own);
-            rejectPromise(new AbortError(`[engine] ${op} aborted (worker terminated)`, { cause: signal?.reason }));
+            rejectPromise(new AbortError(`${op} aborted (worker terminated)`, { cause: signal?.reason }));
           });
         }, this.abortGraceMs);
       };
@@ -228,12 +228,12 @@ export class WasmEngine implements Engine {
     });
     worker.on('error', (e) => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `[engine] worker failed: ${e.message}`, { cause: e }));
+      this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `the engine's worker failed: ${e.message}`, { cause: e }));
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
       if (this.pending.size > 0) {
-        this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `[engine] worker exited with code ${code}`));
+        this.failAll(new BackupError(ErrorCode.ENGINE_CRASHED, `the engine's worker exited with code ${code}`));
       }
     });
     worker.unref();

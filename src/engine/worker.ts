@@ -40,14 +40,14 @@ async function load(): Promise<EngineContext> {
     const where = config.wasmPath ?? "sqlite3.wasm of @sqlite.org/sqlite-wasm";
     throw new BackupError(
       ErrorCode.ENGINE_LOAD,
-      `[engine] cannot load SQLite's WebAssembly from ${where} (${(e as Error)?.message ?? String(e)}); ` +
+      `cannot load SQLite's WebAssembly from ${where} (${(e as Error)?.message ?? String(e)}); ` +
         'if a bundler or an Electron package moved sqlite3.wasm, pass its location as wasmPath',
-      { ...(config.wasmPath ? { path: config.wasmPath } : {}), cause: e },
+      { path: config.wasmPath, cause: e },
     );
   }
   const vfs = new NodeFsVfs(sqlite3, {
-    ...(config.readAheadBytes !== undefined ? { readAheadBytes: config.readAheadBytes } : {}),
-    ...(config.tempDir !== undefined ? { tempDir: config.tempDir } : {}),
+    readAheadBytes: config.readAheadBytes,
+    tempDir: config.tempDir,
   });
   return { sqlite3, vfs, cacheSizeKiB: config.cacheSizeKiB };
 }

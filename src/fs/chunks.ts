@@ -13,8 +13,6 @@ export interface ChunkIoOptions {
 export interface WriteChunksOptions {
   /** The failed step, in the EIO's message. @default "write" */
   what?: string;
-  /** @deprecated Messages carry no layer prefix (errors.ts); a given one still starts them until its caller drops it. */
-  layer?: string;
 }
 
 /**
@@ -63,7 +61,7 @@ export async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Arr
       try {
         done += (await fh.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
       } catch (e) {
-        throw fsError(`${options.layer ? `${options.layer} ` : ''}${options.what ?? 'write'}`, path, e);
+        throw fsError(options.what ?? 'write', path, e);
       }
     }
     position += chunk.length;

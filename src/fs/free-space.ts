@@ -38,16 +38,12 @@ export function withSlack(bytes: number): number {
  * A file system that cannot answer (statfs unsupported) is not a reason to refuse: the writers'
  * own ENOSPC handling still applies.
  */
-export async function requireFreeSpace(dir: string, needed: number, what: string, probe?: FreeSpaceProbe): Promise<void>;
-/** @deprecated Messages carry no layer prefix (errors.ts): drop the first argument. */
-export async function requireFreeSpace(layer: string, dir: string, needed: number, what: string, probe?: FreeSpaceProbe): Promise<void>;
 export async function requireFreeSpace(
-  ...args: [string, number, string, FreeSpaceProbe?] | [string, string, number, string, FreeSpaceProbe?]
+  dir: string,
+  needed: number,
+  what: string,
+  probe: FreeSpaceProbe = statfsFreeBytes,
 ): Promise<void> {
-  // The deprecated form starts with a layer prefix for the message.
-  const legacy = typeof args[1] === 'string';
-  const prefix = legacy ? `${args[0]} ` : '';
-  const [dir, needed, what, probe = statfsFreeBytes] = (legacy ? args.slice(1) : args) as [string, number, string, FreeSpaceProbe?];
   const where = nearestExisting(resolve(dir));
   let available: number;
   try {
@@ -58,7 +54,7 @@ export async function requireFreeSpace(
   if (available >= needed) return;
   throw new BackupError(
     ErrorCode.IO,
-    `${prefix}not enough free space in "${dir}" (disk full): ${what} needs ${formatSize(needed)}, ` +
+    `not enough free space in "${dir}" (disk full): ${what} needs ${formatSize(needed)}, ` +
       `${formatSize(available)} available. Nothing was written; free some space or choose another directory.`,
     { path: dir, errno: 'ENOSPC' },
   );
