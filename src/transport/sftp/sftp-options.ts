@@ -9,10 +9,11 @@ export const DEFAULT_SFTP_PORT = 22;
 /** Litestream's DefaultDialTimeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /**
- * Bytes of read requests in flight by default (readConcurrency x readChunkBytes): SSH's flow control
- * (ssh2's 2 MiB channel window) lets no more arrive unasked, and they bound read()'s memory.
+ * Bytes of read requests in flight by default (readConcurrency x readChunkBytes): ssh2's channel
+ * window (2 MiB) lets no more than this arrive before we read it, so more requests would only wait
+ * in the server's queue while their buffers took memory.
  */
-export const DEFAULT_READ_BYTES_IN_FLIGHT = 4 * 1048576;
+export const DEFAULT_READ_BYTES_IN_FLIGHT = 2 * 1048576;
 const MAX_READ_CHUNK_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECT_RETRIES = 2;
 export const DEFAULT_RETRY_DELAY_MS = 250;
@@ -66,7 +67,7 @@ export interface SftpTransportOptions {
   idleTimeoutMs?: number;
   /**
    * Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes.
-   * @default as many as make 4 MiB (16 of 255 KiB from OpenSSH)
+   * @default as many as make 2 MiB (8 of 255 KiB from OpenSSH)
    */
   readConcurrency?: number;
   /**

@@ -235,7 +235,7 @@ export class SftpSession {
           readyTimeout: config.timeoutMs,
           keepaliveInterval: config.keepaliveIntervalMs,
           keepaliveCountMax: 3,
-          ...(config.serverHostKeyAlgorithms ? { algorithms: { serverHostKey: config.serverHostKeyAlgorithms } } : {}),
+          algorithms: config.serverHostKeyAlgorithms ? { serverHostKey: config.serverHostKeyAlgorithms } : undefined,
           // A throwing verifier refuses (an exception here would surface inside ssh2's key exchange).
           hostVerifier: (key: Buffer): boolean => {
             let ok = false;
