@@ -58,7 +58,7 @@ async function childMain(toml: string): Promise<void> {
     phases: rec.finish().filter(([p]) => p !== 'done'),
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     phaseRss,
-    ...(sampler.peakBreakdown ? { peakBreakdown: sampler.peakBreakdown } : {}),
+    peakBreakdown: sampler.peakBreakdown,
   };
   console.log(JSON.stringify(report));
 }

@@ -270,7 +270,7 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       const t = transport({ remoteDir: dir });
       for (let i = 0; i < 10; i++) {
         for await (const c of t.read('large.bin')) {
-          assert.equal(c.length, 65536);
+          assert.equal(c.length, 255 * 1024);
           break;
         }
       }
@@ -285,13 +285,35 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       assert.equal(sshd.openHandles(join(dir, 'large.bin')), 0);
     });
 
+    it('reads in requests of the most the server serves in one (limits@openssh.com), not smaller', async () => {
+      const data = randomBytes(1024 * 1024);
+      const { dir } = makeDir({ 'one.bin': data });
+      const tr = transport({ remoteDir: dir });
+      try {
+        await tr.list();
+        const session = (await (tr as unknown as { connection(): Promise<{ session: SftpSession }> }).connection()).session;
+        // OpenSSH's sftp-server answers limits@openssh.com with 256 KiB less 1 KiB of framing.
+        assert.equal(session.maxReadBytes, 255 * 1024);
+        const chunks: Uint8Array[] = [];
+        for await (const c of tr.read('one.bin')) chunks.push(c);
+        assert.equal(sha256(Buffer.concat(chunks)), sha256(data));
+        // Each yielded chunk is one request's buffer: all but the last are full requests.
+        assert.deepEqual(
+          chunks.slice(0, -1).map((c) => c.length),
+          Array(chunks.length - 1).fill(255 * 1024),
+        );
+      } finally {
+        await tr.close();
+      }
+    });
+
     it('throughput: requests are pipelined (10 ms RTT: 64 in flight vs 1), and near scp on loopback', async (t) => {
       const data = randomBytes(4 * 1024 * 1024);
       const { dir, relative } = makeDir({ 'big.bin': data });
       const proxy = await delayProxy(sshd.port, 5);
       try {
         const timed = async (readConcurrency: number): Promise<number> => {
-          const tr = transport({ port: proxy.port, remoteDir: dir, readConcurrency, hostVerifier: trust(sshd) });
+          const tr = transport({ port: proxy.port, remoteDir: dir, readConcurrency, readChunkBytes: 65_536, hostVerifier: trust(sshd) });
           await tr.list(); // connect outside the timing
           const started = performance.now();
           assert.equal(sha256(await collect(tr.read('big.bin'))), sha256(data));

@@ -9,7 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError, BackupError, ErrorCode, fsError as sharedFsError, isBackupError } from '../errors.js';
+import { AbortError, BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { releaseGarbage } from '../memory.js';
@@ -109,7 +109,7 @@ export async function downloadToPart(
     if (resumedFrom > 0) yield* readPrefix(fh, resumedFrom, hash, partPath);
     for (let attempt = 1; ; attempt++) {
       try {
-        for await (const chunk of transport.read(remote.name, { start: offset, ...(options.signal ? { signal: options.signal } : {}) })) {
+        for await (const chunk of transport.read(remote.name, { start: offset, signal: options.signal })) {
           await writeAll(fh, chunk, offset, partPath);
           hash.update(chunk);
           offset += chunk.length;
@@ -150,14 +150,14 @@ export async function downloadToPart(
   } finally {
     await fh.close();
   }
-  if (options.signal?.aborted) throw new AbortError(`[pull] download of "${remote.name}" aborted`, { path: partPath });
+  if (options.signal?.aborted) throw new AbortError(`download of "${remote.name}" aborted`, { path: partPath });
   // The remote file changed under us (it grew, or shrank): what we have is not that file.
   const now = await transport.stat(remote.name);
   if (offset !== remote.size || !now || now.size !== remote.size || now.mtimeMs !== remote.mtimeMs) {
     await removePart(partPath);
     throw new BackupError(
       ErrorCode.IO,
-      `[pull] "${remote.name}" changed on ${transport.location} while it was downloaded (${offset} of ${remote.size} bytes); try again`,
+      `"${remote.name}" changed on ${transport.location} while it was downloaded (${offset} of ${remote.size} bytes); try again`,
       { path: partPath },
     );
   }
@@ -190,8 +190,4 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number, pat
   } catch (e) {
     throw fsError('write', path, e);
   }
-}
-
-function fsError(op: string, path: string, e: unknown): BackupError {
-  return sharedFsError(`[pull] ${op}`, path, e);
 }

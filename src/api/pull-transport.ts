@@ -42,18 +42,19 @@ export function pullStoreSpec(pull: PullSettings & { url: string }): StoreSpec {
   return {
     url: pull.url,
     ...sshKeys(pull),
-    ...(pull.endpoint !== undefined ? { endpoint: pull.endpoint } : {}),
-    ...(pull.region !== undefined ? { region: pull.region } : {}),
-    ...(pull.forcePathStyle !== undefined ? { forcePathStyle: pull.forcePathStyle } : {}),
-    ...(!s3 || connectTimeoutMs !== CONFIG_DEFAULTS.pull.connectTimeoutMs ? { connectTimeoutMs } : {}),
-    ...(!s3 || idleTimeoutMs !== CONFIG_DEFAULTS.pull.idleTimeoutMs ? { idleTimeoutMs } : {}),
+    endpoint: pull.endpoint,
+    region: pull.region,
+    forcePathStyle: pull.forcePathStyle,
+    connectTimeoutMs: !s3 || connectTimeoutMs !== CONFIG_DEFAULTS.pull.connectTimeoutMs ? connectTimeoutMs : undefined,
+    idleTimeoutMs: !s3 || idleTimeoutMs !== CONFIG_DEFAULTS.pull.idleTimeoutMs ? idleTimeoutMs : undefined,
   };
 }
 
 function sshKeys(pull: PullSettings): Pick<StoreSpec, 'privateKeyPath' | 'knownHosts' | 'hostKeySha256'> {
   return {
-    ...(pull.privateKeyPath ? { privateKeyPath: pull.privateKeyPath } : {}),
-    ...(pull.knownHosts ? { knownHosts: pull.knownHosts } : {}),
-    ...(pull.hostKeySha256 ? { hostKeySha256: pull.hostKeySha256 } : {}),
+    // An empty setting is no setting.
+    privateKeyPath: pull.privateKeyPath || undefined,
+    knownHosts: pull.knownHosts || undefined,
+    hostKeySha256: pull.hostKeySha256 || undefined,
   };
 }

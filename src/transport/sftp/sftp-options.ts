@@ -8,8 +8,12 @@ export const SFTP_KIND = 'sftp';
 export const DEFAULT_SFTP_PORT = 22;
 /** Litestream's DefaultDialTimeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-export const DEFAULT_READ_CONCURRENCY = 64;
-export const DEFAULT_READ_CHUNK_BYTES = 65_536;
+/**
+ * Bytes of read requests in flight by default (readConcurrency x readChunkBytes): ssh2's channel
+ * window (2 MiB) lets no more than this arrive before we read it, so more requests would only wait
+ * in the server's queue while their buffers took memory.
+ */
+export const DEFAULT_READ_BYTES_IN_FLIGHT = 2 * 1048576;
 const MAX_READ_CHUNK_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CONNECT_RETRIES = 2;
 export const DEFAULT_RETRY_DELAY_MS = 250;
@@ -61,9 +65,16 @@ export interface SftpTransportOptions {
    * connection, not a server that stopped answering reads). @default 60000
    */
   idleTimeoutMs?: number;
-  /** Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes. @default 64 */
+  /**
+   * Read requests in flight during read(). Memory use is readConcurrency x readChunkBytes.
+   * @default as many as make 2 MiB (8 of 255 KiB from OpenSSH)
+   */
   readConcurrency?: number;
-  /** Bytes per read request, at most 16 MiB (ssh2 splits a request above the server's limit, 255 KiB for OpenSSH). @default 65536 */
+  /**
+   * Bytes per read request, at most 16 MiB. ssh2 splits a request above the server's limit into
+   * requests that wait for each other, so the default is that limit: the most one round trip carries.
+   * @default the server's maximum read length (`limits@openssh.com`: 255 KiB from OpenSSH; 31 KiB from a server without that extension)
+   */
   readChunkBytes?: number;
 }
 

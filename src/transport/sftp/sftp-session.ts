@@ -33,6 +33,9 @@ export const SFTP_STATUS = {
  * OpenSSH extensions we use, with the version ssh2 requires of each (its ext_openssh_* methods throw
  * when the server did not announce that version).
  */
+/** ssh2's read limit for a server that is not OpenSSH and announces no limits (34000 bytes, less its overhead). */
+const MIN_MAX_READ_BYTES = 34000 - 2048;
+
 export const SFTP_EXTENSIONS = {
   'posix-rename@openssh.com': '1',
   'fsync@openssh.com': '1',
@@ -67,6 +70,8 @@ type Callback<T> = (err: (Error & { code?: unknown }) | undefined | null, value:
 export interface RawSftp {
   /** ssh2's record of the extensions the server announced: name -> version. Read by supports(). */
   readonly _extensions?: Readonly<Record<string, string>>;
+  /** ssh2's limit for the data of one READ request (the server's limits@openssh.com, else its guess); longer reads are split. */
+  readonly _maxReadLen?: number;
   close(handle: Buffer, cb: Callback<void>): void;
   /** posix-rename@openssh.com: rename(2), which replaces `to` atomically. Throws if not announced. */
   ext_openssh_rename(from: string, to: string, cb: Callback<void>): void;
@@ -170,6 +175,12 @@ export class SftpSession {
   }
 
   /** Whether the server announced `extension` (in the version ssh2 needs to use it). */
+  /** The most data one READ request asks for: ssh2 splits longer reads into requests that wait for each other. */
+  get maxReadBytes(): number {
+    const n = this.sftp._maxReadLen;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : MIN_MAX_READ_BYTES;
+  }
+
   supports(extension: SftpExtension): boolean {
     return this.sftp._extensions?.[extension] === SFTP_EXTENSIONS[extension];
   }
@@ -224,7 +235,7 @@ export class SftpSession {
           readyTimeout: config.timeoutMs,
           keepaliveInterval: config.keepaliveIntervalMs,
           keepaliveCountMax: 3,
-          ...(config.serverHostKeyAlgorithms ? { algorithms: { serverHostKey: config.serverHostKeyAlgorithms } } : {}),
+          algorithms: config.serverHostKeyAlgorithms ? { serverHostKey: config.serverHostKeyAlgorithms } : undefined,
           // A throwing verifier refuses (an exception here would surface inside ssh2's key exchange).
           hostVerifier: (key: Buffer): boolean => {
             let ok = false;

@@ -20,8 +20,7 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_READ_CHUNK_BYTES,
-  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_READ_BYTES_IN_FLIGHT,
   DEFAULT_RETRY_DELAY_MS,
   DEFAULT_SFTP_PORT,
   SFTP_KIND,
@@ -108,14 +107,15 @@ export class SftpTransport implements Transport {
       throw e;
     });
     let finished = false;
+    const chunkBytes = this.options.readChunkBytes ?? session.maxReadBytes;
     try {
       yield* pipelinedRead(
         (buf, off, len, position) => session.call<number>((cb) => session.sftp.read(handle, buf, off, len, position, cb)),
         {
           start,
           sizeHint: size,
-          concurrency: this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY,
-          chunkBytes: this.options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+          concurrency: this.options.readConcurrency ?? Math.ceil(DEFAULT_READ_BYTES_IN_FLIGHT / chunkBytes),
+          chunkBytes,
           signal,
           idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
           idleError: (ms) => new SessionLostError(`no data for ${ms / 1000} s`),
