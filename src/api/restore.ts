@@ -35,9 +35,8 @@ import { resolveBackupPath, type ChosenBy } from './listing.js';
 import { checkSidecar, compareSidecar, sha256File, sidecarOf } from '../format/sidecar.js';
 import {
   armoredMessage,
-  decryptInto,
   detectFormat,
-  gunzipInto,
+  decodeInto,
   integrityProgress,
   isContentError,
   notGzipInsideMessage,
@@ -161,13 +160,9 @@ export async function restore(backupPath: string, targetPath: string, options: R
       engine.warmUp?.().catch(() => {});
       let fileSha256: string;
       try {
-        if (format === 'age') {
-          // A key that does not fit fails before a byte is written; altered data fails at its chunk,
-          // and the partial temp file is removed by decodeBackupFile.
-          fileSha256 = (await decryptInto(backupFile, tmp, identities!, backupSize, options)).sha256;
-        } else {
-          fileSha256 = (await gunzipInto(backupFile, tmp, backupSize, options)).sha256;
-        }
+        // An age key that does not fit fails before a byte is written; altered data fails at its
+        // chunk, and the partial temp file is removed by decodeBackupFile.
+        fileSha256 = (await decodeInto(backupFile, tmp, format === 'age', identities, backupSize, options)).sha256;
       } catch (e) {
         // A damaged file that does not match its sidecar is a checksum failure (the decoder stopped
         // early, so the whole file is hashed to tell).

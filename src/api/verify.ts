@@ -231,8 +231,7 @@ export async function verify(pathArg: string, options: VerifyOptions = {}): Prom
       privateDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'sqlite-backup-verify-'));
       dbPath = join(privateDir, 'backup.db');
       try {
-        const { bytes, sha256 } =
-          format === 'age' ? await decryptInto(path, dbPath, identities!, size, options) : await gunzipInto(path, dbPath, size, options);
+        const { bytes, sha256 } = await decodeInto(path, dbPath, format === 'age', identities, size, options);
         result.bytes = bytes;
         if (sidecar) compareSidecar(path, sidecar, sha256);
       } catch (e) {
@@ -288,34 +287,25 @@ interface Decoded {
   sha256: string;
 }
 
-/** Decompresses the gzip backup `path` into `dbPath` (checking every member's CRC-32 and length). */
-export async function gunzipInto(
+/**
+ * Decodes the gzip backup `path`, or with `identities` given for an age backup decrypts and then
+ * decodes it, into `dbPath` (0600, not fsynced): every gzip member's CRC-32 and length are checked,
+ * and age's authentication of every chunk.
+ */
+export async function decodeInto(
   path: string,
   dbPath: string,
+  encrypted: boolean,
+  identities: AgeIdentities | undefined,
   size: number,
   options: { signal?: AbortSignal | undefined; onProgress?: ((p: CheckProgress) => void) | undefined },
 ): Promise<Decoded> {
   const report = options.onProgress;
-  const summary = await decodeBackupFile(path, dbPath, { encrypted: false, compressed: true }, {
-    signal: options.signal,
-    ...(report ? { onProgress: (bytesIn: number) => report({ phase: 'gunzip', bytesDone: bytesIn, bytesTotal: size }) } : {}),
-  });
-  return { bytes: summary.dbBytes, sha256: summary.fileSha256 };
-}
-
-/** decrypt -> gunzip of an age backup into `dbPath` (0600, not fsynced). */
-export async function decryptInto(
-  path: string,
-  dbPath: string,
-  identities: AgeIdentities,
-  size: number,
-  options: { signal?: AbortSignal | undefined; onProgress?: ((p: CheckProgress) => void) | undefined },
-): Promise<Decoded> {
-  const report = options.onProgress;
-  const summary = await decodeBackupFile(path, dbPath, { encrypted: true, compressed: true }, {
+  const phase = encrypted ? 'decrypt' : 'gunzip';
+  const summary = await decodeBackupFile(path, dbPath, { encrypted, compressed: true }, {
     identities,
     signal: options.signal,
-    ...(report ? { onProgress: (bytesIn: number) => report({ phase: 'decrypt', bytesDone: bytesIn, bytesTotal: size }) } : {}),
+    onProgress: report && ((bytesIn: number) => report({ phase, bytesDone: bytesIn, bytesTotal: size })),
   });
   return { bytes: summary.dbBytes, sha256: summary.fileSha256 };
 }
