@@ -44,3 +44,17 @@ export function releaseYoungGarbage(): void {
   if (collector === undefined) collector = obtain();
   collector?.({ type: 'minor' });
 }
+
+/**
+ * A counter for a stream's running byte total that calls `release` (releaseGarbage or
+ * releaseYoungGarbage) each time the total has grown by `every` bytes since the last call, or since
+ * `from` (a resumed download's first byte).
+ */
+export function collectEvery(every: number, release: () => void, from = 0): (totalBytes: number) => void {
+  let collectAt = from + every;
+  return (totalBytes) => {
+    if (totalBytes < collectAt) return;
+    collectAt = totalBytes + every;
+    release();
+  };
+}

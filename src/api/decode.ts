@@ -12,7 +12,7 @@ import { decryptChunks } from '../crypto/age-stream.js';
 import { BackupError, ErrorCode, fsError } from '../errors.js';
 import { readFileChunks, writeChunks } from '../fs/chunks.js';
 import { readAhead } from '../read-ahead.js';
-import { releaseYoungGarbage } from '../memory.js';
+import { collectEvery, releaseYoungGarbage } from '../memory.js';
 
 /** How a backup file is encoded, from its first bytes (detectFormat) or its name. */
 export interface BackupEncoding {
@@ -96,13 +96,10 @@ export function decodeBackup(bytes: AsyncIterable<Uint8Array>, encoding: BackupE
         { name, signal },
         { skipHash: { uncompressed: true, compressed: !hashFile || encoding.encrypted } },
       );
-      let collectAt = MINOR_GC_EVERY_BYTES;
+      const collect = collectEvery(MINOR_GC_EVERY_BYTES, releaseYoungGarbage);
       for await (const chunk of gunzip) {
         dbBytes += chunk.length;
-        if (dbBytes >= collectAt) {
-          collectAt = dbBytes + MINOR_GC_EVERY_BYTES;
-          releaseYoungGarbage();
-        }
+        collect(dbBytes);
         yield chunk;
       }
       const gz = await gunzip.summary;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AbortError, BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { releaseGarbage } from '../memory.js';
+import { collectEvery, releaseGarbage } from '../memory.js';
 
 /**
  * Downloaded bytes between two full collections during the transfer. SFTP leaves ~4 bytes of
@@ -100,7 +100,7 @@ export async function downloadToPart(
     throw fsError('open', partPath, e);
   }
   let offset = resumedFrom;
-  let collectAt = offset + COLLECT_EVERY_BYTES;
+  const collect = collectEvery(COLLECT_EVERY_BYTES, releaseGarbage, resumedFrom);
   // The whole file is hashed on the way: the kept prefix first, then every byte as it is written.
   const hash = createHash('sha256');
 
@@ -113,10 +113,7 @@ export async function downloadToPart(
           await writeAll(fh, chunk, offset, partPath);
           hash.update(chunk);
           offset += chunk.length;
-          if (offset >= collectAt) {
-            collectAt = offset + COLLECT_EVERY_BYTES;
-            releaseGarbage();
-          }
+          collect(offset);
           options.onBytes?.(offset);
           yield chunk;
           if (offset > remote.size) return;
