@@ -4,23 +4,15 @@
  * A rule broken by one import fails here with the file and the import named.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPO_ROOT } from './helpers/pack.js';
-
-const SRC = join(REPO_ROOT, 'src');
+import { SRC, sourceFiles } from './helpers/source-files.js';
 
 /** Top-level folder of src/ each file belongs to ('' for src/index.ts and other root files). */
 function layerOf(file: string): string {
   const parts = relative(SRC, file).split(sep);
   return parts.length > 1 ? parts[0]! : '';
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
 }
 
 /** Relative imports (static, dynamic and `export ... from`) of one file, resolved to source paths. */

@@ -4,21 +4,13 @@
  * has such messages; it leaves the list once they are gone, and the list cannot go stale.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPO_ROOT } from './helpers/pack.js';
-
-const SRC = join(REPO_ROOT, 'src');
+import { SRC, sourceFiles } from './helpers/source-files.js';
 
 /** Files whose messages still carry a prefix, until they are reworded. */
 const NOT_YET_CONVERTED = new Set<string>([]);
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
-}
 
 /** `line: text` of each string or template literal that starts with `[word] ` or is `'[word]'`. */
 export function prefixedMessages(text: string): string[] {
