@@ -12,19 +12,17 @@ import { join } from 'node:path';
 import { AbortError, BackupError, ErrorCode, fsError, isBackupError } from '../errors.js';
 import type { RemoteFile, Transport } from '../transport/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { collectEvery, releaseGarbage } from '../memory.js';
+import { collectEvery, keepGarbageUnder } from '../memory.js';
 
 /**
- * Downloaded bytes between two full collections during the transfer. SFTP leaves ~4 bytes of
- * short-lived Buffers per byte on this thread (socket reads, decrypted packets, ssh2's reassembled
- * SFTP packets, our read slots; then zlib's output): V8 collects them only every few tens of MiB,
- * and the malloc heap they grew stays resident (fragmented, not returned by the collection that
- * precedes the integrity check) while the engine's worker adds its own memory on top. Collecting
- * every 2 MiB keeps that heap small: 43 MB .gz pull, 150 MB database, peak RSS of 5-6 runs each,
- * interleaved: 157-181 MB (median 165) before, 153-163 MB after; download-only 117-122 -> 89-98 MB.
- * Each collection of this ~10 MiB heap takes ~1 ms: ~20 per pull, no measurable time.
+ * Bytes downloaded between two looks at this thread's garbage (keepGarbageUnder). SFTP leaves ~4 bytes of
+ * short-lived Buffers per downloaded byte on this thread (socket reads, decrypted packets, ssh2's
+ * reassembled replies, our read slots), then zlib's output: left to V8, dead Buffers reach ~40 MB
+ * before it collects them, and that memory stays resident while the engine's worker adds its own.
  */
-const COLLECT_EVERY_BYTES = 2 * 1048576;
+const GARBAGE_CHECK_EVERY_BYTES = 256 * 1024;
+/** External memory allowed on this thread during a download (live Buffers in flight are ~5-10 MB). */
+const GARBAGE_LIMIT_BYTES = 20 * 1048576;
 
 export const PART_SUFFIX = '.part';
 
@@ -100,7 +98,7 @@ export async function downloadToPart(
     throw fsError('open', partPath, e);
   }
   let offset = resumedFrom;
-  const collect = collectEvery(COLLECT_EVERY_BYTES, releaseGarbage, resumedFrom);
+  const collect = collectEvery(GARBAGE_CHECK_EVERY_BYTES, keepGarbageUnder(GARBAGE_LIMIT_BYTES), resumedFrom);
   // The whole file is hashed on the way: the kept prefix first, then every byte as it is written.
   const hash = createHash('sha256');
 
