@@ -50,6 +50,12 @@ export interface DownloadResult {
   partPath: string;
   sha256: string;
   resumedFrom: number;
+  /**
+   * The part's fsync (then its close), still running when the download returns: the caller checks
+   * what it downloaded meanwhile, and awaits this before it publishes the part (and before it removes
+   * it). Rejects with EIO when the fsync fails.
+   */
+  durable: Promise<void>;
 }
 
 /** Removes a part file and its metadata. */
@@ -128,6 +134,7 @@ export async function downloadToPart(
   }
 
   const bytes = fileBytes();
+  let durable: Promise<void> | undefined;
   try {
     if (options.consume) {
       // The consumer may stop early (it found the gzip damaged): the rest is still downloaded and
@@ -135,20 +142,25 @@ export async function downloadToPart(
       await options.consume({ [Symbol.asyncIterator]: () => ({ next: () => bytes.next() }) });
     }
     for (let r = await bytes.next(); !r.done; r = await bytes.next());
-    await fh.sync().catch((e: unknown) => {
-      throw fsError('fsync', partPath, e);
-    });
+    durable = syncAndClose(fh, partPath);
   } catch (e) {
     // Ends the transport's read (closing the remote handle) if the consumer failed mid-file.
     bytes.return(undefined).catch(() => {});
     throw e;
   } finally {
-    await fh.close();
+    if (!durable) await fh.close();
   }
-  if (options.signal?.aborted) throw new AbortError(`download of "${remote.name}" aborted`, { path: partPath });
+  // Handled here so that a failed fsync is no unhandled rejection while the caller is busy; the
+  // caller's own await still sees it.
+  durable.catch(() => {});
+  if (options.signal?.aborted) {
+    await durable.catch(() => {});
+    throw new AbortError(`download of "${remote.name}" aborted`, { path: partPath });
+  }
   // The remote file changed under us (it grew, or shrank): what we have is not that file.
   const now = await transport.stat(remote.name);
   if (offset !== remote.size || !now || now.size !== remote.size || now.mtimeMs !== remote.mtimeMs) {
+    await durable.catch(() => {});
     await removePart(partPath);
     throw new BackupError(
       ErrorCode.IO,
@@ -156,7 +168,17 @@ export async function downloadToPart(
       { path: partPath },
     );
   }
-  return { partPath, sha256: hash.digest('hex'), resumedFrom };
+  return { partPath, sha256: hash.digest('hex'), resumedFrom, durable };
+}
+
+async function syncAndClose(fh: FileHandle, path: string): Promise<void> {
+  try {
+    await fh.sync();
+  } catch (e) {
+    throw fsError('fsync', path, e);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The kept prefix of a resumed part, hashed as it is read. */

@@ -237,6 +237,8 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     progress({ phase: 'download', bytesDone: 0, bytesTotal: remote.size });
     const scratch = join(localDir, `${remote.name}${SCRATCH_SUFFIX}`);
     let unpacked: UnpackOutcome | undefined;
+    /** The part's fsync, which runs while the download is checked (pull-download.ts). */
+    let durable: Promise<void> | undefined;
     try {
       const download = await downloadToPart(transport, remote, localDir, {
         attempts: options.attempts ?? 3,
@@ -263,6 +265,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       part = download.partPath;
       sha256 = download.sha256;
       resumedFrom = download.resumedFrom;
+      durable = download.durable;
       // Nothing more is needed from the server: its connection's buffers (~10 MB) must not stay
       // resident while the integrity check needs its memory.
       if (!options.transport) await transport.close();
@@ -302,6 +305,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
       // its bytes when its name did not say age) stops the download at the age header, so its part
       // holds only the first chunks: removed too, as nothing worth resuming. Never under a final
       // name either way: `.part` is no backup name and only a fully checked part is renamed.
+      await durable?.catch(() => {});
       if (REJECTED_DOWNLOAD.some((code) => isBackupError(e, code))) await removePart(part);
       if (isWrongIdentity(e)) throw decryptFailure(e as BackupError, remote.name, location, part);
       throw e;
@@ -310,6 +314,7 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     let pruned: string[];
     try {
       progress({ phase: 'publish' });
+      await durable;
       await replaceLocalCopy(part, path, localDir);
       await removePart(part); // its resume metadata
       if (writesLatestTxt(remote.name)) {
