@@ -100,8 +100,8 @@ export class SftpTransport implements Transport {
     const { signal } = options;
     const start = options.start ?? 0;
     if (!(Number.isSafeInteger(start) && start >= 0)) throw new RangeError(`start must be an integer >= 0, got ${start}`);
-    const opening = this.withConnection('open', name, undefined, (c) => this.openFile(c, name));
-    const { session, handle, size, path } = await raceAbort(opening, signal, `read of "${name}" on ${this.where.host}`).catch((e) => {
+    const opening = this.withConnection('open', name, undefined, (c) => this.openHandle(c, name));
+    const { session, handle, attrs, path } = await raceAbort(opening, signal, `read of "${name}" on ${this.where.host}`).catch((e) => {
       // Aborted while opening: close the handle once the open completes.
       opening.then((o) => o.session.fireAndForget((cb) => o.session.sftp.close(o.handle, cb)), () => {});
       throw e;
@@ -113,7 +113,9 @@ export class SftpTransport implements Transport {
         (buf, off, len, position) => session.call<number>((cb) => session.sftp.read(handle, buf, off, len, position, cb)),
         {
           start,
-          sizeHint: size,
+          // The size lstat saw just before the open, without an fstat round trip: only a hint, the
+          // reads go on to EOF whatever it says (a file replaced in between is read as it is).
+          sizeHint: attrs.size ?? 0,
           concurrency: this.options.readConcurrency ?? Math.ceil(DEFAULT_READ_BYTES_IN_FLIGHT / chunkBytes),
           chunkBytes,
           signal,
@@ -305,17 +307,6 @@ export class SftpTransport implements Transport {
       if (c.dirMade === made) c.dirMade = undefined;
     });
     return made;
-  }
-
-  private async openFile(c: Connected, name: string): Promise<{ session: SftpSession; handle: Buffer; size: number; path: string }> {
-    const { session, handle, path, attrs } = await this.openHandle(c, name);
-    try {
-      const st = await session.call<RawStats>((cb) => session.sftp.fstat(handle, cb));
-      return { session, handle, size: st.size ?? attrs.size ?? 0, path };
-    } catch (e) {
-      session.fireAndForget((cb) => session.sftp.close(handle, cb));
-      throw e;
-    }
   }
 
   /** Opens regular file `name` for reading; EBACKUP_NOT_FOUND when there is none (a symlink is none). */
