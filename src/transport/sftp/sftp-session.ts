@@ -201,6 +201,13 @@ export class SftpSession {
     let early: (Error & { level?: string; code?: unknown }) | undefined;
     socket.on('error', (e) => (early ??= e));
     socket.connect({ host: config.host, port: config.port });
+    let SftpClient: WrapperCtor;
+    try {
+      SftpClient = await loadSftpClient();
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
 
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -215,7 +222,6 @@ export class SftpSession {
     let verifierError: unknown;
     let session: SftpSession | undefined;
     try {
-      const SftpClient = await Promise.race([loadSftpClient(), deadline]);
       if (early) {
         early.level = 'client-socket';
         throw early;
