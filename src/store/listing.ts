@@ -58,8 +58,8 @@ export interface ListStoreOptions {
  */
 export async function listStore(transport: Transport, options: ListStoreOptions = {}): Promise<StoreListing> {
   const { signal } = options;
-  // latest.txt is asked for along with the listing, not after it (on a remote store, the round trips
-  // of a read less); its answer counts only when the listing holds it as a regular file.
+  // latest.txt is read alongside the listing rather than after it: on a remote store that saves the
+  // round trips of one read. Its answer counts only when the listing holds it as a regular file.
   const latestRead = readLatest(transport, { signal });
   latestRead.catch(() => {}); // awaited below, or not needed
   const all = await transport.list({ signal });

@@ -155,7 +155,8 @@ export class SftpTransport implements Transport {
       const { session, handle } = opened;
       try {
         // The size travels with the first read (fstat sent along, not before it): a file read up to
-        // its size is whole, without one more read to meet EOF. Small files take one round trip.
+        // exactly its size is whole, without one more read to meet EOF. Small files take one round
+        // trip; a file that grew meanwhile is read on to EOF (or maxBytes) as before.
         const size = session.call<RawStats>((cb) => session.sftp.fstat(handle, cb)).then((st) => st.size);
         size.catch(() => {}); // awaited below, unless a read fails first
         const buf = Buffer.alloc(maxBytes);
@@ -165,7 +166,7 @@ export class SftpTransport implements Transport {
           if (n === 0) break;
           filled += n;
           const whole = await size;
-          if (whole !== undefined && filled >= whole) break;
+          if (filled === whole) break;
         }
         return buf.toString('utf8', 0, filled);
       } finally {
