@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSyn
 import { join } from 'node:path';
 import { backup, parseConfig, pull, WasmEngine, isBackupError, ErrorCode, type Config } from '../src/index.js';
 import { LocalTransport } from '../src/transport/local/local.js';
+import { acquireLock } from '../src/format/lock.js';
 import { tempDir } from './helpers/tmp.js';
 import { requirePeer, run, sqlite3 } from './helpers/peers.js';
 import { createWithCli, nativeDump } from './helpers/databases.js';
@@ -182,6 +183,20 @@ describe('pull (local transport)', () => {
     // No scratch database or temp file is left anywhere.
     assert.deepEqual(readdirSync(join(dir, 'local')).filter((f) => !/\.db\.gz(\.sha256)?$|^latest\.txt$/.test(f)), []);
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+  });
+
+  it('the remote sidecar read alongside the lock: a held lock is ELOCKED before a bad sidecar; a bad sidecar is ECHECKSUM, the lock released', async () => {
+    const { remote, local, config, names } = await setup(1);
+    writeFileSync(join(remote, `${names[0]}.sha256`), 'not a sidecar\n');
+    mkdirSync(local, { mode: 0o700 });
+    const held = await acquireLock(local, 'pull');
+    try {
+      await assert.rejects(pullFrom(remote, config), (e: unknown) => isBackupError(e, ErrorCode.LOCKED));
+    } finally {
+      await held.release();
+    }
+    await assert.rejects(pullFrom(remote, config), (e: unknown) => isBackupError(e, ErrorCode.CHECKSUM) && /malformed checksum file/.test(String(e)));
+    assert.deepEqual(readdirSync(local), [], 'no lock, part or scratch file left');
   });
 
   it('an empty or missing remote directory: EBACKUP_NOT_FOUND, nothing written', async () => {

@@ -246,6 +246,27 @@ describe('SftpTransport against OpenSSH sshd', { skip: sshdSkipReason() }, () =>
       assert.ok(ms >= 150 && ms < 3000, `took ${ms} ms`);
     });
 
+    it('a closed port at the first connect of a process (the socket fails while ssh2 still loads): the same ECONNECT', async () => {
+      const port = await closedPort();
+      const module = new URL('../src/transport/sftp/sftp.js', import.meta.url).href;
+      const script =
+        `const { SftpTransport } = await import(${JSON.stringify(module)});` +
+        `const t = new SftpTransport({ host: '127.0.0.1', port: ${port}, username: 'u', privateKey: ${JSON.stringify(sshd.userKey.privatePath)},` +
+        ` remoteDir: '/r', hostVerifier: () => true, retries: 1, retryDelayMs: 10 });` +
+        'await t.list().then(() => console.log("{}"), (e) => console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })));';
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      await new Promise((r) => child.on('close', r));
+      const ms = performance.now() - started;
+      const e = JSON.parse(out) as { code?: string; errno?: string; message?: string };
+      assert.equal(e.code, ErrorCode.CONNECT, out);
+      assert.equal(e.errno, 'ECONNREFUSED', out);
+      assert.match(e.message!, /ECONNREFUSED.*\(2 attempts\)/);
+      assert.ok(ms < 5000, `took ${ms} ms`);
+    });
+
     it('a server that never answers: ECONNECT after connectTimeoutMs, retried', async () => {
       const sockets: Socket[] = [];
       const silent = createServer((s) => sockets.push(s));

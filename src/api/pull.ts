@@ -174,11 +174,15 @@ export async function pull(configArg: Config, options: PullOptions = {}): Promis
     const missingIdentity = (name: string): BackupError => missingIdentityError(name, location);
     // Before local_dir is made and before a byte is downloaded: this pull could not check it.
     if (parseBackupName(remote.name)?.encrypted && !identities) throw missingIdentity(remote.name);
+    // The remote sidecar is on its way while local_dir is made and locked (neither needs the other);
+    // it is looked at only once the lock is ours, so a held lock is still the error reported.
+    const sidecarRead = readStoreSidecar(transport, remote.name, { signal });
+    sidecarRead.catch(() => {}); // its failure is thrown by the await below (not when the lock fails first)
     // Only now, connected to a server whose host key was accepted: a refused first contact leaves
     // no local_dir behind (a fresh service user fixes known_hosts and runs again).
     await ensurePrivateDir(localDir, 'pull.local_dir');
     lock = await acquireLock(localDir, 'pull', { waitMs: config.lockTimeoutMs, signal });
-    const remoteSidecar = await readStoreSidecar(transport, remote.name, { signal });
+    const remoteSidecar = await sidecarRead;
     const path = join(localDir, remote.name);
     await removeLeftovers(localDir, remote.name);
     let part = join(localDir, `${remote.name}${PART_SUFFIX}`);

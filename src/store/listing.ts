@@ -58,13 +58,17 @@ export interface ListStoreOptions {
  */
 export async function listStore(transport: Transport, options: ListStoreOptions = {}): Promise<StoreListing> {
   const { signal } = options;
+  // latest.txt is read alongside the listing rather than after it: on a remote store that saves the
+  // round trips of one read. Its answer counts only when the listing holds it as a regular file.
+  const latestRead = readLatest(transport, { signal });
+  latestRead.catch(() => {}); // awaited below, or not needed
   const all = await transport.list({ signal });
   const files = new Map(all.map((f) => [f.name, f]));
   let latest: string | undefined;
   let latestProblem: Error | undefined;
   if (files.has('latest.txt')) {
     try {
-      latest = await readLatest(transport, { signal });
+      latest = await latestRead;
       if (latest !== undefined && parseBackupName(latest) === undefined) {
         const path = whereIn(transport, 'latest.txt');
         throw new BackupError(ErrorCode.BACKUP_NOT_FOUND, `"${path}" names ${JSON.stringify(latest)}, which is not a backup file name`, { path });

@@ -89,7 +89,9 @@ export interface RawSftp {
   /** 'w': create or truncate; 'wx': create, fail if it exists (O_EXCL). `mode` applies to a created file. */
   open(path: string, flags: 'w' | 'wx', attrs: { mode: number }, cb: Callback<Buffer>): void;
   read(handle: Buffer, buf: Buffer, off: number, len: number, position: number, cb: Callback<number>): void;
-  readdir(path: string, cb: Callback<RawDirEntry[]>): void;
+  opendir(path: string, cb: Callback<Buffer>): void;
+  /** With a handle: the next batch of entries ('.' and '..' left out); EOF status after the last. */
+  readdir(handle: Buffer, cb: Callback<RawDirEntry[]>): void;
   realpath(path: string, cb: Callback<string>): void;
   /** Plain SFTP v3 rename: fails when `to` exists (OpenSSH: link + unlink). */
   rename(from: string, to: string, cb: Callback<void>): void;
@@ -192,26 +194,20 @@ export class SftpSession {
   static async open(config: SessionConfig): Promise<SftpSession> {
     // The wrapper's default callbacks print to the console; ours only record.
     const noop = (): void => {};
-    const SftpClient = await loadSftpClient();
-    const wrapper = new SftpClient('restinpieces-sqlite-backup', { error: noop, end: noop, close: noop });
-    let raw: (Error & { level?: string; code?: unknown }) | undefined;
-    let refused = false;
-    let verifierError: unknown;
-    let session: SftpSession | undefined;
-    wrapper.client.on('error', (e) => {
-      raw ??= e;
-      session?.markLost(e.message, e);
-    });
-    wrapper.client.on('close', () => session?.markLost('closed'));
-    // Nagle's algorithm holds back each small request until the previous one is acknowledged, and
-    // the server delays that ACK by 40 ms: every lstat/open/close round trip waited for it.
-    wrapper.client.on('connect', () => wrapper.client.setNoDelay(true));
-    wrapper.client.on('end', () => session?.markLost('ended by the server'));
-
-    // Connecting already when ssh2 gets it: ssh2 then waits for its 'connect' (and reports its errors).
+    // Connecting before ssh2 is loaded: the server accepts, starts its session process and sends
+    // its banner while this process compiles ssh2 (the first connect of a process). ssh2 takes the
+    // socket connected or not; an error before it does is recorded here and reported as ssh2 would.
     const socket = new Socket();
-    socket.on('error', noop);
+    let early: (Error & { level?: string; code?: unknown }) | undefined;
+    socket.on('error', (e) => (early ??= e));
     socket.connect({ host: config.host, port: config.port });
+    let SftpClient: WrapperCtor;
+    try {
+      SftpClient = await loadSftpClient();
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
 
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -221,7 +217,25 @@ export class SftpSession {
         reject(new Error(`no SFTP session within ${config.timeoutMs} ms`));
       }, config.timeoutMs);
     });
+    let raw: (Error & { level?: string; code?: unknown }) | undefined;
+    let refused = false;
+    let verifierError: unknown;
+    let session: SftpSession | undefined;
     try {
+      if (early) {
+        early.level = 'client-socket';
+        throw early;
+      }
+      const wrapper = new SftpClient('restinpieces-sqlite-backup', { error: noop, end: noop, close: noop });
+      wrapper.client.on('error', (e) => {
+        raw ??= e;
+        session?.markLost(e.message, e);
+      });
+      wrapper.client.on('close', () => session?.markLost('closed'));
+      // Nagle's algorithm holds back each small request until the previous one is acknowledged, and
+      // the server delays that ACK by 40 ms: every lstat/open/close round trip waited for it.
+      wrapper.client.on('connect', () => wrapper.client.setNoDelay(true));
+      wrapper.client.on('end', () => session?.markLost('ended by the server'));
       const sftp = await Promise.race([
         wrapper.connect({
           sock: socket,
@@ -232,6 +246,9 @@ export class SftpSession {
           passphrase: config.passphrase,
           agent: config.agent,
           tryKeyboard: false,
+          // ssh2 asks for method "none" first (one round trip, refused by any server that wants a
+          // key): the configured methods go first, "none" stays last for a server that needs nothing.
+          authHandler: [...(config.privateKey ? ['publickey'] : []), ...(config.agent ? ['agent'] : []), 'none'],
           readyTimeout: config.timeoutMs,
           keepaliveInterval: config.keepaliveIntervalMs,
           keepaliveCountMax: 3,

@@ -10,7 +10,7 @@ import { AbortError, BackupError, ErrorCode, throwIfAborted } from '../../errors
 import type { ReadOptions, RemoteFile, Transport, WriteOptions, WriteResult, WriteSource } from '../types.js';
 import { checkTransportName, isPlainFileName } from '../names.js';
 import { pipelinedRead, raceAbort } from './sftp-read.js';
-import { SessionLostError, SftpSession, type RawStats } from './sftp-session.js';
+import { SessionLostError, SFTP_STATUS, SftpSession, type RawDirEntry, type RawStats } from './sftp-session.js';
 import { connectError, describeAuth, errorFor, isNotFound, isTransientConnectError, type Where } from './sftp-errors.js';
 import { DEFAULT_WRITE_CHUNK_BYTES, DEFAULT_WRITE_CONCURRENCY, makeRemoteDirs, uploadAtomically } from './sftp-write.js';
 import { writeChunks } from '../write-source.js';
@@ -64,7 +64,7 @@ export class SftpTransport implements Transport {
     return this.withConnection('list', undefined, options.signal, async ({ session, dir }) => {
       let entries;
       try {
-        entries = await session.call<{ filename: string; attrs: RawStats }[]>((cb) => session.sftp.readdir(dir, cb));
+        entries = await readDirectory(session, dir);
       } catch (e) {
         if (isNotFound(e)) return [];
         throw e;
@@ -100,8 +100,8 @@ export class SftpTransport implements Transport {
     const { signal } = options;
     const start = options.start ?? 0;
     if (!(Number.isSafeInteger(start) && start >= 0)) throw new RangeError(`start must be an integer >= 0, got ${start}`);
-    const opening = this.withConnection('open', name, undefined, (c) => this.openFile(c, name));
-    const { session, handle, size, path } = await raceAbort(opening, signal, `read of "${name}" on ${this.where.host}`).catch((e) => {
+    const opening = this.withConnection('open', name, undefined, (c) => this.openHandle(c, name));
+    const { session, handle, attrs, path } = await raceAbort(opening, signal, `read of "${name}" on ${this.where.host}`).catch((e) => {
       // Aborted while opening: close the handle once the open completes.
       opening.then((o) => o.session.fireAndForget((cb) => o.session.sftp.close(o.handle, cb)), () => {});
       throw e;
@@ -113,7 +113,9 @@ export class SftpTransport implements Transport {
         (buf, off, len, position) => session.call<number>((cb) => session.sftp.read(handle, buf, off, len, position, cb)),
         {
           start,
-          sizeHint: size,
+          // The size lstat saw just before the open, without an fstat round trip: only a hint, the
+          // reads go on to EOF whatever it says (a file replaced in between is read as it is).
+          sizeHint: attrs.size ?? 0,
           concurrency: this.options.readConcurrency ?? Math.ceil(DEFAULT_READ_BYTES_IN_FLIGHT / chunkBytes),
           chunkBytes,
           signal,
@@ -145,23 +147,31 @@ export class SftpTransport implements Transport {
     return this.withConnection('read', name, options.signal, async (c) => {
       let opened;
       try {
-        opened = await this.openFile(c, name);
+        opened = await this.openHandle(c, name);
       } catch (e) {
         if (e instanceof BackupError && e.code === ErrorCode.BACKUP_NOT_FOUND) return undefined;
         throw e;
       }
       const { session, handle } = opened;
       try {
+        // The size travels with the first read (fstat sent along, not before it): a file read up to
+        // exactly its size is whole, without one more read to meet EOF. Small files take one round
+        // trip; a file that grew meanwhile is read on to EOF (or maxBytes) as before.
+        const size = session.call<RawStats>((cb) => session.sftp.fstat(handle, cb)).then((st) => st.size);
+        size.catch(() => {}); // awaited below, unless a read fails first
         const buf = Buffer.alloc(maxBytes);
         let filled = 0;
         while (filled < maxBytes) {
           const n = await session.call<number>((cb) => session.sftp.read(handle, buf, filled, maxBytes - filled, filled, cb));
           if (n === 0) break;
           filled += n;
+          const whole = await size;
+          if (filled === whole) break;
         }
         return buf.toString('utf8', 0, filled);
       } finally {
-        await session.call<void>((cb) => session.sftp.close(handle, cb)).catch(() => {});
+        // Not waited for: the server handles it before any later request of this connection.
+        session.fireAndForget((cb) => session.sftp.close(handle, cb));
       }
     });
   }
@@ -275,6 +285,8 @@ export class SftpTransport implements Transport {
         }
         throw connectError(e, this.where, describeAuth(o), attempts, o.hostKeyError);
       }
+      // An absolute directory is the same whatever the login directory: no realpath round trip.
+      if (o.remoteDir.startsWith('/')) return { session, dir: posix.resolve(o.remoteDir) };
       try {
         const home = await session.call<string>((cb) => session.sftp.realpath('.', cb));
         // posix only: a Windows client must not turn /srv/backups into \srv\backups (the Go client did).
@@ -298,7 +310,8 @@ export class SftpTransport implements Transport {
     return made;
   }
 
-  private async openFile({ session, dir }: Connected, name: string): Promise<{ session: SftpSession; handle: Buffer; size: number; path: string }> {
+  /** Opens regular file `name` for reading; EBACKUP_NOT_FOUND when there is none (a symlink is none). */
+  private async openHandle({ session, dir }: Connected, name: string): Promise<{ session: SftpSession; handle: Buffer; path: string; attrs: RawStats }> {
     const path = posix.join(dir, name);
     const attrs = await this.lstat(session, path);
     // Like LocalTransport: only regular files; a symlink could point out of the backup directory.
@@ -316,13 +329,7 @@ export class SftpTransport implements Transport {
       // Deleted between lstat and open: the same answer as if lstat had not found it.
       throw errorFor(e, 'open', path, this.where);
     }
-    try {
-      const st = await session.call<RawStats>((cb) => session.sftp.fstat(handle, cb));
-      return { session, handle, size: st.size ?? attrs.size ?? 0, path };
-    } catch (e) {
-      session.fireAndForget((cb) => session.sftp.close(handle, cb));
-      throw e;
-    }
+    return { session, handle, path, attrs };
   }
 
   private async lstat(session: SftpSession, path: string): Promise<RawStats | undefined> {
@@ -345,6 +352,27 @@ function isRegular(attrs: RawStats): boolean {
 
 function remoteFile(name: string, attrs: RawStats): RemoteFile {
   return { name, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
+}
+
+/**
+ * The entries of directory `path` ('.' and '..' left out), as ssh2's readdir(path) gives them, but
+ * without waiting for the directory handle's close: the listing is complete at EOF.
+ */
+async function readDirectory(session: SftpSession, path: string): Promise<RawDirEntry[]> {
+  const handle = await session.call<Buffer>((cb) => session.sftp.opendir(path, cb));
+  const entries: RawDirEntry[] = [];
+  try {
+    for (;;) {
+      const batch = await session.call<RawDirEntry[]>((cb) => session.sftp.readdir(handle, cb)).catch((e: unknown) => {
+        if ((e as { code?: unknown })?.code === SFTP_STATUS.EOF) return undefined;
+        throw e;
+      });
+      if (batch === undefined) return entries;
+      entries.push(...batch);
+    }
+  } finally {
+    session.fireAndForget((cb) => session.sftp.close(handle, cb));
+  }
 }
 
 function sleep(ms: number): Promise<void> {
