@@ -21,8 +21,11 @@ import { collectEvery, keepGarbageUnder } from '../memory.js';
  * before it collects them, and that memory stays resident while the engine's worker adds its own.
  */
 const GARBAGE_CHECK_EVERY_BYTES = 256 * 1024;
-/** External memory allowed on this thread during a download (live Buffers in flight are ~5-10 MB). */
-const GARBAGE_LIMIT_BYTES = 20 * 1048576;
+/**
+ * Buffer memory allowed on this thread during a download: the live Buffers in flight are ~5-10 MB;
+ * every MB above that is a MB the allocator keeps resident while the integrity check adds its own.
+ */
+const GARBAGE_LIMIT_BYTES = 12 * 1048576;
 
 export const PART_SUFFIX = '.part';
 
