@@ -29,13 +29,13 @@ export const SFTP_STATUS = {
   QUOTA_EXCEEDED: 15,
 } as const;
 
+/** ssh2's read limit for a server that is not OpenSSH and announces no limits (34000 bytes, less its overhead). */
+const MIN_MAX_READ_BYTES = 34000 - 2048;
+
 /**
  * OpenSSH extensions we use, with the version ssh2 requires of each (its ext_openssh_* methods throw
  * when the server did not announce that version).
  */
-/** ssh2's read limit for a server that is not OpenSSH and announces no limits (34000 bytes, less its overhead). */
-const MIN_MAX_READ_BYTES = 34000 - 2048;
-
 export const SFTP_EXTENSIONS = {
   'posix-rename@openssh.com': '1',
   'fsync@openssh.com': '1',
@@ -176,13 +176,13 @@ export class SftpSession {
     return this.lostError !== undefined;
   }
 
-  /** Whether the server announced `extension` (in the version ssh2 needs to use it). */
   /** The most data one READ request asks for: ssh2 splits longer reads into requests that wait for each other. */
   get maxReadBytes(): number {
     const n = this.sftp._maxReadLen;
     return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : MIN_MAX_READ_BYTES;
   }
 
+  /** Whether the server announced `extension` (in the version ssh2 needs to use it). */
   supports(extension: SftpExtension): boolean {
     return this.sftp._extensions?.[extension] === SFTP_EXTENSIONS[extension];
   }
