@@ -156,20 +156,23 @@ export async function downloadToPart(
   // Handled here so that a failed fsync is no unhandled rejection while the caller is busy; the
   // caller's own await still sees it.
   durable.catch(() => {});
-  if (options.signal?.aborted) {
+  try {
+    if (options.signal?.aborted) throw new AbortError(`download of "${remote.name}" aborted`, { path: partPath });
+    // The remote file changed under us (it grew, or shrank): what we have is not that file.
+    const now = await transport.stat(remote.name);
+    if (offset !== remote.size || !now || now.size !== remote.size || now.mtimeMs !== remote.mtimeMs) {
+      await durable.catch(() => {});
+      await removePart(partPath);
+      throw new BackupError(
+        ErrorCode.IO,
+        `"${remote.name}" changed on ${transport.location} while it was downloaded (${offset} of ${remote.size} bytes); try again`,
+        { path: partPath },
+      );
+    }
+  } catch (e) {
+    // No failure leaves the part's fsync and close running behind the caller's back.
     await durable.catch(() => {});
-    throw new AbortError(`download of "${remote.name}" aborted`, { path: partPath });
-  }
-  // The remote file changed under us (it grew, or shrank): what we have is not that file.
-  const now = await transport.stat(remote.name);
-  if (offset !== remote.size || !now || now.size !== remote.size || now.mtimeMs !== remote.mtimeMs) {
-    await durable.catch(() => {});
-    await removePart(partPath);
-    throw new BackupError(
-      ErrorCode.IO,
-      `"${remote.name}" changed on ${transport.location} while it was downloaded (${offset} of ${remote.size} bytes); try again`,
-      { path: partPath },
-    );
+    throw e;
   }
   return { partPath, sha256: hash.digest('hex'), resumedFrom, durable };
 }
